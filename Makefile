@@ -1,0 +1,32 @@
+# healthcode — make targets. The quick start is two commands: make run, make test.
+
+GO        ?= go
+DATA      ?= $(CURDIR)/data
+PEOPLE    ?= 100000
+DAYS      ?= 7
+BIN       := bin/healthcode
+
+.PHONY: run test build vet fmt clickhouse clickhouse-stop bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/healthcode
+
+# A simulated week of a 100k-person province through the whole pipeline:
+# local ClickHouse (installed if missing) + embedded Kafka-protocol broker.
+run: build clickhouse
+	$(BIN) run --simulate --people $(PEOPLE) --days $(DAYS) --data-dir $(DATA) --truth $(DATA)/truth.jsonl
+
+# Every test, against a real ClickHouse (started here) and the Kafka protocol (kfake, in process).
+test: clickhouse
+	gofmt -l . | (! grep .) || (echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+	HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -timeout 20m ./...
+
+clickhouse:
+	deploy/local/clickhouse.sh start $(DATA)/clickhouse
+
+clickhouse-stop:
+	deploy/local/clickhouse.sh stop $(DATA)/clickhouse
+
+clean:
+	rm -rf bin

@@ -1,0 +1,163 @@
+package scoring
+
+import "hash/fnv"
+
+// Active is one rule in force for a person at the decision time.
+type Active struct {
+	Rule   int // index in Policy.Rules; -1 for an official override
+	Level  uint8
+	Anchor Time         // the fact's time the rule counts from
+	Until  Time         // when the time part of the rule ends; 0 if no time is known
+	Ref    Ref          // the event behind the anchor
+	Area   *Designation // for arrival rules: the designation that made the country risky
+}
+
+// Decision is the outcome of the policy for one person at one instant.
+type Decision struct {
+	Level    uint8
+	Override bool     // an official override sets the colour
+	Top      []Active // the active rules at Level (the update's reasons)
+	All      []Active // every active rule, for explanation
+	Review   Time     // earliest time the decision can change by the clock alone; 0 = none
+}
+
+// anchorOf returns the anchor time, evidence and (for arrivals) designation of a
+// fact, deriving arrival facts from the arrivals and the area table.
+func (e *Engine) anchorOf(f *Facts, fact Fact) (Time, Ref, *Designation) {
+	if int(fact) < numStored {
+		return f.Anchor[fact], f.Ref[fact], nil
+	}
+	switch fact {
+	case FactArrivalAbroad:
+		return f.Arrivals[0].At, f.Arrivals[0].Ref, nil
+	case FactArrivalHigh, FactArrivalMedium:
+		want := RiskHigh
+		if fact == FactArrivalMedium {
+			want = RiskMedium
+		}
+		for _, a := range f.Arrivals {
+			if a.At == 0 {
+				break
+			}
+			if lvl, d := e.areas.CountryAt(string(a.Country[:]), a.At); lvl == want {
+				return a.At, a.Ref, d
+			}
+		}
+	}
+	return 0, 0, nil
+}
+
+// testsPass reports whether the negative PCRs in f clear t for anchor a.
+func testsPass(f *Facts, t *Tests, a Time) bool {
+	min := a.Add(t.After.Std())
+	var n Time
+	switch t.NegativePCR {
+	case 1:
+		n = f.Neg[0]
+	case 2:
+		n = f.NegQ
+	}
+	return n > a && n >= min
+}
+
+// decide applies the policy to f at now. It is a pure function of the facts, the
+// policy, the area table and now. buf is reused for the result's slices.
+func (e *Engine) decide(f *Facts, now Time, buf []Active) Decision {
+	p := e.policy
+	var d Decision
+	all := buf[:0]
+	review := Time(0)
+	soon := func(t Time) {
+		if t > now && (review == 0 || t < review) {
+			review = t
+		}
+	}
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		a, ref, area := e.anchorOf(f, r.Fact)
+		if a == 0 {
+			continue
+		}
+		tests := r.Clear.needsTests() && testsPass(f, r.Tests, a)
+		var end Time
+		if r.For > 0 {
+			end = a.Add(r.For.Std())
+		}
+		if r.From > 0 {
+			if start := a.Add(r.From.Std()); now < start {
+				if !(tests && (r.Clear == ClearTests || r.Clear == ClearTimeOrTests)) {
+					soon(start)
+				}
+				continue
+			}
+		}
+		timeDone := end != 0 && now >= end
+		var cleared bool
+		switch r.Clear {
+		case ClearTime:
+			cleared = timeDone
+		case ClearTests:
+			cleared = tests
+		case ClearTimeAndTests:
+			cleared = timeDone && tests
+		case ClearTimeOrTests:
+			cleared = timeDone || tests
+		}
+		if cleared {
+			continue
+		}
+		if r.Clear != ClearTimeAndTests || tests {
+			soon(end)
+		}
+		all = append(all, Active{Rule: i, Level: r.level, Anchor: a, Until: end, Ref: ref, Area: area})
+		if r.level > d.Level {
+			d.Level = r.level
+		}
+	}
+	if f.OverrideUntil > now {
+		// Apply refuses levels the policy lacks, but a policy with fewer
+		// colours (SetPolicy) or a damaged state record can still hold one:
+		// cap it at the top colour so every level indexes Policy.Colours.
+		lvl := min(f.OverrideLevel, uint8(len(p.Colours)-1))
+		d.Override = true
+		d.Level = lvl
+		soon(f.OverrideUntil)
+		all = append(all, Active{Rule: -1, Level: lvl, Anchor: f.OverrideAt, Until: f.OverrideUntil, Ref: f.OverrideRef})
+	}
+	n := len(all)
+	for i := 0; i < n; i++ {
+		if a := all[i]; (d.Override && a.Rule == -1) || (!d.Override && a.Level == d.Level) {
+			all = append(all, a)
+		}
+	}
+	d.All, d.Top, d.Review = all[:n:n], all[n:], review
+	return d
+}
+
+// hashOf summarises what an update shows (colour, reasons, review time), so that
+// an update is issued exactly when one of them changes.
+func (e *Engine) hashOf(f *Facts, d *Decision) uint32 {
+	h := fnv.New32a()
+	var b [16]byte
+	put := func(v uint32) {
+		b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		h.Write(b[:4])
+	}
+	put(uint32(d.Level))
+	put(uint32(d.Review))
+	for _, a := range d.Top {
+		if a.Rule < 0 {
+			put(0xFFFFFFFF)
+			h.Write([]byte(e.strs.get(f.OverrideText)))
+		} else {
+			put(e.policy.Rules[a.Rule].hash)
+		}
+		put(uint32(a.Anchor))
+		put(uint32(a.Until))
+		h.Write([]byte(e.strs.get(a.Ref)))
+		if a.Area != nil {
+			h.Write([]byte(a.Area.ID))
+		}
+	}
+	return h.Sum32()
+}

@@ -1,0 +1,384 @@
+package scoring
+
+import (
+	"fmt"
+	"math"
+)
+
+// EngineOptions configure an Engine. The zero value is valid.
+type EngineOptions struct {
+	// People pre-sizes the state for this many persons. Default 1024.
+	People int
+	// CompactAt is the string-arena size in bytes at which unreferenced strings
+	// are dropped. Default 256 MiB; the arena is compacted again only once it has
+	// doubled from its live size.
+	CompactAt int
+}
+
+func (o *EngineOptions) setDefaults() {
+	if o.People <= 0 {
+		o.People = 1024
+	}
+	if o.CompactAt <= 0 {
+		o.CompactAt = 256 << 20
+	}
+}
+
+// Engine owns the facts, decisions and timers of the persons of one partition.
+// It is not safe for concurrent use: one goroutine owns one engine.
+type Engine struct {
+	opts   EngineOptions
+	policy *Policy
+	areas  *Areas
+
+	index map[PersonKey]uint32 // person -> position in keys and facts
+	keys  []PersonKey
+	facts []Facts
+	strs  arena
+
+	timers   timerHeap
+	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
+	dirty    []uint32             // persons whose state changed since TakeDirty
+	isDirty  []bool
+	buf      []Active
+	nextComp int
+}
+
+// NewEngine returns an engine deciding with policy p.
+func NewEngine(p *Policy, o EngineOptions) *Engine {
+	o.setDefaults()
+	return &Engine{
+		opts:     o,
+		policy:   p,
+		areas:    NewAreas(),
+		index:    make(map[PersonKey]uint32, o.People),
+		keys:     make([]PersonKey, 0, o.People),
+		facts:    make([]Facts, 0, o.People),
+		isDirty:  make([]bool, 0, o.People),
+		abroad:   map[[3]byte][]uint32{},
+		nextComp: o.CompactAt,
+	}
+}
+
+// Policy returns the policy in use.
+func (e *Engine) Policy() *Policy { return e.policy }
+
+// Len is the number of persons held.
+func (e *Engine) Len() int { return len(e.keys) }
+
+// Update is a colour decision to publish: issued when the colour, the reasons or
+// the review time of a person change.
+type Update struct {
+	Person    PersonKey
+	Level     uint8
+	Previous  int // previous level, -1 on a person's first update
+	Version   uint32
+	Effective Time
+	Review    Time
+	Reasons   []Reason
+}
+
+// Reason is one active rule behind an update's colour.
+type Reason struct {
+	Rule     *Rule  // nil for an official override
+	Text     string // the officer's reason, for an override
+	Until    Time
+	Evidence []string
+}
+
+// RuleID returns the rule's id ("override" for an official override).
+func (r *Reason) RuleID() string {
+	if r.Rule == nil {
+		return "override"
+	}
+	return r.Rule.ID
+}
+
+func (e *Engine) lookupOrAdd(k PersonKey) uint32 {
+	if idx, ok := e.index[k]; ok {
+		return idx
+	}
+	if len(e.keys) >= math.MaxUint32 {
+		panic("scoring: more than 2^32 persons in one partition")
+	}
+	idx := uint32(len(e.keys))
+	e.index[k] = idx
+	e.keys = append(e.keys, k)
+	e.facts = append(e.facts, Facts{Issued: issuedNone})
+	e.isDirty = append(e.isDirty, false)
+	return idx
+}
+
+func (e *Engine) markDirty(idx uint32) {
+	if !e.isDirty[idx] {
+		e.isDirty[idx] = true
+		e.dirty = append(e.dirty, idx)
+	}
+}
+
+// Apply records one person event and appends the update it causes, if any, as
+// decided at now. Applying an event twice, or events out of order, leaves the
+// same facts. KindTick and KindArea events carry no person: use Advance and AddDesignation.
+func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
+	if !ev.Kind.Valid() || ev.Kind == KindTick || ev.Kind == KindArea {
+		return out, fmt.Errorf("%w: kind %v", ErrBadEvent, ev.Kind)
+	}
+	if ev.Person == (PersonKey{}) || ev.At == 0 {
+		return out, fmt.Errorf("%w: %v event %q without person or time", ErrBadEvent, ev.Kind, ev.ID)
+	}
+	if ev.Kind == KindOverride && int(ev.Level) >= len(e.policy.Colours) {
+		return out, fmt.Errorf("%w: override %q to level %d, policy %s has %d colours",
+			ErrBadEvent, ev.ID, ev.Level, e.policy.Stamp(), len(e.policy.Colours))
+	}
+	idx := e.lookupOrAdd(ev.Person)
+	if e.applyFacts(&e.facts[idx], ev) {
+		e.markDirty(idx)
+		if ev.Kind == KindArrival && len(ev.Country) == 3 {
+			c := [3]byte([]byte(ev.Country))
+			e.abroad[c] = append(e.abroad[c], idx)
+		}
+	}
+	out = e.reconsider(idx, now, now, out)
+	e.maybeCompact()
+	return out, nil
+}
+
+// applyFacts folds ev into f and reports whether f changed.
+func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
+	p := &e.policy.Params
+	switch ev.Kind {
+	case KindTest:
+		switch {
+		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultPositive:
+			changed := e.later(f, FactPositivePCR, ev.At, ev.ID)
+			if f.FirstPositive == 0 || ev.At < f.FirstPositive ||
+				(ev.At == f.FirstPositive && ev.End != 0 && ev.End < f.FirstReported) {
+				f.FirstPositive, f.FirstReported = ev.At, ev.End
+				changed = true
+			}
+			return changed
+		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultNegative:
+			return addNegative(f, ev.At, Time(p.NegativeApart.Std().Seconds()))
+		case TestKind(ev.Sub) == TestAntigen && ev.Result == ResultPositive:
+			return e.later(f, FactSuspect, ev.At, ev.ID)
+		}
+	case KindDeclaration:
+		fever := ev.Symptoms&SymptomFever != 0 ||
+			(ev.TempDeci != 0 && int(ev.TempDeci) >= int(math.Round(p.FeverCelsius*10)))
+		if fever {
+			return e.later(f, FactSuspect, ev.At, ev.ID)
+		}
+	case KindCheckin:
+		end := ev.End
+		if end == 0 {
+			end = ev.At.Add(p.CheckinDefaultStay.Std())
+		}
+		return e.stayRisk(f, ev, "", end)
+	case KindTravel:
+		end := ev.End
+		if end == 0 {
+			end = ev.At.Add(p.TravelDefaultStay.Std())
+		}
+		if end < ev.At.Add(p.RegionMinStay.Std()) {
+			return false // itinerary-card rule: short stays do not count
+		}
+		return e.stayRisk(f, ev, ev.Place, end)
+	case KindArrival:
+		if len(ev.Country) != 3 || ev.Country == "CHN" {
+			return false
+		}
+		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.put(ev.ID)})
+	case KindVaccination:
+		if ev.Dose > f.Doses {
+			f.Doses = ev.Dose
+			return true
+		}
+	case KindOverride:
+		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.get(f.OverrideRef)) {
+			return false
+		}
+		f.OverrideAt, f.OverrideUntil, f.OverrideLevel = ev.At, ev.End, ev.Level
+		f.OverrideRef, f.OverrideText = e.strs.put(ev.ID), e.strs.put(ev.Text)
+		return true
+	case KindExposure:
+		switch ExposureKind(ev.Sub) {
+		case ExposureClose:
+			return e.later(f, FactCloseContact, ev.At, ev.ID)
+		case ExposureCompanion:
+			return e.later(f, FactCompanion, ev.At, ev.ID)
+		case ExposureSecondary:
+			return e.later(f, FactSecondaryContact, ev.At, ev.ID)
+		case ExposureAreaHigh:
+			return e.later(f, FactAreaHigh, ev.At, ev.ID)
+		case ExposureAreaMedium:
+			return e.later(f, FactAreaMedium, ev.At, ev.ID)
+		}
+	}
+	return false
+}
+
+// stayRisk checks a stay [ev.At, end) against the area table (region and H3
+// designations known now) and records it as an area fact anchored at the end of
+// the stay.
+func (e *Engine) stayRisk(f *Facts, ev *Event, region string, end Time) bool {
+	lvl, _ := e.areas.StayLevel(region, ev.Cell, ev.At, end)
+	switch lvl {
+	case RiskHigh:
+		return e.later(f, FactAreaHigh, end, ev.ID)
+	case RiskMedium:
+		return e.later(f, FactAreaMedium, end, ev.ID)
+	}
+	return false
+}
+
+// reconsider decides person idx at now and appends an update if what a code
+// service shows changed. effective is the instant the update takes effect.
+func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
+	f := &e.facts[idx]
+	d := e.decide(f, now, e.buf)
+	e.buf = d.All[:0]
+	h := e.hashOf(f, &d)
+	if d.Review != f.Review {
+		f.Review = d.Review
+		if d.Review != 0 {
+			e.timers.push(timer{at: d.Review, idx: idx})
+		}
+		e.markDirty(idx)
+	}
+	if f.Issued != issuedNone && h == f.Hash {
+		return out
+	}
+	prev := -1
+	if f.Issued != issuedNone {
+		prev = int(f.Issued)
+	}
+	f.Issued, f.Hash = d.Level, h
+	f.Version++
+	e.markDirty(idx)
+	u := Update{
+		Person:    e.keys[idx],
+		Level:     d.Level,
+		Previous:  prev,
+		Version:   f.Version,
+		Effective: effective,
+		Review:    d.Review,
+		Reasons:   make([]Reason, 0, len(d.Top)),
+	}
+	for _, a := range d.Top {
+		r := Reason{Until: a.Until}
+		if id := e.strs.get(a.Ref); id != "" {
+			r.Evidence = append(r.Evidence, id)
+		}
+		if a.Area != nil && a.Area.ID != "" {
+			r.Evidence = append(r.Evidence, a.Area.ID)
+		}
+		if a.Rule >= 0 {
+			r.Rule = &e.policy.Rules[a.Rule]
+		} else {
+			r.Text = e.strs.get(f.OverrideText)
+		}
+		u.Reasons = append(u.Reasons, r)
+	}
+	return append(out, u)
+}
+
+// Advance fires every timer due at or before now and appends the updates they
+// cause. Each timer-driven update takes effect at its review time and shows
+// the decision of that instant, so a clock that jumps over several reviews
+// (red, then yellow, then green) still reports each change when it happened;
+// the review it sets is pushed and fires in the same call if due.
+func (e *Engine) Advance(now Time, out []Update) []Update {
+	for {
+		t, ok := e.timers.peek()
+		if !ok || t.at > now {
+			return out
+		}
+		e.timers.pop()
+		if e.facts[t.idx].Review != t.at {
+			continue // superseded
+		}
+		out = e.reconsider(t.idx, t.at, t.at, out)
+	}
+}
+
+// NextTimer returns the earliest pending review time (0 if none).
+func (e *Engine) NextTimer() Time {
+	for {
+		t, ok := e.timers.peek()
+		if !ok {
+			return 0
+		}
+		if e.facts[t.idx].Review == t.at {
+			return t.at
+		}
+		e.timers.pop()
+	}
+}
+
+// SetPolicy switches to policy p and recomputes every person at now, appending
+// the updates that result.
+func (e *Engine) SetPolicy(p *Policy, now Time, out []Update) []Update {
+	e.policy = p
+	for idx := range e.facts {
+		out = e.reconsider(uint32(idx), now, now, out)
+	}
+	return out
+}
+
+// AddDesignation adds an area designation. Country designations are
+// retroactive: every person with an arrival from that country is reconsidered.
+func (e *Engine) AddDesignation(d Designation, now Time, out []Update) []Update {
+	if !e.areas.Add(d) {
+		return out
+	}
+	if d.Kind != AreaCountry || len(d.Code) != 3 {
+		return out
+	}
+	c := [3]byte([]byte(d.Code))
+	list := e.abroad[c]
+	kept := list[:0]
+	seen := make(map[uint32]bool, len(list))
+	for _, idx := range list {
+		if seen[idx] {
+			continue
+		}
+		seen[idx] = true
+		f := &e.facts[idx]
+		if f.Arrivals[0].Country != c && f.Arrivals[1].Country != c {
+			continue // no longer among the person's latest arrivals
+		}
+		kept = append(kept, idx)
+		out = e.reconsider(idx, now, now, out)
+	}
+	e.abroad[c] = kept
+	return out
+}
+
+// Areas returns the area table (read-only use).
+func (e *Engine) Areas() *Areas { return e.areas }
+
+// Decide returns the decision for a person at now without changing anything
+// (for explanation and tests). ok is false for a person never seen.
+func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
+	idx, ok := e.index[k]
+	if !ok {
+		return Decision{}, Facts{}, false
+	}
+	f = e.facts[idx]
+	return e.decide(&f, now, nil), f, true
+}
+
+// Evidence resolves a Ref from a Decision of this engine.
+func (e *Engine) Evidence(r Ref) string { return e.strs.get(r) }
+
+// TakeDirty returns the persons whose state changed since the last call, for
+// the state changelog, and resets the list. The slice is reused by the engine.
+func (e *Engine) TakeDirty() []PersonKey {
+	out := make([]PersonKey, len(e.dirty))
+	for i, idx := range e.dirty {
+		out[i] = e.keys[idx]
+		e.isDirty[idx] = false
+	}
+	e.dirty = e.dirty[:0]
+	return out
+}
