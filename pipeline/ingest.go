@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"healthcode/pipeline/wire"
+	"healthcode/scoring"
+	"healthcode/sources"
+)
+
+// ingest is the sources stage: it decodes, validates and pseudonymises upstream
+// messages and writes person events (batched per partition), area designations
+// and dead letters. It is stateless; its consumer group's offsets are committed
+// only after everything a batch produced has been acknowledged.
+type ingest struct {
+	o       *Options
+	dec     *sources.Decoder
+	streams map[string]sources.Stream // topic -> stream
+	events  *kafka.Writer
+	areas   *kafka.Writer
+	dead    *kafka.Writer
+	maxAt   scoring.Time // highest occurred_at seen (the event clock)
+	sentAt  scoring.Time // the clock last sent to every partition
+}
+
+// ingestOut is what one batch of upstream messages produced.
+type ingestOut struct {
+	in     []kafka.Message
+	events []kafka.Message
+	areas  []kafka.Message
+	dead   []kafka.Message
+	nEv    int
+}
+
+func newIngest(o *Options) (*ingest, error) {
+	dec, err := sources.NewDecoder(o.Decoder)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	in := &ingest{o: o, dec: dec, streams: map[string]sources.Stream{}}
+	for s, t := range o.Topics.Sources {
+		in.streams[t] = s
+	}
+	in.events = o.Kafka.NewWriter(o.Topics.PersonEvents, PartitionBalancer{})
+	in.areas = o.Kafka.NewWriter(o.Topics.AreaRisk, &kafka.Hash{})
+	in.dead = o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})
+	return in, nil
+}
+
+func (in *ingest) close() error {
+	return errors.Join(in.events.Close(), in.areas.Close(), in.dead.Close())
+}
+
+func (in *ingest) run(ctx context.Context) error {
+	defer in.close()
+	topics := make([]string, 0, len(in.streams))
+	for t := range in.streams {
+		topics = append(topics, t)
+	}
+	r := in.o.Kafka.NewGroupReader(in.o.group(StageIngest), topics...)
+	defer r.Close()
+
+	// Two steps overlap: while one batch is written and committed, the next is
+	// fetched and decoded. Batches stay in order, so commits do too.
+	g, ctx := errgroup.WithContext(ctx)
+	ready := make(chan *ingestOut, 2)
+	g.Go(func() error {
+		defer close(ready)
+		var buf []kafka.Message
+		var batch sources.Batch
+		for {
+			msgs, err := FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf[:0])
+			if err != nil {
+				return ignoreCancel(err)
+			}
+			out := in.decode(msgs, &batch)
+			buf = nil // msgs now belongs to out
+			select {
+			case ready <- out:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	})
+	g.Go(func() error {
+		for out := range ready {
+			if err := in.write(ctx, out); err != nil {
+				return err
+			}
+			if err := r.CommitMessages(ctx, out.in...); err != nil {
+				return ignoreCancel(fmt.Errorf("ingest: commit: %w", err))
+			}
+			m := in.o.Metrics
+			m.UpstreamIn.Add(int64(len(out.in)))
+			m.DeadLetters.Add(int64(len(out.dead)))
+			m.PersonEvents.Add(int64(out.nEv))
+			m.Designations.Add(int64(len(out.areas)))
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// decode turns one batch of upstream messages into output messages.
+func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut {
+	out := &ingestOut{in: msgs}
+	n := in.o.Partitions
+	perPart := make([][]scoring.Event, n)
+	var areaEvs []scoring.Event // designations, broadcast to every partition in order
+	for i := range msgs {
+		m := &msgs[i]
+		stream, ok := in.streams[m.Topic]
+		if !ok {
+			out.dead = append(out.dead, deadLetter(m, fmt.Errorf("topic %q is not an upstream topic", m.Topic)))
+			continue
+		}
+		batch.Reset()
+		if err := in.dec.Decode(stream, m.Value, batch); err != nil {
+			out.dead = append(out.dead, deadLetter(m, err))
+			continue
+		}
+		for _, d := range batch.Areas {
+			// Every partition sees the designation before the events decoded after it.
+			ev := scoring.AreaEvent(d)
+			for p := range perPart {
+				perPart[p] = append(perPart[p], ev)
+			}
+			areaEvs = append(areaEvs, ev)
+		}
+		for j := range batch.Events {
+			ev := batch.Events[j]
+			p := ev.Person.Partition(n)
+			perPart[p] = append(perPart[p], ev)
+			if ev.At > in.maxAt {
+				in.maxAt = ev.At
+			}
+		}
+		for _, d := range batch.Areas {
+			if d.From > in.maxAt {
+				in.maxAt = d.From
+			}
+			b, err := wire.EncodeDesignation(d)
+			if err != nil {
+				out.dead = append(out.dead, deadLetter(m, err))
+				continue
+			}
+			key := fmt.Sprintf("%d:%s@%d", d.Kind, d.Code, d.From)
+			out.areas = append(out.areas, kafka.Message{Key: []byte(key), Value: b})
+		}
+	}
+	// In event-clock mode every partition learns the clock, so timers fire
+	// everywhere, also where no event of this batch lands.
+	tick := in.o.Clock == ClockEvent && in.maxAt > in.sentAt
+	for p := 0; p < n; p++ {
+		evs := perPart[p]
+		out.nEv += len(evs) - len(areaEvs)
+		if tick {
+			evs = append(evs, scoring.Event{Kind: scoring.KindTick, At: in.maxAt})
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		b, err := wire.EncodeEvents(evs)
+		if err != nil {
+			// An encoding failure is a bug, not bad input: stop rather than lose events.
+			panic(fmt.Sprintf("ingest: encode person events: %v", err))
+		}
+		out.events = append(out.events, kafka.Message{Partition: p, Key: evs[0].Person[:], Value: b})
+	}
+	if tick {
+		in.sentAt = in.maxAt
+	}
+	return out
+}
+
+// write sends a batch's output and waits until all of it is acknowledged.
+func (in *ingest) write(ctx context.Context, out *ingestOut) error {
+	// Designations first: a scoring partition that sees an event should find the
+	// designations that came before it in the same batch.
+	for _, w := range []struct {
+		w    *kafka.Writer
+		msgs []kafka.Message
+	}{{in.areas, out.areas}, {in.events, out.events}, {in.dead, out.dead}} {
+		if len(w.msgs) == 0 {
+			continue
+		}
+		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
+			return ignoreCancel(fmt.Errorf("ingest: write %s: %w", w.w.Topic, err))
+		}
+	}
+	return nil
+}
+
+// deadLetter wraps a rejected message for hc.dead-letter: the key and value as
+// received, with headers error, topic, partition and offset.
+func deadLetter(m *kafka.Message, err error) kafka.Message {
+	return kafka.Message{
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: []kafka.Header{
+			{Key: "error", Value: []byte(err.Error())},
+			{Key: "topic", Value: []byte(m.Topic)},
+			{Key: "partition", Value: []byte(strconv.Itoa(m.Partition))},
+			{Key: "offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		},
+	}
+}
+
+func ignoreCancel(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

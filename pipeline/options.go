@@ -1,0 +1,166 @@
+package pipeline
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"healthcode/scoring"
+	"healthcode/sinks"
+	"healthcode/sinks/clickhouse"
+	"healthcode/sources"
+)
+
+// Stage names, as chosen with `healthcode run --stages`.
+const (
+	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.dead-letter
+	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.scoring-state
+	StageSink   = "sink"   // hc.person-events, hc.colour-updates -> ClickHouse
+)
+
+// AllStages lists every stage in topology order.
+var AllStages = []string{StageIngest, StageScore, StageSink}
+
+// ClockMode chooses what "now" is (CONTRACT.md "Clock").
+type ClockMode string
+
+// Clock modes.
+const (
+	ClockWall  ClockMode = "wall"  // production: now is the wall clock
+	ClockEvent ClockMode = "event" // replays, simulations, tests: now is the highest occurred_at seen upstream
+)
+
+// Topics names every topic the pipeline touches. The zero value gives the
+// contract's defaults.
+type Topics struct {
+	Sources       map[sources.Stream]string // default "src.<stream>"
+	PersonEvents  string                    // default "hc.person-events"
+	AreaRisk      string                    // default "hc.area-risk" (compacted; validated designations)
+	ColourUpdates string                    // default "hc.colour-updates"
+	DeadLetter    string                    // default "hc.dead-letter"
+	State         string                    // default "hc.scoring-state" (compacted changelog of person facts)
+}
+
+func (t *Topics) setDefaults() {
+	if t.Sources == nil {
+		t.Sources = map[sources.Stream]string{}
+	}
+	for _, s := range sources.Streams {
+		if t.Sources[s] == "" {
+			t.Sources[s] = s.DefaultTopic()
+		}
+	}
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&t.PersonEvents, "hc.person-events")
+	def(&t.AreaRisk, "hc.area-risk")
+	def(&t.ColourUpdates, "hc.colour-updates")
+	def(&t.DeadLetter, "hc.dead-letter")
+	def(&t.State, "hc.scoring-state")
+}
+
+// Options configure a pipeline. The zero value is valid but for Kafka.Brokers,
+// Policy and Decoder.Key.
+type Options struct {
+	Kafka       KafkaOptions
+	Topics      Topics
+	Partitions  int                // partitions of internal topics (created if missing); default 8
+	Policy      *scoring.Policy    // required
+	Decoder     sources.Config     // pseudonym key etc.; Colours default to the policy's
+	ClickHouse  clickhouse.Options // for the sink stage
+	Clock       ClockMode          // default ClockWall
+	Stages      []string           // default AllStages
+	Zone        *time.Location     // zone of times written on hc.colour-updates; default +08:00
+	GroupPrefix string             // consumer group names are prefix + stage; default "healthcode-"
+	IngestBatch int                // upstream messages per ingest batch; default 20000
+	SinkBatch   int                // rows per ClickHouse insert; default 50000
+	Linger      time.Duration      // how long a batch waits to fill; default 20ms
+	SinkLinger  time.Duration      // how long a ClickHouse batch waits to fill; default 500ms
+	Logger      *slog.Logger       // default slog.Default()
+	Metrics     *Metrics           // counters; default a fresh set
+	// Now is the wall clock (tests inject one). Default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	o.Topics.setDefaults()
+	if o.Partitions <= 0 {
+		o.Partitions = 8
+	}
+	if o.Clock == "" {
+		o.Clock = ClockWall
+	}
+	if len(o.Stages) == 0 {
+		o.Stages = AllStages
+	}
+	if o.Zone == nil {
+		o.Zone = sinks.DefaultZone()
+	}
+	if o.GroupPrefix == "" {
+		o.GroupPrefix = "healthcode-"
+	}
+	if o.IngestBatch <= 0 {
+		o.IngestBatch = 20000
+	}
+	if o.SinkBatch <= 0 {
+		o.SinkBatch = 50000
+	}
+	if o.Linger <= 0 {
+		o.Linger = 20 * time.Millisecond
+	}
+	if o.SinkLinger <= 0 {
+		o.SinkLinger = 500 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = &Metrics{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Decoder.Now == nil {
+		o.Decoder.Now = o.Now
+	}
+	if o.Decoder.Colours == nil && o.Policy != nil {
+		o.Decoder.Colours = o.Policy.Colours
+	}
+}
+
+func (o *Options) validate() error {
+	if len(o.Kafka.Brokers) == 0 {
+		return fmt.Errorf("pipeline: no Kafka brokers (set --brokers, or leave it empty for the embedded broker)")
+	}
+	if o.Policy == nil {
+		return fmt.Errorf("pipeline: no policy")
+	}
+	if o.Clock != ClockWall && o.Clock != ClockEvent {
+		return fmt.Errorf("pipeline: clock %q: want wall or event", o.Clock)
+	}
+	for _, s := range o.Stages {
+		switch s {
+		case StageIngest, StageScore, StageSink:
+		default:
+			return fmt.Errorf("pipeline: unknown stage %q (want %v)", s, AllStages)
+		}
+	}
+	if o.has(StageIngest) && len(o.Decoder.Key) == 0 {
+		return fmt.Errorf("pipeline: stage ingest needs a pseudonym key (--pseudonym-key or HEALTHCODE_PSEUDONYM_KEY)")
+	}
+	return nil
+}
+
+func (o *Options) has(stage string) bool {
+	for _, s := range o.Stages {
+		if s == stage {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Options) group(stage string) string { return o.GroupPrefix + stage }

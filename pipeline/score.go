@@ -1,0 +1,276 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"healthcode/pipeline/wire"
+	"healthcode/scoring"
+	"healthcode/sinks"
+)
+
+// offsetKey is the changelog key of a partition's progress marker: the
+// offset of the next hc.person-events message not yet reflected in the state
+// records before it (8 bytes) and the partition's event clock (4 bytes).
+// Person keys are 16 bytes, so it cannot collide.
+var offsetKey = []byte("\x00next-offset")
+
+// score is the scoring stage. Each owned partition of hc.person-events gets an
+// engine, restored from the changelog before any new input, and one goroutine.
+type score struct {
+	o       *Options
+	hub     *areaHub
+	updates *kafka.Writer
+	state   *kafka.Writer
+	dead    *kafka.Writer
+}
+
+func newScore(o *Options) *score {
+	return &score{
+		o:       o,
+		hub:     newAreaHub(),
+		updates: o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		state:   o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
+		dead:    o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+	}
+}
+
+func (s *score) run(ctx context.Context) error {
+	defer s.updates.Close()
+	defer s.state.Close()
+	defer s.dead.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hubErr := make(chan error, 1)
+	go func() { hubErr <- s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) }()
+	err := RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
+	cancel()
+	return errors.Join(err, <-hubErr)
+}
+
+// part is the state of one owned partition.
+type part struct {
+	s       *score
+	p       int
+	eng     *scoring.Engine
+	clock   scoring.Time // event clock: highest occurred_at seen
+	areasAt int          // designations of the hub applied so far
+	skipTo  int64        // offsets below this are already reflected in restored state
+	updates []scoring.Update
+	evs     []scoring.Event
+	out     []kafka.Message
+	stateB  []kafka.Message
+	dead    []kafka.Message
+}
+
+func (s *score) partition(ctx context.Context, c Claim) error {
+	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
+	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+	start := time.Now()
+	if err := pt.restore(ctx); err != nil {
+		return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
+	}
+	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
+		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
+	select {
+	case <-s.hub.ready:
+	case <-ctx.Done():
+		return nil
+	}
+
+	var buf []kafka.Message
+	for {
+		// Apply designations that arrived since the last batch.
+		fresh, _ := s.hub.since(pt.areasAt)
+		for _, d := range fresh {
+			pt.updates = pt.eng.AddDesignation(d, pt.now(), pt.updates)
+		}
+		pt.areasAt += len(fresh)
+
+		wait := time.Second
+		if s.o.Clock == ClockWall {
+			if next := pt.eng.NextTimer(); next != 0 {
+				wait = min(wait, max(time.Until(next.Std()), time.Millisecond))
+			}
+		}
+		fctx, fcancel := context.WithTimeout(ctx, wait)
+		msgs, err := FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
+		fcancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
+		}
+		buf = msgs
+		next := int64(-1)
+		for i := range msgs {
+			m := &msgs[i]
+			next = m.Offset + 1
+			if m.Offset < pt.skipTo {
+				s.o.Metrics.SkippedOffsets.Add(1)
+				continue
+			}
+			pt.applyMessage(m)
+		}
+		pt.updates = pt.eng.Advance(pt.now(), pt.updates)
+		if err := pt.flush(ctx, next); err != nil {
+			return err
+		}
+		if next >= 0 {
+			if err := c.Commit(next); err != nil {
+				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
+			}
+		}
+	}
+}
+
+// now is the decision time: the wall clock, or the partition's event clock.
+func (pt *part) now() scoring.Time {
+	if pt.s.o.Clock == ClockWall {
+		t, err := scoring.TimeOf(pt.s.o.Now())
+		if err != nil {
+			return scoring.MaxTime
+		}
+		return t
+	}
+	return pt.clock
+}
+
+func (pt *part) applyMessage(m *kafka.Message) {
+	var err error
+	pt.evs, err = wire.DecodeEvents(m.Value, pt.evs[:0])
+	if err != nil {
+		pt.dead = append(pt.dead, deadLetter(m, fmt.Errorf("decode person events: %w", err)))
+		return
+	}
+	for i := range pt.evs {
+		ev := &pt.evs[i]
+		if ev.At > pt.clock {
+			pt.clock = ev.At
+		}
+		switch ev.Kind {
+		case scoring.KindTick:
+			continue
+		case scoring.KindArea:
+			pt.updates = pt.eng.AddDesignation(ev.Designation(), pt.now(), pt.updates)
+			continue
+		}
+		pt.s.o.Metrics.EventsScored.Add(1)
+		before := len(pt.updates)
+		pt.updates, err = pt.eng.Apply(ev, pt.now(), pt.updates)
+		if err != nil {
+			one, encErr := wire.EncodeEvents([]scoring.Event{*ev})
+			if encErr != nil {
+				one = nil
+			}
+			bad := *m
+			bad.Value = one
+			pt.dead = append(pt.dead, deadLetter(&bad, err))
+			pt.updates = pt.updates[:before]
+		}
+	}
+}
+
+// flush writes the batch's colour updates, dead letters and state records, and
+// returns once all are acknowledged. Only then may the input offset be
+// committed. next < 0 means no input was consumed.
+func (pt *part) flush(ctx context.Context, next int64) error {
+	o := pt.s.o
+	pt.out = pt.out[:0]
+	for i := range pt.updates {
+		u := &pt.updates[i]
+		cu := sinks.NewColourUpdate(pt.eng.Policy(), u, o.Zone)
+		b, err := json.Marshal(cu)
+		if err != nil {
+			return fmt.Errorf("encode colour update: %w", err)
+		}
+		pt.out = append(pt.out, kafka.Message{Key: []byte(cu.PersonKey), Value: b})
+	}
+	pt.stateB = pt.stateB[:0]
+	for _, k := range pt.eng.TakeDirty() {
+		rec, _ := pt.eng.AppendState(nil, k)
+		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: append([]byte(nil), k[:]...), Value: rec})
+	}
+	if next >= 0 {
+		marker := binary.BigEndian.AppendUint64(nil, uint64(next))
+		marker = binary.BigEndian.AppendUint32(marker, uint32(pt.clock))
+		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: offsetKey, Value: marker})
+	}
+	// Updates before state: if the process dies in between, the restored state
+	// re-derives and re-sends the same versions, which consumers absorb.
+	for _, w := range []struct {
+		w    *kafka.Writer
+		msgs []kafka.Message
+	}{{pt.s.updates, pt.out}, {pt.s.dead, pt.dead}, {pt.s.state, pt.stateB}} {
+		if len(w.msgs) == 0 {
+			continue
+		}
+		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
+			return fmt.Errorf("partition %d: write %s: %w", pt.p, w.w.Topic, err)
+		}
+	}
+	o.Metrics.Updates.Add(int64(len(pt.out)))
+	o.Metrics.StateRecords.Add(int64(len(pt.stateB)))
+	o.Metrics.DeadLetters.Add(int64(len(pt.dead)))
+	pt.updates = pt.updates[:0]
+	pt.dead = pt.dead[:0]
+	return nil
+}
+
+// restore loads the partition's changelog (hc.scoring-state, same partition
+// number) to its end: every person's last state record, and the offset marker.
+func (pt *part) restore(ctx context.Context) error {
+	o := pt.s.o
+	client := &kafka.Client{Addr: kafka.TCP(o.Kafka.Brokers...), Timeout: 10 * time.Second}
+	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		o.Topics.State: {kafka.LastOffsetOf(pt.p)}}})
+	if err != nil {
+		return fmt.Errorf("list offsets: %w", err)
+	}
+	var end int64
+	for _, po := range res.Topics[o.Topics.State] {
+		if po.Error != nil {
+			return fmt.Errorf("list offsets: %w", po.Error)
+		}
+		end = po.LastOffset
+	}
+	if end <= 0 {
+		return nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Topic: o.Topics.State, Partition: pt.p,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return err
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case string(m.Key) == string(offsetKey):
+			if len(m.Value) == 12 {
+				pt.skipTo = int64(binary.BigEndian.Uint64(m.Value))
+				pt.clock = max(pt.clock, scoring.Time(binary.BigEndian.Uint32(m.Value[8:])))
+			}
+		case len(m.Value) > 0:
+			if _, err := pt.eng.LoadState(m.Value); err != nil {
+				return fmt.Errorf("offset %d: %w", m.Offset, err)
+			}
+			o.Metrics.Restored.Add(1)
+		}
+		if m.Offset+1 >= end {
+			pt.eng.TakeDirty()
+			return nil
+		}
+	}
+}

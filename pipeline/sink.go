@@ -1,0 +1,193 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"healthcode/pipeline/wire"
+	"healthcode/scoring"
+	"healthcode/sinks"
+	"healthcode/sinks/clickhouse"
+)
+
+// sink is the ClickHouse stage: one consumer group per table family, so a slow
+// or absent ClickHouse never stalls scoring. Offsets are committed after the
+// insert returns; a redelivered batch is absorbed by the ReplacingMergeTree
+// tables' keys.
+type sink struct {
+	o     *Options
+	ch    *clickhouse.Client
+	dead  *kafka.Writer
+	clock atomic.Uint32 // highest occurred_at inserted (scoring.Time): "now" for retention in event-clock mode
+}
+
+func newSink(ctx context.Context, o *Options) (*sink, error) {
+	ch, err := clickhouse.Open(ctx, o.ClickHouse)
+	if err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	return &sink{o: o, ch: ch, dead: o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})}, nil
+}
+
+func (s *sink) run(ctx context.Context) error {
+	defer s.ch.Close()
+	defer s.dead.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.events(ctx) })
+	g.Go(func() error { return s.colours(ctx) })
+	g.Go(func() error { return s.retention(ctx) })
+	return g.Wait()
+}
+
+// consume runs a fetch-insert-commit loop for one consumer group.
+func (s *sink) consume(ctx context.Context, group, topic string, insert func(context.Context, []kafka.Message) error) error {
+	r := s.o.Kafka.NewGroupReader(group, topic)
+	defer r.Close()
+	var buf []kafka.Message
+	for {
+		msgs, err := FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
+		if err != nil {
+			return ignoreCancel(err)
+		}
+		buf = msgs
+		for attempt := 0; ; attempt++ {
+			err = insert(ctx, msgs)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			// ClickHouse may be restarting: keep the batch, back off, retry.
+			if attempt%10 == 0 {
+				s.o.Logger.Warn("clickhouse insert failed; retrying", slog.String("group", group), slog.Int("attempt", attempt+1), slog.Any("error", err))
+			}
+			select {
+			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := r.CommitMessages(ctx, msgs...); err != nil {
+			return ignoreCancel(fmt.Errorf("%s: commit: %w", group, err))
+		}
+	}
+}
+
+func (s *sink) events(ctx context.Context) error {
+	var evs []scoring.Event
+	var meta []clickhouse.EventMeta
+	var dec []scoring.Event
+	return s.consume(ctx, s.o.group(StageSink+"-events"), s.o.Topics.PersonEvents, func(ctx context.Context, msgs []kafka.Message) error {
+		evs, meta = evs[:0], meta[:0]
+		var dead []kafka.Message
+		for i := range msgs {
+			m := &msgs[i]
+			var err error
+			dec, err = wire.DecodeEvents(m.Value, dec[:0])
+			if err != nil {
+				dead = append(dead, deadLetter(m, fmt.Errorf("decode person events: %w", err)))
+				continue
+			}
+			for _, ev := range dec {
+				if ev.Kind == scoring.KindTick || ev.Kind == scoring.KindArea {
+					continue // clock ticks and broadcast designations are not person events
+				}
+				if uint32(ev.At) > s.clock.Load() {
+					s.clock.Store(uint32(ev.At))
+				}
+				evs = append(evs, ev)
+				meta = append(meta, clickhouse.EventMeta{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset})
+			}
+		}
+		if err := s.writeDead(ctx, dead); err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if err := s.ch.WriteEvents(ctx, meta, evs); err != nil {
+			return err
+		}
+		s.o.Metrics.EventRows.Add(int64(len(evs)))
+		return nil
+	})
+}
+
+func (s *sink) colours(ctx context.Context) error {
+	var ups []sinks.ColourUpdate
+	return s.consume(ctx, s.o.group(StageSink+"-colours"), s.o.Topics.ColourUpdates, func(ctx context.Context, msgs []kafka.Message) error {
+		ups = ups[:0]
+		var dead []kafka.Message
+		for i := range msgs {
+			var u sinks.ColourUpdate
+			if err := json.Unmarshal(msgs[i].Value, &u); err != nil {
+				dead = append(dead, deadLetter(&msgs[i], fmt.Errorf("decode colour update: %w", err)))
+				continue
+			}
+			ups = append(ups, u)
+		}
+		if err := s.writeDead(ctx, dead); err != nil {
+			return err
+		}
+		if len(ups) == 0 {
+			return nil
+		}
+		if err := s.ch.WriteColourUpdates(ctx, ups); err != nil {
+			return err
+		}
+		s.o.Metrics.ColourRows.Add(int64(len(ups)))
+		return nil
+	})
+}
+
+func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	if err := s.dead.WriteMessages(ctx, dead...); err != nil {
+		return fmt.Errorf("sink: write dead letters: %w", err)
+	}
+	s.o.Metrics.DeadLetters.Add(int64(len(dead)))
+	return nil
+}
+
+// retention drops ClickHouse partitions past the retention period, judged
+// against the wall clock, or in event-clock mode against the latest event
+// inserted (a replay of 2020 must not delete itself). It runs at start and then
+// every interval.
+func (s *sink) retention(ctx context.Context) error {
+	every := 6 * time.Hour
+	if s.o.Clock == ClockEvent {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := s.o.Now()
+		if s.o.Clock == ClockEvent {
+			now = scoring.Time(s.clock.Load()).Std()
+		}
+		var n int
+		var err error
+		if !now.IsZero() {
+			n, err = s.ch.DropExpired(ctx, now)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.o.Logger.Warn("retention: drop expired partitions", slog.Any("error", err))
+		} else if n > 0 {
+			s.o.Logger.Info("retention: dropped expired partitions", slog.Int("partitions", n))
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
