@@ -1,0 +1,94 @@
+package sources
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func compactExample(b *testing.B, s Stream, edit func(m map[string]any)) []byte {
+	var out bytes.Buffer
+	if err := json.Compact(&out, edited(b, s, edit)); err != nil {
+		b.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// BenchmarkDecode_Checkin measures the ingest hot path. The baseline only
+// unmarshals the same message into a plain struct of strings and float64s
+// with encoding/json (no validation, no HMAC, no H3), to show what the
+// decoder adds on top of JSON parsing.
+func BenchmarkDecode_Checkin(b *testing.B) {
+	msg := compactExample(b, StreamCheckins, nil)
+	b.Run("decoder", func(b *testing.B) {
+		d := newTestDecoder(b, Config{})
+		var batch Batch
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			if len(batch.Events) == 1024 {
+				batch.Reset()
+			}
+			if err := d.Decode(StreamCheckins, msg, &batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline=json.Unmarshal", func(b *testing.B) {
+		type plain struct {
+			EventID    string `json:"event_id"`
+			Source     string `json:"source"`
+			OccurredAt string `json:"occurred_at"`
+			Person     struct {
+				IDType   string `json:"id_type"`
+				IDNumber string `json:"id_number"`
+			} `json:"person"`
+			Venue struct {
+				ID   string  `json:"id"`
+				Name string  `json:"name"`
+				Lat  float64 `json:"lat"`
+				Lng  float64 `json:"lng"`
+			} `json:"venue"`
+			LeftAt string `json:"left_at"`
+		}
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			var p plain
+			if err := json.Unmarshal(msg, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkDecode_Flight(b *testing.B) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{1, 30, 300} {
+		b.Run(fmt.Sprintf("passengers=%d", n), func(b *testing.B) {
+			d := newTestDecoder(b, Config{})
+			var passengers []any
+			for i := 0; i < n; i++ {
+				id := GenerateResidentID(r, "330106", time.Date(1980, 1, 1+i%28, 0, 0, 0, 0, time.UTC))
+				passengers = append(passengers, map[string]any{
+					"person": map[string]any{"id_type": "resident_id", "id_number": id},
+					"seat":   fmt.Sprintf("%d%c", 1+i/6, 'A'+i%6),
+				})
+			}
+			msg := compactExample(b, StreamFlights, func(m map[string]any) { m["passengers"] = passengers })
+			var batch Batch
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				batch.Reset()
+				if err := d.Decode(StreamFlights, msg, &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/passenger")
+		})
+	}
+}

@@ -1,0 +1,14 @@
+// Package sources owns the upstream side of the pipeline: it decodes the eight
+// JSON message kinds of CONTRACT.md, validates them, and pseudonymises people
+// into scoring.PersonKey values. Raw identifiers (document numbers) exist only
+// here: nothing this package returns, logs or puts in an error carries one.
+//
+// A Decoder turns one upstream message into scoring.Events (a flight manifest
+// fans out to one event per passenger) or a scoring.Designation, or rejects it
+// with a *RejectError whose text becomes the dead-letter `error` header. The
+// JSON Schema and an example for every message kind are embedded (Schemas,
+// Examples).
+//
+// sources depends on scoring and the H3 library only. It must not import
+// pipeline or sinks/clickhouse.
+package sources
