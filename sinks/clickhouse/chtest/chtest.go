@@ -1,0 +1,128 @@
+// Package chtest gives tests a real ClickHouse: a private clickhouse-server
+// started once per test binary, on a free loopback port with its data in a
+// temporary directory, and a fresh database per test.
+//
+// A package's TestMain calls Main, and each test calls Start:
+//
+//	func TestMain(m *testing.M) { chtest.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		c, err := clickhouse.Open(ctx, chtest.Start(t))
+//		...
+//
+// The server starts on the first Start and Main stops it after the tests
+// (the server also dies with the test process, through a parent-death signal).
+// If HEALTHCODE_CLICKHOUSE_ADDR is set, Start uses that running server instead.
+// If no clickhouse-server binary is found, Start skips the test, unless the
+// environment variable CI is non-empty: in CI it fails.
+//
+// chtest is for tests only; it imports testing and must not be imported by
+// production code.
+package chtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"healthcode/sinks/clickhouse"
+)
+
+// EnvAddr names the environment variable with the host:port of a running
+// server to use instead of starting one.
+const EnvAddr = "HEALTHCODE_CLICKHOUSE_ADDR"
+
+// state is the test binary's server. It is package-level on purpose: a test
+// binary shares one server, and Main, which has no handle but the package,
+// must stop it.
+type state struct {
+	inMain atomic.Bool  // Main is running the tests
+	seq    atomic.Int64 // database name counter
+
+	// launch starts the server; nil means startServer. skip reports that
+	// the error means "no binary here".
+	launch func() (srv *server, skip bool, err error)
+
+	once sync.Once // runs launch
+	srv  *server
+	err  error // why there is no server
+	skip bool  // skip rather than fail, outside CI
+}
+
+var shared state
+
+// Main runs the package's tests (m.Run), stops the server if a test started one
+// and exits with the tests' code. Call it from TestMain.
+func Main(m *testing.M) {
+	shared.inMain.Store(true)
+	code := m.Run()
+	if shared.srv != nil {
+		if err := shared.srv.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "chtest:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// Start returns Options for a fresh database (created by clickhouse.Open, dropped
+// when the test ends) on the test binary's server, starting the server on first
+// use.
+func Start(tb testing.TB) clickhouse.Options {
+	tb.Helper()
+	return shared.start(tb, os.Getenv)
+}
+
+func (s *state) start(tb testing.TB, getenv func(string) string) clickhouse.Options {
+	tb.Helper()
+	addr := getenv(EnvAddr)
+	if addr == "" {
+		if !s.inMain.Load() {
+			tb.Fatal("chtest: call chtest.Main(m) from TestMain, so the server is stopped after the tests")
+			return clickhouse.Options{}
+		}
+		s.once.Do(func() {
+			launch := s.launch
+			if launch == nil {
+				launch = startServer
+			}
+			s.srv, s.skip, s.err = launch()
+		})
+		switch {
+		case s.err != nil && s.skip && getenv("CI") == "":
+			tb.Skipf("chtest: %v (install clickhouse-server, or set %s)", s.err, EnvAddr)
+			return clickhouse.Options{}
+		case s.err != nil:
+			tb.Fatalf("chtest: %v", s.err)
+			return clickhouse.Options{}
+		}
+		addr = s.srv.addr
+	}
+	db := fmt.Sprintf("hctest_%d_%d", os.Getpid(), s.seq.Add(1))
+	tb.Cleanup(func() {
+		if err := dropDatabase(addr, db); err != nil {
+			tb.Errorf("chtest: %v", err)
+		}
+	})
+	return clickhouse.Options{Addr: addr, Database: db}
+}
+
+// dropDatabase drops a test's database.
+func dropDatabase(addr, db string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := ch.Open(&ch.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", db, err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
+		return fmt.Errorf("drop database %s: %w", db, err)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Client writes to and reads from one ClickHouse database. It is safe for
+// concurrent use (clickhouse-go pools connections).
+type Client struct {
+	opts Options
+	conn driver.Conn
+}
+
+// Open connects to ClickHouse, creates the database if it does not exist and
+// applies the embedded migrations.
+func Open(ctx context.Context, o Options) (*Client, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if err := createDatabase(ctx, o); err != nil {
+		return nil, err
+	}
+	conn, err := dial(ctx, o, o.Database)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: o, conn: conn}
+	if err := c.Migrate(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// createDatabase runs CREATE DATABASE IF NOT EXISTS over a connection to the
+// server's default database: a connection naming a missing database fails.
+func createDatabase(ctx context.Context, o Options) error {
+	conn, err := dial(ctx, o, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(o.Database)); err != nil {
+		return fmt.Errorf("create database %s: %w", o.Database, err)
+	}
+	return nil
+}
+
+func dial(ctx context.Context, o Options, database string) (driver.Conn, error) {
+	conn, err := ch.Open(&ch.Options{
+		Addr: []string{o.Addr},
+		Auth: ch.Auth{
+			Database: database,
+			Username: o.User,
+			Password: o.Password,
+		},
+		DialTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", o.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ping clickhouse %s: %w", o.Addr, err)
+	}
+	return conn, nil
+}
+
+// Close closes the connections.
+func (c *Client) Close() error {
+	if err := c.conn.Close(); err != nil {
+		return fmt.Errorf("close clickhouse: %w", err)
+	}
+	return nil
+}
+
+// Conn returns the underlying connection, for ad-hoc queries. Its default
+// database is the Client's.
+func (c *Client) Conn() driver.Conn { return c.conn }
+
+// Options returns the options in effect, defaults filled in.
+func (c *Client) Options() Options { return c.opts }
+
+// quoteIdent quotes a validated identifier with backquotes.
+func quoteIdent(s string) string { return "`" + s + "`" }

@@ -1,0 +1,116 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"healthcode/scoring"
+	"healthcode/sinks/clickhouse"
+)
+
+func TestMigrations_Embedded(t *testing.T) {
+	ms, err := clickhouse.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"events", "colour_changes", "colours_current"}
+	if len(ms) != len(want) {
+		t.Fatalf("got %d migrations, want %d", len(ms), len(want))
+	}
+	// events.kind's Enum8 stores scoring.Kind values under their String()
+	// names; kinds about no person are never written.
+	for k := scoring.KindTest; k.Valid(); k++ {
+		def := fmt.Sprintf("'%s' = %d", k, k)
+		has := strings.Contains(ms[0].Statements[0], fmt.Sprintf("'%s'", k))
+		switch k {
+		case scoring.KindTick, scoring.KindArea:
+			if has {
+				t.Errorf("events.kind lists %s, which is never written", k)
+			}
+		default:
+			if !strings.Contains(ms[0].Statements[0], def) {
+				t.Errorf("events.kind lacks %s", def)
+			}
+		}
+	}
+	for i, m := range ms {
+		if m.Version != uint32(i+1) || m.Name != want[i] {
+			t.Errorf("migration %d = %04d_%s, want %04d_%s", i, m.Version, m.Name, i+1, want[i])
+		}
+		for _, s := range m.Statements {
+			if strings.Contains(s, "--") || strings.HasSuffix(s, ";") {
+				t.Errorf("%s: statement keeps a comment or ';': %q", m.Name, s)
+			}
+			if !strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS ") {
+				t.Errorf("%s: statement is not idempotent: %.60q", m.Name, s)
+			}
+			for _, banned := range []string{"TTL", "DateTime64", "LowCardinality"} {
+				if strings.Contains(s, banned) {
+					t.Errorf("%s: uses %s, which ClickHouse 18.16 lacks", m.Name, banned)
+				}
+			}
+		}
+	}
+}
+
+func TestMigrate_Idempotent(t *testing.T) {
+	c := open(t, nil)
+	ctx := ctxT(t)
+	ms, err := clickhouse.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := c.AppliedMigrations(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ms) {
+			t.Errorf("%s: %d migrations recorded, want %d", when, len(got), len(ms))
+		}
+		for _, m := range ms {
+			if got[m.Version] != m.Name {
+				t.Errorf("%s: version %d recorded as %q, want %q", when, m.Version, got[m.Version], m.Name)
+			}
+		}
+		if n := count(t, c, "SELECT count() FROM schema_migrations"); n != uint64(len(ms)) {
+			t.Errorf("%s: schema_migrations has %d rows, want %d", when, n, len(ms))
+		}
+		db := c.Options().Database
+		if n := count(t, c, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('events', 'colour_changes', 'colours_current')", db); n != 3 {
+			t.Errorf("%s: %d of the 3 tables exist", when, n)
+		}
+	}
+	check("after Open")
+	if err := c.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after a second Migrate")
+
+	// A second client on the same database applies nothing either.
+	c2, err := clickhouse.Open(ctx, c.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	check("after a second Open")
+}
+
+func TestOpen_BadOptions(t *testing.T) {
+	for _, o := range []clickhouse.Options{
+		{Database: "no-dashes"},
+		{Database: "1st"},
+		{Database: "x; DROP DATABASE y"},
+		{RetentionDays: -1},
+		{BatchRows: -5},
+	} {
+		// Addr points nowhere: validation must refuse before dialling.
+		o.Addr = "127.0.0.1:1"
+		if _, err := clickhouse.Open(context.Background(), o); err == nil || !strings.Contains(err.Error(), "clickhouse options") {
+			t.Errorf("Open(%+v) = %v, want an options error", o, err)
+		}
+	}
+}

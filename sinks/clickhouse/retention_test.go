@@ -1,0 +1,70 @@
+package clickhouse_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"healthcode/scoring"
+	"healthcode/sinks"
+	"healthcode/sinks/clickhouse"
+)
+
+func TestDropExpired(t *testing.T) {
+	c := open(t, func(o *clickhouse.Options) { o.RetentionDays = 30 })
+	ctx := ctxT(t)
+	now := time.Date(2021, 6, 15, 12, 0, 0, 0, time.UTC) // cutoff 2021-05-16T12:00Z
+	r := rand.New(rand.NewPCG(13, 14))
+	key := people(r, 1)[0]
+	months := []struct {
+		at   string
+		keep bool
+	}{
+		{"2020-01-10T00:00:00Z", false},
+		{"2021-04-30T23:59:59Z", false}, // April ended before the cutoff
+		{"2021-05-01T00:00:00Z", true},  // May straddles the cutoff: kept whole
+		{"2021-06-14T00:00:00Z", true},
+	}
+	var evs []scoring.Event
+	var ups []sinks.ColourUpdate
+	for i, m := range months {
+		e := genEvents(r, []scoring.PersonKey{key}, 1, 1)[0]
+		e.At = scoring.MustTime(m.at)
+		evs = append(evs, e)
+		u := updates(key, i+1, now)[i]
+		u.EffectiveAt, u.ReviewAt = m.at, ""
+		ups = append(ups, u)
+	}
+	if err := c.WriteEvents(ctx, nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteColourUpdates(ctx, ups); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := c.DropExpired(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped != 4 {
+		t.Errorf("dropped %d partitions, want 4 (two months of two tables)", dropped)
+	}
+	for i, m := range months {
+		want := uint64(0)
+		if m.keep {
+			want = 1
+		}
+		if n := count(t, c, "SELECT count() FROM events WHERE event_id = ?", evs[i].ID); n != want {
+			t.Errorf("event of %s: %d rows, want %d", m.at, n, want)
+		}
+		if n := count(t, c, "SELECT count() FROM colour_changes WHERE version = ?", ups[i].Version); n != want {
+			t.Errorf("colour change of %s: %d rows, want %d", m.at, n, want)
+		}
+	}
+	// colours_current is never pruned.
+	if n := count(t, c, "SELECT count() FROM colours_current"); n != uint64(len(ups)) {
+		t.Errorf("colours_current has %d rows, want %d", n, len(ups))
+	}
+	if dropped, err := c.DropExpired(ctx, now); dropped != 0 || err != nil {
+		t.Errorf("second DropExpired = %d, %v; want 0, nil", dropped, err)
+	}
+}
