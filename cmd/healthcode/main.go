@@ -1,0 +1,98 @@
+// Command healthcode is the one binary of the healthcode pipeline: run the
+// pipeline, simulate a province, print a person key, check a policy, explain a
+// colour. Flags and environment variables live here; packages take option
+// structs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `healthcode: streaming risk scoring for health codes
+
+Usage:
+  healthcode run      [flags]            run the pipeline (embedded Kafka when --brokers is empty)
+  healthcode simulate [flags]            write a synthetic province into the upstream topics
+  healthcode key      --id-type T --id-number N
+                                         print the person key of an identity document
+  healthcode policy   check FILE | show NAME | list
+                                         validate a policy file, print a shipped one, list them
+  healthcode explain  PERSON_KEY [flags] show a person's colour, reasons and evidence from ClickHouse
+
+Run "healthcode COMMAND --help" for a command's flags.
+`
+
+type command func(ctx context.Context, args []string, stdout io.Writer) error
+
+var commands = map[string]command{
+	"run":      runCmd,
+	"simulate": simulateCmd,
+	"key":      keyCmd,
+	"policy":   policyCmd,
+	"explain":  explainCmd,
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "healthcode: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+
+	// First SIGINT/SIGTERM: drain and flush. Second: exit at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		slog.Info("signal received: draining (send again to force exit)")
+		cancel()
+		<-sigs
+		slog.Error("second signal: forcing exit")
+		os.Exit(130)
+	}()
+
+	err := cmd(ctx, os.Args[2:], os.Stdout)
+	cancel()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "healthcode %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("HEALTHCODE_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// newFlags returns a flag set whose --help prints the command's synopsis.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("healthcode "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: healthcode %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"healthcode/pipeline"
+	"healthcode/policies"
+	"healthcode/sinks/clickhouse"
+)
+
+type runFlags struct {
+	brokers, dataDir, chAddr, chDB, policy, clock, stages, key string
+	partitions, retention                                      int
+	simulate                                                   bool
+	sim                                                        simFlags
+}
+
+func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("run", "run [flags]")
+	var f runFlags
+	fs.StringVar(&f.brokers, "brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers, comma-separated (env HEALTHCODE_BROKERS); empty: an embedded broker on loopback")
+	fs.StringVar(&f.dataDir, "data-dir", "data", "data directory of the embedded broker (DIR/kafka)")
+	fs.StringVar(&f.chAddr, "clickhouse", envOr("HEALTHCODE_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env HEALTHCODE_CLICKHOUSE_ADDR)")
+	fs.StringVar(&f.chDB, "clickhouse-db", "healthcode", "ClickHouse database")
+	fs.IntVar(&f.retention, "retention-days", 400, "ClickHouse data older than this is dropped by partition")
+	fs.StringVar(&f.policy, "policy", "domestic", "shipped policy name or policy file path")
+	fs.StringVar(&f.clock, "clock", "", "wall (production) or event (replays, simulations); default wall, event with --simulate")
+	fs.StringVar(&f.stages, "stages", "ingest,score,sink", "stages to run in this process")
+	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
+	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
+	key := keyFlag(fs)
+	f.sim.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f.key = *key
+
+	pol, err := policies.Load(f.policy)
+	if err != nil {
+		return err
+	}
+	if f.clock == "" {
+		f.clock = string(pipeline.ClockWall)
+		if f.simulate {
+			f.clock = string(pipeline.ClockEvent)
+		}
+	}
+	brokers := splitList(f.brokers)
+	secret, err := resolveKey(f.key, len(brokers) == 0)
+	if err != nil {
+		return err
+	}
+	if len(brokers) == 0 {
+		dir := filepath.Join(f.dataDir, "kafka")
+		if f.simulate {
+			// A demo run starts from an empty broker so its summary counts only itself.
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{DataDir: dir, Partitions: f.partitions})
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		defer emb.Close()
+		brokers = emb.Addrs()
+		slog.Info("embedded Kafka-protocol broker (kfake) started", slog.Any("addrs", brokers), slog.String("data_dir", dir))
+	}
+	opts := pipeline.Options{
+		Kafka:      pipeline.KafkaOptions{Brokers: brokers},
+		Partitions: f.partitions,
+		Policy:     pol,
+		ClickHouse: clickhouse.Options{Addr: f.chAddr, Database: f.chDB, RetentionDays: f.retention},
+		Clock:      pipeline.ClockMode(f.clock),
+		Stages:     splitList(f.stages),
+	}
+	opts.Decoder.Key = secret
+	if f.simulate {
+		if f.sim.seed == 0 {
+			f.sim.seed = 1
+		}
+		return runDemo(ctx, opts, f, secret, stdout)
+	}
+	p, err := pipeline.New(opts)
+	if err != nil {
+		return err
+	}
+	slog.Info("pipeline running", slog.String("policy", pol.Stamp()), slog.String("clock", f.clock), slog.Any("stages", opts.Stages))
+	err = p.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// runDemo runs the pipeline with a simulated province flowing through it, waits
+// until every stage has drained, and prints a summary.
+func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []byte, stdout io.Writer) error {
+	if f.chDB != "" {
+		// The demo owns its database: start from empty so the summary is its own.
+		if err := clickhouse.DropDatabase(ctx, opts.ClickHouse); err != nil {
+			return fmt.Errorf("reset demo database: %w", err)
+		}
+	}
+	p, err := pipeline.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := p.EnsureTopics(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(runCtx) }()
+
+	bar := newProgress(os.Stderr)
+	simDone := make(chan simResult, 1)
+	go func() {
+		simDone <- simulateInto(runCtx, p.Options().Kafka, p.Options().Topics.Sources, f.sim, secret, bar)
+	}()
+
+	var sr simResult
+	select {
+	case sr = <-simDone:
+	case err := <-runErr:
+		return fmt.Errorf("pipeline stopped during the simulation: %w", err)
+	}
+	if sr.err != nil {
+		return fmt.Errorf("simulate: %w", sr.err)
+	}
+	m := p.Metrics()
+	drainErr := make(chan error, 1)
+	go func() {
+		drainErr <- p.WaitDrained(runCtx, 500*time.Millisecond, func(l pipeline.Lag) {
+			bar.set(m.UpstreamIn.Load(), int64(sr.messages), m.Updates.Load(), m.DeadLetters.Load(), l.Total())
+		})
+	}()
+	select {
+	case err := <-drainErr:
+		if err != nil {
+			return err
+		}
+	case err := <-runErr:
+		return fmt.Errorf("pipeline stopped before draining: %w", err)
+	}
+	bar.done()
+	took := time.Since(start)
+	stop()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return printSummary(ctx, stdout, opts, m, sr, took)
+}

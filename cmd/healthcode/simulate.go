@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"healthcode/pipeline"
+	"healthcode/sources"
+	"healthcode/sources/sim"
+)
+
+type simFlags struct {
+	people, days int
+	seed         int64
+	truth        string
+}
+
+func (s *simFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&s.people, "people", 100_000, "simulated population")
+	fs.IntVar(&s.days, "days", 7, "simulated days")
+	fs.Int64Var(&s.seed, "seed", 1, "simulation seed (same seed, same province)")
+	fs.StringVar(&s.truth, "truth", "", "write the simulator's ground truth (infections, by person key) to this file")
+}
+
+func (s *simFlags) config(secret []byte) sim.Config {
+	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, Key: secret}
+}
+
+func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("simulate", "simulate --brokers B [flags]")
+	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers (env HEALTHCODE_BROKERS); required")
+	partitions := fs.Int("partitions", 8, "partitions of upstream topics created if missing")
+	key := keyFlag(fs)
+	dev := fs.Bool("dev-key", false, "use the embedded demo's development key for the ground truth's person keys")
+	var sf simFlags
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bs := splitList(*brokers)
+	if len(bs) == 0 {
+		return fmt.Errorf("--brokers is required (healthcode run --simulate runs the simulator against the embedded broker)")
+	}
+	secret, err := resolveKey(*key, *dev)
+	if err != nil {
+		return err
+	}
+	topics := map[sources.Stream]string{}
+	var specs []pipeline.TopicSpec
+	for _, s := range sources.Streams {
+		topics[s] = s.DefaultTopic()
+		specs = append(specs, pipeline.TopicSpec{Name: s.DefaultTopic(), Partitions: *partitions})
+	}
+	if err := pipeline.EnsureTopics(ctx, bs, specs...); err != nil {
+		return err
+	}
+	bar := newProgress(os.Stderr)
+	r := simulateInto(ctx, pipeline.KafkaOptions{Brokers: bs}, topics, sf, secret, bar)
+	bar.done()
+	if r.err != nil {
+		return r.err
+	}
+	fmt.Fprintf(stdout, "simulated %d people over %d days: %d messages in %s\n", sf.people, sf.days, r.messages, r.took.Round(time.Millisecond))
+	for _, s := range sources.Streams {
+		fmt.Fprintf(stdout, "  %-14s %d\n", topics[s], r.summary.Messages[s])
+	}
+	return nil
+}
+
+type simResult struct {
+	summary  sim.Summary
+	messages int
+	days     int
+	took     time.Duration
+	err      error
+}
+
+// simulateInto runs the simulator and produces its messages into the upstream
+// topics, batching writes; it returns once every message is acknowledged.
+func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sources.Stream]string, sf simFlags, secret []byte, bar *progress) simResult {
+	start := time.Now()
+	w := ko.NewWriter("", &kafka.Hash{})
+	defer w.Close()
+	cfg := sf.config(secret)
+	if sf.truth != "" {
+		f, err := os.Create(sf.truth)
+		if err != nil {
+			return simResult{err: err}
+		}
+		defer f.Close()
+		cfg.Truth = f
+	}
+	var sent atomic.Int64
+	batch := make([]kafka.Message, 0, 10000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		sent.Add(int64(len(batch)))
+		if bar != nil {
+			bar.produced(sent.Load())
+		}
+		batch = batch[:0]
+		return nil
+	}
+	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
+		// The simulator reuses its buffers after emit returns: copy.
+		batch = append(batch, kafka.Message{Topic: topics[m.Stream],
+			Key: append([]byte(nil), m.Key...), Value: append([]byte(nil), m.Value...)})
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return simResult{summary: sum, messages: int(sent.Load()), days: sf.days, took: time.Since(start), err: err}
+}

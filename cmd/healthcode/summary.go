@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"healthcode/pipeline"
+	"healthcode/sinks/clickhouse"
+	"healthcode/sources"
+)
+
+// printSummary prints what a demo run did, from the pipeline's counters and
+// from ClickHouse, with SQL to try next.
+func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipeline.Metrics, sr simResult, took time.Duration) error {
+	ch, err := clickhouse.Open(ctx, o.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	counts, err := ch.ColourCounts(ctx)
+	if err != nil {
+		return err
+	}
+	changes, err := ch.Count(ctx, "colour_changes", false)
+	if err != nil {
+		return err
+	}
+	events, err := ch.Count(ctx, "events", false)
+	if err != nil {
+		return err
+	}
+	db := o.ClickHouse.Database
+	if db == "" {
+		db = clickhouse.DefaultDatabase
+	}
+	fmt.Fprintf(w, "\nhealthcode demo: %d simulated people over %d days, policy %s, clock %s — done in %s\n\n",
+		sr.summary.People, sr.days, o.Policy.Stamp(), o.Clock, took.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "  upstream messages in    %10d   (", m.UpstreamIn.Load())
+	for i, s := range sources.Streams {
+		if i > 0 {
+			fmt.Fprint(w, ", ")
+		}
+		fmt.Fprintf(w, "%s %d", s, sr.summary.Messages[s])
+	}
+	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "  dead letters            %10d   (hc.dead-letter, each with its reason in the error header)\n", m.DeadLetters.Load())
+	fmt.Fprintf(w, "  person events           %10d   (hc.person-events, pseudonymised)\n", m.PersonEvents.Load())
+	fmt.Fprintf(w, "  colour updates out      %10d   (hc.colour-updates)\n", m.Updates.Load())
+	fmt.Fprintf(w, "  ClickHouse rows         %10d events, %d colour_changes\n", events, changes)
+	fmt.Fprintf(w, "  throughput              %10.0f upstream messages/s end to end\n", float64(m.UpstreamIn.Load())/took.Seconds())
+	fmt.Fprintf(w, "  simulated infections    %10d   (%d index cases)\n\n", sr.summary.Infected, sr.summary.Cases)
+	fmt.Fprintln(w, "  current colours:")
+	for _, c := range counts {
+		fmt.Fprintf(w, "    %-8s %10d\n", c.Colour, c.People)
+	}
+	fmt.Fprintf(w, `
+Try (clickhouse-client --port 9000):
+  SELECT colour, count() FROM (SELECT person_key, argMax(colour, version) AS colour FROM %[1]s.colours_current GROUP BY person_key) GROUP BY colour;
+  SELECT arrayJoin(rules) AS rule, count() FROM %[1]s.colour_changes GROUP BY rule ORDER BY count() DESC;
+  SELECT toDate(effective_at) AS day, colour, count() FROM %[1]s.colour_changes GROUP BY day, colour ORDER BY day, colour;
+  SELECT person_key FROM %[1]s.colours_current FINAL WHERE colour = 'red' LIMIT 5;   -- then: healthcode explain KEY
+`, db)
+	return nil
+}
