@@ -155,6 +155,11 @@ func (pt *part) applyMessage(m *kafka.Message) {
 		ev := &pt.evs[i]
 		if ev.At > pt.clock {
 			pt.clock = ev.At
+			if pt.s.o.Clock == ClockEvent {
+				// Fire what fell due before this event, so each change is
+				// dated at its own review time.
+				pt.updates = pt.eng.Advance(pt.clock, pt.updates)
+			}
 		}
 		switch ev.Kind {
 		case scoring.KindTick:

@@ -15,6 +15,9 @@ type Duration time.Duration
 // ParseDuration parses "14d", "36h", "1d12h30m" and everything time.ParseDuration accepts.
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("duration: empty")
+	}
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 32)

@@ -372,7 +372,7 @@ func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
 func (e *Engine) Evidence(r Ref) string { return e.strs.get(r) }
 
 // TakeDirty returns the persons whose state changed since the last call, for
-// the state changelog, and resets the list. The slice is reused by the engine.
+// the state changelog, and resets the list.
 func (e *Engine) TakeDirty() []PersonKey {
 	out := make([]PersonKey, len(e.dirty))
 	for i, idx := range e.dirty {

@@ -68,7 +68,8 @@ func (e *Engine) later(f *Facts, fact Fact, t Time, id string) bool {
 // distinct sample times and NegQ, the latest sample at least apart before the
 // newest one; "two negative PCRs sampled after A, at least apart apart" then
 // holds exactly when NegQ > A. (Only with four or more negatives inside one
-// apart-window, arriving out of order, can NegQ come out earlier than exact.)
+// apart-window can NegQ come out earlier than exact, in any arrival order:
+// a rule then clears late, never early.)
 func addNegative(f *Facts, t Time, apart Time) bool {
 	for _, n := range f.Neg {
 		if n == t {

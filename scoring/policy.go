@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"regexp"
 	"time"
 )
@@ -164,6 +165,11 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	var p Policy
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadPolicy, err)
+	}
+	// One object per file: anything after it (a second policy pasted in, a
+	// merge leftover) means the file is not what its author thinks it is.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the policy object", ErrBadPolicy)
 	}
 	if err := p.setDefaultsAndValidate(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadPolicy, p.Name, err)
