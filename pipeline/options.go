@@ -117,6 +117,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Kafka.Logger == nil {
+		o.Kafka.Logger = o.Logger
+	}
 	if o.Metrics == nil {
 		o.Metrics = &Metrics{}
 	}

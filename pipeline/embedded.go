@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// EmbeddedOptions configure the embedded broker. The zero value is valid: an
+// in-memory broker on a free loopback port.
+type EmbeddedOptions struct {
+	DataDir    string       // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
+	Port       int          // loopback TCP port; default 0: one chosen by the kernel
+	Partitions int          // partitions of topics created without a count (auto-created topics); default 8
+	Logger     *slog.Logger // receives the broker's errors (and warnings at debug level); default slog.Default()
+}
+
+func (o *EmbeddedOptions) setDefaults() {
+	if o.Partitions == 0 {
+		o.Partitions = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+func (o *EmbeddedOptions) validate() error {
+	if o.Port < 0 || o.Port > 65535 {
+		return fmt.Errorf("embedded broker: port %d out of range", o.Port)
+	}
+	if o.Partitions < 0 {
+		return fmt.Errorf("embedded broker: %d partitions", o.Partitions)
+	}
+	return nil
+}
+
+// Embedded is a single-broker Kafka-protocol server in this process (franz-go's
+// kfake), used when no broker is configured. The pipeline still speaks Kafka to
+// it through kafka-go. Its limits are Kafka's defaults (a 1 MiB produce batch,
+// a 6 s minimum group session), so what works here works on a real cluster.
+type Embedded struct {
+	c     *kfake.Cluster
+	addrs []string
+}
+
+// StartEmbedded starts a broker listening on 127.0.0.1 only.
+func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ListenFn(listenLoopback),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(o.Partitions),
+		kfake.ClusterID("healthcode-embedded"),
+		kfake.WithLogger(kfakeLogger{o.Logger}),
+	}
+	if o.Port != 0 {
+		opts = append(opts, kfake.Ports(o.Port))
+	}
+	if o.DataDir != "" {
+		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	return &Embedded{c: c, addrs: c.ListenAddrs()}, nil
+}
+
+// Addrs returns the broker addresses (host:port) to bootstrap from.
+func (e *Embedded) Addrs() []string { return append([]string(nil), e.addrs...) }
+
+// Close stops the broker; with a DataDir it first writes its state there.
+// Calling Close twice is harmless.
+func (e *Embedded) Close() { e.c.Close() }
+
+// listenLoopback is kfake's listen function. kfake already binds 127.0.0.1;
+// this refuses anything else should that ever change, since the embedded
+// broker has no authentication.
+func listenLoopback(network, address string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("embedded broker: refusing to listen on %s: loopback only", address)
+	}
+	return net.Listen(network, address)
+}
+
+// kfakeLogger forwards kfake's errors to slog. Its warnings are mostly failed
+// client requests (an unknown topic, a stale group generation) that the
+// clients handle, so they go to debug; info and debug are per request and
+// dropped.
+type kfakeLogger struct{ log *slog.Logger }
+
+func (l kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	var to slog.Level
+	switch level {
+	case kfake.LogLevelError:
+		to = slog.LevelError
+	case kfake.LogLevelWarn:
+		to = slog.LevelDebug
+	default:
+		return
+	}
+	if l.log.Enabled(context.Background(), to) {
+		l.log.Log(context.Background(), to, "embedded broker: "+fmt.Sprintf(format, args...))
+	}
+}
