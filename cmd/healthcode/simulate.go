@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"healthcode/pipeline"
 	"healthcode/sources"
@@ -83,11 +80,10 @@ type simResult struct {
 }
 
 // simulateInto runs the simulator and produces its messages into the upstream
-// topics, batching writes; it returns once every message is acknowledged.
+// topics; it returns once every message is acknowledged.
 func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sources.Stream]string, sf simFlags, secret []byte, bar *progress) simResult {
 	start := time.Now()
-	w := ko.NewWriter("", &kafka.Hash{})
-	defer w.Close()
+	prod := ko.NewUpstreamProducer(topics)
 	cfg := sf.config(secret)
 	if sf.truth != "" {
 		f, err := os.Create(sf.truth)
@@ -97,33 +93,18 @@ func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sour
 		defer f.Close()
 		cfg.Truth = f
 	}
-	var sent atomic.Int64
-	batch := make([]kafka.Message, 0, 10000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("produce: %w", err)
-		}
-		sent.Add(int64(len(batch)))
-		if bar != nil {
-			bar.produced(sent.Load())
-		}
-		batch = batch[:0]
-		return nil
-	}
 	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
-		// The simulator reuses its buffers after emit returns: copy.
-		batch = append(batch, kafka.Message{Topic: topics[m.Stream],
-			Key: append([]byte(nil), m.Key...), Value: append([]byte(nil), m.Value...)})
-		if len(batch) == cap(batch) {
-			return flush()
+		before := prod.Sent()
+		if err := prod.Add(ctx, m.Stream, m.Key, m.Value); err != nil {
+			return err
+		}
+		if bar != nil && prod.Sent() != before {
+			bar.produced(prod.Sent())
 		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
+	if cerr := prod.Close(ctx); err == nil {
+		err = cerr
 	}
-	return simResult{summary: sum, messages: int(sent.Load()), days: sf.days, took: time.Since(start), err: err}
+	return simResult{summary: sum, messages: int(prod.Sent()), days: sf.days, took: time.Since(start), err: err}
 }
