@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,8 +118,18 @@ func (o KafkaOptions) dialer() *kafka.Dialer {
 func errorLogger(log *slog.Logger, client string) kafka.Logger {
 	t := &throttle{period: 10 * time.Second}
 	return kafka.LoggerFunc(func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		// A fetch that found an empty partition or waited out its deadline is
+		// retried at once and is routine on a busy machine: debug only.
+		level := slog.LevelWarn
+		if strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "i/o timeout") {
+			level = slog.LevelDebug
+		}
+		if !log.Enabled(context.Background(), level) {
+			return
+		}
 		if ok, dropped := t.allow(time.Now()); ok {
-			log.Warn("kafka: "+fmt.Sprintf(format, args...), slog.String("client", client), slog.Int("suppressed", dropped))
+			log.Log(context.Background(), level, "kafka: "+msg, slog.String("client", client), slog.Int("suppressed", dropped))
 		}
 	})
 }

@@ -36,9 +36,13 @@ func (p *Pipeline) Lag(ctx context.Context) (Lag, error) {
 	if p.o.has(StageScore) {
 		groups[p.o.group(StageScore)] = []string{t.PersonEvents}
 	}
+	if p.o.has(StageTrace) {
+		groups[p.o.group(StageTrace)] = []string{t.Presence}
+	}
 	if p.o.has(StageSink) {
 		groups[p.o.group(StageSink+"-events")] = []string{t.PersonEvents}
 		groups[p.o.group(StageSink+"-colours")] = []string{t.ColourUpdates}
+		groups[p.o.group(StageSink+"-exposures")] = []string{t.Exposures}
 	}
 	client := &kafka.Client{Addr: kafka.TCP(p.o.Kafka.Brokers...), Timeout: 10 * time.Second}
 	out := Lag{}

@@ -12,6 +12,10 @@ type Metrics struct {
 	EventsScored   atomic.Int64 // person events applied by the scoring stage
 	Updates        atomic.Int64 // colour updates written to hc.colour-updates
 	StateRecords   atomic.Int64 // state records written to the changelog
+	Presences      atomic.Int64 // presences written to hc.presence
+	Marks          atomic.Int64 // marks (cases, close contacts) raised for contact tracing
+	Exposures      atomic.Int64 // exposures found by the tracing stage
+	ExposureRows   atomic.Int64 // rows inserted into ClickHouse exposures
 	EventRows      atomic.Int64 // rows inserted into ClickHouse events
 	ColourRows     atomic.Int64 // colour updates inserted into ClickHouse
 	Restored       atomic.Int64 // persons restored from the changelog

@@ -14,12 +14,13 @@ import (
 // Stage names, as chosen with `healthcode run --stages`.
 const (
 	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.dead-letter
-	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.scoring-state
-	StageSink   = "sink"   // hc.person-events, hc.colour-updates -> ClickHouse
+	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.scoring-state, hc.presence
+	StageTrace  = "trace"  // hc.presence -> exposures on hc.person-events and hc.exposures
+	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures -> ClickHouse
 )
 
 // AllStages lists every stage in topology order.
-var AllStages = []string{StageIngest, StageScore, StageSink}
+var AllStages = []string{StageIngest, StageScore, StageTrace, StageSink}
 
 // ClockMode chooses what "now" is (CONTRACT.md "Clock").
 type ClockMode string
@@ -39,6 +40,8 @@ type Topics struct {
 	ColourUpdates string                    // default "hc.colour-updates"
 	DeadLetter    string                    // default "hc.dead-letter"
 	State         string                    // default "hc.scoring-state" (compacted changelog of person facts)
+	Presence      string                    // default "hc.presence" (presences keyed by place, marks and designations broadcast)
+	Exposures     string                    // default "hc.exposures" (JSON exposure records for ClickHouse)
 }
 
 func (t *Topics) setDefaults() {
@@ -60,6 +63,8 @@ func (t *Topics) setDefaults() {
 	def(&t.ColourUpdates, "hc.colour-updates")
 	def(&t.DeadLetter, "hc.dead-letter")
 	def(&t.State, "hc.scoring-state")
+	def(&t.Presence, "hc.presence")
+	def(&t.Exposures, "hc.exposures")
 }
 
 // Options configure a pipeline. The zero value is valid but for Kafka.Brokers,
@@ -146,7 +151,7 @@ func (o *Options) validate() error {
 	}
 	for _, s := range o.Stages {
 		switch s {
-		case StageIngest, StageScore, StageSink:
+		case StageIngest, StageScore, StageTrace, StageSink:
 		default:
 			return fmt.Errorf("pipeline: unknown stage %q (want %v)", s, AllStages)
 		}

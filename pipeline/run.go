@@ -39,6 +39,8 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		{Name: t.ColourUpdates, Partitions: n},
 		{Name: t.DeadLetter, Partitions: 1},
 		{Name: t.State, Partitions: n, Compacted: true},
+		{Name: t.Presence, Partitions: n},
+		{Name: t.Exposures, Partitions: n},
 	}
 	for _, name := range t.Sources {
 		specs = append(specs, TopicSpec{Name: name, Partitions: n})
@@ -79,6 +81,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			g.Go(func() error { return wrapStage(stage, in.run(ctx)) })
 		case StageScore:
 			s := newScore(&p.o)
+			g.Go(func() error { return wrapStage(stage, s.run(ctx)) })
+		case StageTrace:
+			s := newTrace(&p.o)
 			g.Go(func() error { return wrapStage(stage, s.run(ctx)) })
 		case StageSink:
 			s, err := newSink(ctx, &p.o)

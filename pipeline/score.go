@@ -25,25 +25,28 @@ var offsetKey = []byte("\x00next-offset")
 // score is the scoring stage. Each owned partition of hc.person-events gets an
 // engine, restored from the changelog before any new input, and one goroutine.
 type score struct {
-	o       *Options
-	hub     *areaHub
-	updates *kafka.Writer
-	state   *kafka.Writer
-	dead    *kafka.Writer
+	o        *Options
+	hub      *areaHub
+	presence *kafka.Writer
+	updates  *kafka.Writer
+	state    *kafka.Writer
+	dead     *kafka.Writer
 }
 
 func newScore(o *Options) *score {
 	return &score{
-		o:       o,
-		hub:     newAreaHub(),
-		updates: o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
-		state:   o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
-		dead:    o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+		o:        o,
+		hub:      newAreaHub(),
+		presence: o.Kafka.NewWriter(o.Topics.Presence, PartitionBalancer{}),
+		updates:  o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		state:    o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
+		dead:     o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 	}
 }
 
 func (s *score) run(ctx context.Context) error {
 	defer s.updates.Close()
+	defer s.presence.Close()
 	defer s.state.Close()
 	defer s.dead.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -66,6 +69,7 @@ type part struct {
 	updates []scoring.Update
 	evs     []scoring.Event
 	out     []kafka.Message
+	places  [][]scoring.Event // presences, marks and designations per hc.presence partition
 	stateB  []kafka.Message
 	dead    []kafka.Message
 }
@@ -166,6 +170,11 @@ func (pt *part) applyMessage(m *kafka.Message) {
 			continue
 		case scoring.KindArea:
 			pt.updates = pt.eng.AddDesignation(ev.Designation(), pt.now(), pt.updates)
+			// Every scoring partition gets every designation; one of them
+			// forwards it to every place partition for retroactive matching.
+			if pt.p == 0 {
+				pt.broadcast(*ev)
+			}
 			continue
 		}
 		pt.s.o.Metrics.EventsScored.Add(1)
@@ -180,7 +189,41 @@ func (pt *part) applyMessage(m *kafka.Message) {
 			bad.Value = one
 			pt.dead = append(pt.dead, deadLetter(&bad, err))
 			pt.updates = pt.updates[:before]
+			continue
 		}
+		pt.route(ev)
+	}
+}
+
+// route re-keys an applied event's presences by place, and broadcasts the
+// marks it raised, for the tracing stage.
+func (pt *part) route(ev *scoring.Event) {
+	n := pt.s.o.Partitions
+	if pt.places == nil {
+		pt.places = make([][]scoring.Event, n)
+	}
+	switch ev.Kind {
+	case scoring.KindCheckin, scoring.KindTravel, scoring.KindArrival:
+		for _, pr := range scoring.PresencesOf(ev, pt.eng.Policy()) {
+			routed := *ev
+			routed.Sub = uint8(pr.Kind) // which of the event's presences this copy is for
+			p := placePartition(pr.PlaceKey(), n)
+			pt.places[p] = append(pt.places[p], routed)
+			pt.s.o.Metrics.Presences.Add(1)
+		}
+	}
+	for _, m := range pt.eng.TakeMarks() {
+		pt.broadcast(scoring.MarkEvent(m))
+		pt.s.o.Metrics.Marks.Add(1)
+	}
+}
+
+func (pt *part) broadcast(ev scoring.Event) {
+	if pt.places == nil {
+		pt.places = make([][]scoring.Event, pt.s.o.Partitions)
+	}
+	for p := range pt.places {
+		pt.places[p] = append(pt.places[p], ev)
 	}
 }
 
@@ -199,6 +242,11 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		}
 		pt.out = append(pt.out, kafka.Message{Key: []byte(cu.PersonKey), Value: b})
 	}
+	var placeMsgs []kafka.Message
+	for p, evs := range pt.places {
+		placeMsgs = appendEventMessages(placeMsgs, p, evs)
+		pt.places[p] = evs[:0]
+	}
 	pt.stateB = pt.stateB[:0]
 	for _, k := range pt.eng.TakeDirty() {
 		rec, _ := pt.eng.AppendState(nil, k)
@@ -214,7 +262,7 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	for _, w := range []struct {
 		w    *kafka.Writer
 		msgs []kafka.Message
-	}{{pt.s.updates, pt.out}, {pt.s.dead, pt.dead}, {pt.s.state, pt.stateB}} {
+	}{{pt.s.updates, pt.out}, {pt.s.presence, placeMsgs}, {pt.s.dead, pt.dead}, {pt.s.state, pt.stateB}} {
 		if len(w.msgs) == 0 {
 			continue
 		}

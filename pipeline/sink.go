@@ -42,6 +42,7 @@ func (s *sink) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.events(ctx) })
 	g.Go(func() error { return s.colours(ctx) })
+	g.Go(func() error { return s.exposures(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
 }
@@ -96,7 +97,7 @@ func (s *sink) events(ctx context.Context) error {
 				continue
 			}
 			for _, ev := range dec {
-				if ev.Kind == scoring.KindTick || ev.Kind == scoring.KindArea {
+				if ev.Kind == scoring.KindTick || ev.Kind == scoring.KindArea || ev.Kind == scoring.KindMark {
 					continue // clock ticks and broadcast designations are not person events
 				}
 				if uint32(ev.At) > s.clock.Load() {
@@ -143,6 +144,33 @@ func (s *sink) colours(ctx context.Context) error {
 			return err
 		}
 		s.o.Metrics.ColourRows.Add(int64(len(ups)))
+		return nil
+	})
+}
+
+func (s *sink) exposures(ctx context.Context) error {
+	var xs []sinks.Exposure
+	return s.consume(ctx, s.o.group(StageSink+"-exposures"), s.o.Topics.Exposures, func(ctx context.Context, msgs []kafka.Message) error {
+		xs = xs[:0]
+		var dead []kafka.Message
+		for i := range msgs {
+			var x sinks.Exposure
+			if err := json.Unmarshal(msgs[i].Value, &x); err != nil {
+				dead = append(dead, deadLetter(&msgs[i], fmt.Errorf("decode exposure: %w", err)))
+				continue
+			}
+			xs = append(xs, x)
+		}
+		if err := s.writeDead(ctx, dead); err != nil {
+			return err
+		}
+		if len(xs) == 0 {
+			return nil
+		}
+		if err := s.ch.WriteExposures(ctx, xs); err != nil {
+			return err
+		}
+		s.o.Metrics.ExposureRows.Add(int64(len(xs)))
 		return nil
 	})
 }

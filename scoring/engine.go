@@ -38,6 +38,7 @@ type Engine struct {
 
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
+	marks    []Mark               // marks raised since TakeMarks
 	dirty    []uint32             // persons whose state changed since TakeDirty
 	isDirty  []bool
 	buf      []Active
@@ -155,6 +156,10 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 				(ev.At == f.FirstPositive && ev.End != 0 && ev.End < f.FirstReported) {
 				f.FirstPositive, f.FirstReported = ev.At, ev.End
 				changed = true
+				// The person is a case: their presences over the infectious
+				// window are dangerous (contact tracing).
+				e.marks = append(e.marks, Mark{Person: ev.Person, Level: MarkCase,
+					From: f.FirstPositive.Add(-e.policy.Contacts.InfectiousBefore.Std()), To: f.FirstReported, ID: ev.ID})
 			}
 			return changed
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultNegative:
@@ -203,6 +208,14 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 	case KindExposure:
 		switch ExposureKind(ev.Sub) {
 		case ExposureClose:
+			// A close contact's own close contacts, from the exposure to the
+			// case's report, are secondary contacts. Every close exposure
+			// raises its own mark (its window and case differ), even when an
+			// earlier one already set the fact.
+			if ev.End > ev.At {
+				src, _ := ParsePersonKey(ev.Text)
+				e.marks = append(e.marks, Mark{Person: ev.Person, Level: MarkClose, From: ev.At, To: ev.End, Source: src, ID: ev.ID})
+			}
 			return e.later(f, FactCloseContact, ev.At, ev.ID)
 		case ExposureCompanion:
 			return e.later(f, FactCompanion, ev.At, ev.ID)
@@ -381,4 +394,13 @@ func (e *Engine) TakeDirty() []PersonKey {
 	}
 	e.dirty = e.dirty[:0]
 	return out
+}
+
+// TakeMarks returns the marks raised since the last call (persons whose
+// presences became dangerous: new cases, and close contacts), for the
+// contact-tracing stage.
+func (e *Engine) TakeMarks() []Mark {
+	m := e.marks
+	e.marks = nil
+	return m
 }

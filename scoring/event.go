@@ -121,10 +121,11 @@ const (
 	KindExposure         // an exposure found by contact tracing or area risk; Sub is ExposureKind, At the exposure time (end of overlap)
 	KindTick             // event clock: At is the highest occurred_at seen upstream; no person
 	KindArea             // an area designation broadcast to every partition; no person (see AreaEvent)
+	KindMark             // on hc.presence: a person whose presences became dangerous (see MarkEvent)
 	kindCount
 )
 
-var kindNames = [...]string{"invalid", "test", "checkin", "travel", "arrival", "vaccination", "declaration", "override", "exposure", "tick", "area"}
+var kindNames = [...]string{"invalid", "test", "checkin", "travel", "arrival", "vaccination", "declaration", "override", "exposure", "tick", "area", "mark"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -258,4 +259,37 @@ func AreaEvent(d Designation) Event {
 func (ev *Event) Designation() Designation {
 	return Designation{Kind: AreaKind(ev.Sub), Level: RiskLevel(ev.Level), From: ev.At, Until: ev.End,
 		Code: ev.Place, Cell: ev.Cell, ID: ev.ID}
+}
+
+// MarkEvent carries a contact-tracing mark on hc.presence: Person is the
+// marked person, Sub the MarkLevel, At..End the dangerous window, Text the
+// source case's key (hex) for close-contact marks, ID the evidence.
+func MarkEvent(m Mark) Event {
+	ev := Event{Person: m.Person, Kind: KindMark, Sub: uint8(m.Level), At: m.From, End: m.To, ID: m.ID}
+	if m.Source != (PersonKey{}) {
+		ev.Text = m.Source.String()
+	}
+	return ev
+}
+
+// Mark returns the mark carried by a KindMark event.
+func (ev *Event) Mark() Mark {
+	m := Mark{Person: ev.Person, Level: MarkLevel(ev.Sub), From: ev.At, To: ev.End, ID: ev.ID}
+	if ev.Text != "" {
+		m.Source, _ = ParsePersonKey(ev.Text)
+	}
+	return m
+}
+
+// ExposureEvent turns a tracing exposure into the person event the engine
+// applies: Sub the ExposureKind, At the exposure time, End the end of the
+// window that makes the exposed person's contacts secondary, Text the source
+// case's key (hex).
+func ExposureEvent(x *Exposure) Event {
+	ev := Event{Person: x.Exposed, Kind: KindExposure, Sub: uint8(x.Kind), At: x.At, End: x.WindowEnd,
+		Place: x.Place, ID: x.ID, Source: "tracing"}
+	if x.Source != (PersonKey{}) {
+		ev.Text = x.Source.String()
+	}
+	return ev
 }

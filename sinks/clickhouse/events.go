@@ -100,10 +100,12 @@ func (b *eventBatch) columns() []any {
 		b.topics, b.partitions, b.offsets}
 }
 
-// skipKind reports whether WriteEvents leaves out events of kind k: those
-// about no person (event-clock ticks and area designations broadcast to every
-// partition).
-func skipKind(k scoring.Kind) bool { return k == scoring.KindTick || k == scoring.KindArea }
+// skipKind reports whether WriteEvents leaves out events of kind k: internal
+// transport rather than facts about a person (event-clock ticks, area
+// designations broadcast to every partition, contact-tracing marks).
+func skipKind(k scoring.Kind) bool {
+	return k == scoring.KindTick || k == scoring.KindArea || k == scoring.KindMark
+}
 
 // storedKind reports whether events.kind's Enum8 (migration 0001) has k.
 func storedKind(k scoring.Kind) bool { return k >= scoring.KindTest && k <= scoring.KindExposure }

@@ -15,7 +15,7 @@ func TestMigrations_Embedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"events", "colour_changes", "colours_current"}
+	want := []string{"events", "colour_changes", "colours_current", "exposures"}
 	if len(ms) != len(want) {
 		t.Fatalf("got %d migrations, want %d", len(ms), len(want))
 	}
@@ -25,7 +25,7 @@ func TestMigrations_Embedded(t *testing.T) {
 		def := fmt.Sprintf("'%s' = %d", k, k)
 		has := strings.Contains(ms[0].Statements[0], fmt.Sprintf("'%s'", k))
 		switch k {
-		case scoring.KindTick, scoring.KindArea:
+		case scoring.KindTick, scoring.KindArea, scoring.KindMark:
 			if has {
 				t.Errorf("events.kind lists %s, which is never written", k)
 			}
@@ -80,8 +80,8 @@ func TestMigrate_Idempotent(t *testing.T) {
 			t.Errorf("%s: schema_migrations has %d rows, want %d", when, n, len(ms))
 		}
 		db := c.Options().Database
-		if n := count(t, c, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('events', 'colour_changes', 'colours_current')", db); n != 3 {
-			t.Errorf("%s: %d of the 3 tables exist", when, n)
+		if n := count(t, c, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('events', 'colour_changes', 'colours_current', 'exposures')", db); n != 4 {
+			t.Errorf("%s: %d of the 4 tables exist", when, n)
 		}
 	}
 	check("after Open")

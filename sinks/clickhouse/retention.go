@@ -8,9 +8,9 @@ import (
 
 // retainedTables are the tables DropExpired prunes; each is partitioned by
 // toYYYYMM of a DateTime('UTC') column.
-var retainedTables = [...]string{"events", "colour_changes"}
+var retainedTables = [...]string{"events", "colour_changes", "exposures"}
 
-// DropExpired drops, from events and colour_changes, every monthly partition
+// DropExpired drops, from events, colour_changes and exposures, every monthly partition
 // that lies wholly before now minus RetentionDays (its month ended on or before
 // that instant), and returns how many partitions it dropped. It reads the
 // partitions from system.parts. colours_current is never pruned.

@@ -34,7 +34,7 @@ type Config struct {
 	// the second.
 	Start time.Time
 	// Key is the pseudonym secret used to write the ground truth by person key.
-	// Required when Truth is set; unused otherwise.
+	// Required when Truth or Contacts is set; unused otherwise.
 	Key []byte
 	// CheckinsPerDay is the mean number of venue check-ins per person per day.
 	// Default 2.
@@ -53,6 +53,13 @@ type Config struct {
 	// Truth, when set, receives the ground truth as JSON lines at the end of
 	// Run, one line per infected person in infection order (see Infection).
 	Truth io.Writer
+	// Contacts, when set, receives the contact-tracing ground truth as JSON
+	// lines at the end of Run: one Contact per (exposed, source) pair found by
+	// POLICY.md's contact definitions over the messages emitted, sorted by
+	// (exposed, source) key (see contacts.go). Run then keeps every presence it
+	// emits in memory (about 40 bytes each): meant for populations of tens of
+	// thousands over a few days. Default nil: nothing is kept.
+	Contacts io.Writer
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +107,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("people %d × checkins per day %g × days %d: more than 4e9 messages of a stream", c.People, c.CheckinsPerDay, c.Days)
 	case c.Truth != nil && len(c.Key) == 0:
 		return errors.New("truth writer set without a pseudonym key: the truth is written by person key")
+	case c.Contacts != nil && len(c.Key) == 0:
+		return errors.New("contacts writer set without a pseudonym key: contacts are written by person key")
 	}
 	if _, err := scoring.TimeOf(c.Start.Add(-24 * time.Hour)); err != nil {
 		return fmt.Errorf("start: %w (the first day's flights depart up to a day before it)", err)

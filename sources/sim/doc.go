@@ -5,13 +5,16 @@
 // risk designations and official overrides, plus an outbreak that spreads by
 // co-presence at venues. Run writes every upstream message as the JSON that
 // CONTRACT.md specifies, in publication-time order, and can write the ground
-// truth of who infected whom (by person key, never by raw identifier).
+// truth of who infected whom (by person key, never by raw identifier) and the
+// contact-tracing truth: who was a close contact, companion or secondary
+// contact of whom by POLICY.md's definitions over the messages emitted.
 //
 // Nothing here is real personal data: every document number is generated (a
 // resident ID has a valid GB 11643 check character but belongs to nobody).
 //
 // The simulator streams: its memory is bounded by per-person and per-venue
 // state and by the messages in flight (published later than they happen), not
-// by the number of messages. It imports sources for the stream names and must
+// by the number of messages (the contact-tracing truth, when asked for, keeps
+// the presences of the run). It imports sources for the stream names and must
 // not import pipeline, sinks or any Kafka or ClickHouse client.
 package sim

@@ -193,13 +193,20 @@ func poisson(r *rand.Rand, lambda float64) int {
 // MaxLateness (results reported, stays ended after the last day).
 //
 // Memory is bounded by the population, the venues and the messages in flight
-// (created but not yet due), never by the number of messages. Run stops at
-// the first error from emit or when ctx ends, returning what it did so far.
+// (created but not yet due), never by the number of messages, unless
+// Config.Contacts is set (the contact-tracing truth keeps every presence
+// emitted). Run stops at the first error from emit or when ctx ends,
+// returning what it did so far.
 func Run(ctx context.Context, cfg Config, emit func(Message) error) (Summary, error) {
 	cfg.setDefaults()
 	cfg.Start = cfg.Start.Truncate(time.Second)
 	if err := cfg.validate(); err != nil {
 		return Summary{}, fmt.Errorf("sim config: %w", err)
+	}
+	var ct *contactTracer
+	if cfg.Contacts != nil {
+		ct = newContactTracer(cfg.Key)
+		emit = ct.observing(emit)
 	}
 	s := newSim(cfg, emit)
 	s.setup()
@@ -209,6 +216,11 @@ func Run(ctx context.Context, cfg Config, emit func(Message) error) (Summary, er
 	if cfg.Truth != nil {
 		if err := s.writeTruth(cfg.Truth); err != nil {
 			return s.summary(), fmt.Errorf("write truth: %w", err)
+		}
+	}
+	if ct != nil {
+		if err := ct.write(cfg.Contacts); err != nil {
+			return s.summary(), fmt.Errorf("write contacts: %w", err)
 		}
 	}
 	return s.summary(), nil

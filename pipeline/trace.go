@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"healthcode/pipeline/wire"
+	"healthcode/scoring"
+	"healthcode/sinks"
+)
+
+// placePartition maps a place key to a partition of hc.presence.
+func placePartition(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// trace is the contact-tracing stage: presences re-keyed by place, so finding
+// everyone who shared a venue, an H3 cell or a flight with a case is local to
+// one place partition. Each owned partition holds a scoring.Tracer. Its index
+// is rebuilt on assignment by replaying the partition (retention of
+// hc.presence covers the look-back) with output suppressed up to the
+// committed offset, whose exposures were already sent.
+type trace struct {
+	o         *Options
+	events    *kafka.Writer // exposures as person events, back into hc.person-events
+	exposures *kafka.Writer // hc.exposures, for ClickHouse
+	dead      *kafka.Writer
+}
+
+func newTrace(o *Options) *trace {
+	return &trace{
+		o:         o,
+		events:    o.Kafka.NewWriter(o.Topics.PersonEvents, PartitionBalancer{}),
+		exposures: o.Kafka.NewWriter(o.Topics.Exposures, &kafka.Murmur2Balancer{}),
+		dead:      o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+	}
+}
+
+func (t *trace) run(ctx context.Context) error {
+	defer t.events.Close()
+	defer t.exposures.Close()
+	defer t.dead.Close()
+	return RunPartitioned(ctx, t.o.Kafka, t.o.group(StageTrace), t.o.Topics.Presence, t.partition)
+}
+
+// tracePart is one owned partition of hc.presence.
+type tracePart struct {
+	t       *trace
+	p       int
+	tr      *scoring.Tracer
+	clock   scoring.Time
+	expired scoring.Time
+	evs     []scoring.Event
+	found   []scoring.Exposure
+	dead    []kafka.Message
+}
+
+func (t *trace) partition(ctx context.Context, c Claim) error {
+	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
+	tp := &tracePart{t: t, p: c.Partition, tr: scoring.NewTracer(t.o.Policy, scoring.TracerOptions{})}
+	start := time.Now()
+	if err := tp.rebuild(ctx, c.Offset); err != nil {
+		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
+	}
+	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
+	var buf []kafka.Message
+	for {
+		msgs, err := FetchBatch(ctx, c.Reader, 1000, t.o.Linger, buf[:0])
+		if err != nil {
+			return ignoreCancel(err)
+		}
+		buf = msgs
+		for i := range msgs {
+			tp.apply(&msgs[i])
+		}
+		if err := tp.flush(ctx); err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			if err := c.Commit(msgs[len(msgs)-1].Offset + 1); err != nil {
+				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
+			}
+		}
+	}
+}
+
+// rebuild replays the partition up to the committed offset into the index,
+// discarding the exposures it finds (they were sent before the commit).
+func (tp *tracePart) rebuild(ctx context.Context, committed int64) error {
+	if committed <= 0 {
+		return nil
+	}
+	o := tp.t.o
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Topic: o.Topics.Presence, Partition: tp.p,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return err
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		if m.Offset >= committed {
+			break
+		}
+		tp.apply(&m)
+		tp.found, tp.dead = tp.found[:0], tp.dead[:0]
+		if m.Offset+1 >= committed {
+			break
+		}
+	}
+	return nil
+}
+
+func (tp *tracePart) apply(m *kafka.Message) {
+	var err error
+	tp.evs, err = wire.DecodeEvents(m.Value, tp.evs[:0])
+	if err != nil {
+		tp.dead = append(tp.dead, deadLetter(m, fmt.Errorf("decode presences: %w", err)))
+		return
+	}
+	pol := tp.t.o.Policy
+	for i := range tp.evs {
+		ev := &tp.evs[i]
+		switch ev.Kind {
+		case scoring.KindTick:
+		case scoring.KindArea:
+			tp.found = tp.tr.AddDesignation(ev.Designation(), tp.found)
+		case scoring.KindMark:
+			tp.found = tp.tr.AddMark(ev.Mark(), tp.found)
+		case scoring.KindCheckin, scoring.KindTravel, scoring.KindArrival:
+			// The event is routed here for one of its presences: Sub names which.
+			for _, pr := range scoring.PresencesOf(ev, pol) {
+				if uint8(pr.Kind) == ev.Sub {
+					tp.found = tp.tr.AddPresence(pr, tp.found)
+				}
+			}
+		default:
+			tp.dead = append(tp.dead, deadLetter(m, fmt.Errorf("unexpected %v event on %s", ev.Kind, m.Topic)))
+			continue
+		}
+		if ev.At > tp.clock {
+			tp.clock = ev.At
+		}
+	}
+}
+
+// flush sends what the batch found and returns once it is acknowledged.
+func (tp *tracePart) flush(ctx context.Context) error {
+	o := tp.t.o
+	// Forget what is older than the look-back, once an hour of event time.
+	if tp.clock > tp.expired.Add(time.Hour) {
+		tp.tr.Expire(tp.clock)
+		tp.expired = tp.clock
+	}
+	if len(tp.found) == 0 && len(tp.dead) == 0 {
+		return nil
+	}
+	perPart := make([][]scoring.Event, o.Partitions)
+	recs := make([]kafka.Message, 0, len(tp.found))
+	for i := range tp.found {
+		x := &tp.found[i]
+		ev := scoring.ExposureEvent(x)
+		p := x.Exposed.Partition(o.Partitions)
+		perPart[p] = append(perPart[p], ev)
+		rec, err := sinks.NewExposure(x)
+		if err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("trace: encode exposure: %w", err)
+		}
+		recs = append(recs, kafka.Message{Key: []byte(rec.Exposed), Value: b})
+	}
+	var evMsgs []kafka.Message
+	for p, evs := range perPart {
+		evMsgs = appendEventMessages(evMsgs, p, evs)
+	}
+	for _, w := range []struct {
+		w    *kafka.Writer
+		msgs []kafka.Message
+	}{{tp.t.exposures, recs}, {tp.t.events, evMsgs}, {tp.t.dead, tp.dead}} {
+		if len(w.msgs) == 0 {
+			continue
+		}
+		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
+			return fmt.Errorf("partition %d: write %s: %w", tp.p, w.w.Topic, err)
+		}
+	}
+	o.Metrics.Exposures.Add(int64(len(tp.found)))
+	o.Metrics.DeadLetters.Add(int64(len(tp.dead)))
+	tp.found, tp.dead = tp.found[:0], tp.dead[:0]
+	return nil
+}

@@ -1,0 +1,53 @@
+package clickhouse_test
+
+import (
+	"context"
+	"testing"
+
+	"healthcode/scoring"
+	"healthcode/sinks"
+	"healthcode/sinks/clickhouse"
+	"healthcode/sinks/clickhouse/chtest"
+)
+
+func TestWriteExposures(t *testing.T) {
+	ctx := context.Background()
+	c, err := clickhouse.Open(ctx, chtest.Start(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exposed, source := scoring.PersonKey{1, 2, 3}, scoring.PersonKey{9, 8, 7}
+	x := scoring.Exposure{Exposed: exposed, Source: source, Kind: scoring.ExposureClose, Place: "v:V330102000001",
+		Start: scoring.MustTime("2020-03-02T12:00:00+08:00"), End: scoring.MustTime("2020-03-02T12:30:00+08:00"),
+		At: scoring.MustTime("2020-03-02T12:30:00+08:00"), Evidence: []string{"pcr-1", "chk-1", "chk-2"}, ID: "exp-1"}
+	rec, err := sinks.NewExposure(&x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	area := rec
+	area.ID, area.Source, area.Kind, area.Evidence = "exp-2", "", "area_high", nil
+	// Written twice: a redelivery merges away.
+	for i := 0; i < 2; i++ {
+		if err := c.WriteExposures(ctx, []sinks.Exposure{rec, area}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := c.Count(ctx, "exposures", true)
+	if err != nil || n != 2 {
+		t.Fatalf("exposures FINAL = %d (%v), want 2", n, err)
+	}
+	var kind, src, place string
+	var ev []string
+	if err := c.Conn().QueryRow(ctx, "SELECT toString(kind), source_key, place, evidence FROM exposures FINAL WHERE exposure_id = 'exp-1'").Scan(&kind, &src, &place, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "close_contact" || src != source.String() || place != "v:V330102000001" || len(ev) != 3 {
+		t.Errorf("row = %s %s %s %v", kind, src, place, ev)
+	}
+	bad := rec
+	bad.Kind = "handshake"
+	if err := c.WriteExposures(ctx, []sinks.Exposure{bad}); err == nil {
+		t.Error("an unknown kind was written")
+	}
+}

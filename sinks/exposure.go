@@ -1,0 +1,66 @@
+package sinks
+
+import (
+	"fmt"
+
+	"healthcode/scoring"
+)
+
+// Exposure is a record on the internal topic hc.exposures and a row of the
+// ClickHouse exposures table: who was exposed to whom, where, when, and on
+// which evidence — what an epidemiologist needs to draw transmission chains.
+// Person keys are pseudonymous; times are Unix seconds.
+type Exposure struct {
+	ID           string   `json:"exposure_id"` // deterministic: redeliveries collapse
+	Exposed      string   `json:"exposed_key"`
+	Source       string   `json:"source_key"` // the case (or, for secondary contacts, the case behind the chain); empty for area risk
+	Kind         string   `json:"kind"`       // one of ExposureKinds
+	Place        string   `json:"place"`      // place key: v:venue, c:H3 cell, r:region, f:flight
+	OverlapStart int64    `json:"overlap_start"`
+	OverlapEnd   int64    `json:"overlap_end"`
+	ExposedAt    int64    `json:"exposed_at"` // the time the colour rule counts from
+	Evidence     []string `json:"evidence"`
+}
+
+// ExposureKinds names the scoring exposure kinds as written to ClickHouse.
+var ExposureKinds = map[scoring.ExposureKind]string{
+	scoring.ExposureClose:      "close_contact",
+	scoring.ExposureCompanion:  "companion",
+	scoring.ExposureSecondary:  "secondary_contact",
+	scoring.ExposureAreaHigh:   "area_high",
+	scoring.ExposureAreaMedium: "area_medium",
+}
+
+// ExposureKindName returns the name of an exposure kind.
+func ExposureKindName(k scoring.ExposureKind) (string, error) {
+	n, ok := ExposureKinds[k]
+	if !ok {
+		return "", fmt.Errorf("unknown exposure kind %d", k)
+	}
+	return n, nil
+}
+
+func unix(t scoring.Time) int64 {
+	if t == 0 {
+		return 0
+	}
+	return t.Std().Unix()
+}
+
+// NewExposure renders a tracing exposure as a record.
+func NewExposure(x *scoring.Exposure) (Exposure, error) {
+	kind, err := ExposureKindName(x.Kind)
+	if err != nil {
+		return Exposure{}, err
+	}
+	src := ""
+	if x.Source != (scoring.PersonKey{}) {
+		src = x.Source.String()
+	}
+	ev := x.Evidence
+	if ev == nil {
+		ev = []string{}
+	}
+	return Exposure{ID: x.ID, Exposed: x.Exposed.String(), Source: src, Kind: kind, Place: x.Place,
+		OverlapStart: unix(x.Start), OverlapEnd: unix(x.End), ExposedAt: unix(x.At), Evidence: ev}, nil
+}
