@@ -1,6 +1,6 @@
 // Package scoring owns a person's epidemiological facts, the policy engine that
 // turns facts into a colour, the per-partition timers that make colours expire on
-// time, and (later) the co-presence join used by contact tracing.
+// time, and the co-presence join used by contact tracing (Tracer).
 //
 // It is pure: no Kafka, no ClickHouse, no network, no wall clock. Every decision is
 // a function of (facts, policy, now), so a replay with the same inputs and clock

@@ -158,8 +158,7 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 				changed = true
 				// The person is a case: their presences over the infectious
 				// window are dangerous (contact tracing).
-				e.marks = append(e.marks, Mark{Person: ev.Person, Level: MarkCase,
-					From: f.FirstPositive.Add(-e.policy.Contacts.InfectiousBefore.Std()), To: f.FirstReported, ID: ev.ID})
+				e.marks = append(e.marks, CaseMark(ev.Person, f.FirstPositive, f.FirstReported, ev.ID, e.policy))
 			}
 			return changed
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultNegative:

@@ -280,16 +280,3 @@ func (ev *Event) Mark() Mark {
 	}
 	return m
 }
-
-// ExposureEvent turns a tracing exposure into the person event the engine
-// applies: Sub the ExposureKind, At the exposure time, End the end of the
-// window that makes the exposed person's contacts secondary, Text the source
-// case's key (hex).
-func ExposureEvent(x *Exposure) Event {
-	ev := Event{Person: x.Exposed, Kind: KindExposure, Sub: uint8(x.Kind), At: x.At, End: x.WindowEnd,
-		Place: x.Place, ID: x.ID, Source: "tracing"}
-	if x.Source != (PersonKey{}) {
-		ev.Text = x.Source.String()
-	}
-	return ev
-}

@@ -1,0 +1,147 @@
+package scoring
+
+// sweepEvery is how far the expiry horizon must move before the marks, hot
+// stays and emitted exposures are swept (they never match once expired; the
+// sweep only frees their memory).
+const sweepEvery Time = 3600
+
+// Expire moves the expiry horizon to now - Contacts.Lookback: presences that
+// ended before it and marks whose window ended before it never match again
+// (an open-ended mark expires once its window starts before the horizon).
+// Memory is reclaimed in bulk: a segment is dropped once all its presences have
+// expired and rewritten once about half have; the interning tables free the
+// entries no presence uses any more.
+func (t *Tracer) Expire(now Time) {
+	var cutoff Time
+	if uint32(now) > t.lookback {
+		cutoff = now - Time(t.lookback)
+	}
+	if cutoff <= t.cutoff {
+		return
+	}
+	t.cutoff = cutoff
+	changed := false
+	keep := t.segs[:0]
+	for _, s := range t.segs {
+		switch {
+		case s.maxEnd < cutoff:
+			for i := 0; i < s.n(); i++ {
+				t.release(s, i)
+			}
+			t.held -= s.n()
+			changed = true
+		case s.midEnd < cutoff:
+			f := s.filter(func(i int) bool {
+				if s.end(i) >= cutoff {
+					return false
+				}
+				t.release(s, i)
+				return true
+			})
+			t.held -= s.n()
+			if f != nil {
+				t.held += f.n()
+				keep = append(keep, f)
+			}
+			changed = true
+		default:
+			keep = append(keep, s)
+		}
+	}
+	clear(t.segs[len(keep):])
+	t.segs = keep
+	if a := &t.act.seg; a.n() > 0 && a.minEnd < cutoff {
+		expired := 0
+		for i := 0; i < a.n(); i++ {
+			if a.end(i) < cutoff {
+				expired++
+			}
+		}
+		if expired*2 >= a.n() {
+			// Seal it and let the next round rewrite it like any segment.
+			t.sealActive()
+			last := t.segs[len(t.segs)-1]
+			f := last.filter(func(i int) bool {
+				if last.end(i) >= cutoff {
+					return false
+				}
+				t.release(last, i)
+				return true
+			})
+			t.held -= last.n()
+			t.segs = t.segs[:len(t.segs)-1]
+			if f != nil {
+				t.held += f.n()
+				t.segs = append(t.segs, f)
+			}
+			changed = true
+		}
+	}
+	if changed {
+		clear(t.byHour)
+		for _, s := range t.segs {
+			for _, h := range s.hours {
+				t.byHour[h] = append(t.byHour[h], s)
+			}
+		}
+	}
+	if changed || cutoff >= t.swept+sweepEvery {
+		t.sweep()
+	}
+}
+
+// release counts one use less of record i's person and location.
+func (t *Tracer) release(s *segment, i int) {
+	t.people.release(s.person[i])
+	loc := s.loc[i]
+	place := t.locs.place[loc]
+	if t.locs.release(loc) {
+		t.places.release(place)
+	}
+}
+
+// sweep frees expired marks, hot stays and emitted exposures.
+func (t *Tracer) sweep() {
+	c := t.cutoff
+	t.swept = c
+	for k, list := range t.marks {
+		keep := list[:0]
+		for _, m := range list {
+			if t.markLive(&m) {
+				keep = append(keep, m)
+			}
+		}
+		if len(keep) == 0 {
+			delete(t.marks, k)
+		} else {
+			t.marks[k] = keep
+		}
+	}
+	for place, list := range t.hot {
+		keep := list[:0]
+		for _, h := range list {
+			if h.end >= c && len(t.marks[h.key]) > 0 {
+				keep = append(keep, h)
+			}
+		}
+		if len(keep) == 0 {
+			delete(t.hot, place)
+		} else {
+			clear(list[len(keep):])
+			t.hot[place] = keep
+		}
+	}
+	for k, keep := range t.emitted {
+		if keep < c {
+			delete(t.emitted, k)
+		}
+	}
+}
+
+// markLive reports whether m's window reaches the expiry horizon.
+func (t *Tracer) markLive(m *Mark) bool {
+	if m.To == 0 {
+		return m.From >= t.cutoff
+	}
+	return m.To >= t.cutoff
+}

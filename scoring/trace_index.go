@@ -1,0 +1,418 @@
+package scoring
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+)
+
+// segCap is the number of records in a full segment: record indices fit in 16
+// bits, and index+1 too.
+const segCap = 1<<16 - 1
+
+// segment is a batch of presence records, column by column and pointer-free
+// apart from its few prefix strings. The segment being filled (see builder) is
+// in arrival order; once full it is sealed: sorted by (place, start), so that a
+// place's presences are one run found by binary search, with byPerson listing
+// the records in (person, start) order.
+type segment struct {
+	start    []Time
+	dur      []uint16 // see encodeDur
+	loc      []uint32
+	person   []uint32
+	byPerson []uint16 // sealed only
+	idLocal  []uint8  // index in pfx, or idArena
+	idNum    []uint32 // number - pfx base, or the Ref of the id in ids
+	pfx      []idPrefix
+	long     []longEnd // ends dur cannot hold, by record index
+	ids      arena     // event ids that do not split into a known prefix and number
+	hours    []uint32  // distinct start hours (Time/3600), sealed only
+
+	minStart, maxStart Time
+	minEnd, midEnd     Time // midEnd: about half the records end before it
+	maxEnd             Time
+	sorted             bool
+}
+
+// idPrefix is an event id prefix shared by records of a segment; numbered ids
+// store their trailing number as an offset from base (a multiple of 2^31).
+type idPrefix struct {
+	s    string
+	base uint64
+	num  bool
+}
+
+type longEnd struct {
+	i   uint16
+	end Time
+}
+
+// Durations up to 2^15-1 seconds are stored exactly in seconds; longer whole
+// minutes (up to about 22 days) as durMinutes+minutes; anything else in long.
+const (
+	durMinutes = 1 << 15
+	durLong    = 0xFFFF
+	idArena    = 0xFF
+)
+
+func encodeDur(d uint32) (uint16, bool) {
+	if d < durMinutes {
+		return uint16(d), true
+	}
+	if d%60 == 0 && d/60 < durLong-durMinutes {
+		return uint16(durMinutes + d/60), true
+	}
+	return durLong, false
+}
+
+func (s *segment) n() int { return len(s.start) }
+
+func (s *segment) end(i int) Time {
+	d := s.dur[i]
+	switch {
+	case d < durMinutes:
+		return s.start[i] + Time(d)
+	case d != durLong:
+		return s.start[i] + Time(d-durMinutes)*60
+	}
+	j := sort.Search(len(s.long), func(j int) bool { return s.long[j].i >= uint16(i) })
+	return s.long[j].end
+}
+
+func (s *segment) id(i int) string {
+	l := s.idLocal[i]
+	if l == idArena {
+		return s.ids.get(Ref(s.idNum[i]))
+	}
+	p := &s.pfx[l]
+	if !p.num {
+		return p.s
+	}
+	return p.s + strconv.FormatUint(p.base+uint64(s.idNum[i]), 10)
+}
+
+func (s *segment) bytes() int {
+	n := cap(s.start)*4 + cap(s.dur)*2 + cap(s.loc)*4 + cap(s.person)*4 + cap(s.byPerson)*2 +
+		cap(s.idLocal) + cap(s.idNum)*4 + cap(s.long)*8 + cap(s.ids.buf) + cap(s.hours)*4 + 200
+	for _, p := range s.pfx {
+		n += 40 + len(p.s)
+	}
+	return n
+}
+
+// placeRun returns the first record at place with start >= from in a sealed
+// segment, comparing places through locPlace.
+func (s *segment) placeRun(locPlace []uint32, place uint32, from Time) int {
+	return sort.Search(s.n(), func(i int) bool {
+		p := locPlace[s.loc[i]]
+		return p > place || (p == place && s.start[i] >= from)
+	})
+}
+
+// personRun returns the first position in byPerson of person.
+func (s *segment) personRun(person uint32) int {
+	return sort.Search(len(s.byPerson), func(k int) bool { return s.person[s.byPerson[k]] >= person })
+}
+
+// meta recomputes the time bounds and hours of a sealed segment.
+func (s *segment) meta() {
+	n := s.n()
+	s.minStart, s.maxStart, s.minEnd, s.maxEnd = MaxTime, 0, MaxTime, 0
+	step := max(1, n/512)
+	sample := make([]Time, 0, n/step+1)
+	var hours []uint32
+	last := ^uint32(0)
+	for i := 0; i < n; i++ {
+		st, e := s.start[i], s.end(i)
+		s.minStart, s.maxStart = min(s.minStart, st), max(s.maxStart, st)
+		s.minEnd, s.maxEnd = min(s.minEnd, e), max(s.maxEnd, e)
+		if i%step == 0 {
+			sample = append(sample, e)
+		}
+		if h := uint32(st / 3600); h != last {
+			last = h
+			if j, found := slices.BinarySearch(hours, h); !found {
+				hours = slices.Insert(hours, j, h)
+			}
+		}
+	}
+	slices.Sort(sample)
+	if len(sample) > 0 {
+		s.midEnd = sample[len(sample)/2]
+	}
+	s.hours = slices.Clone(hours)
+}
+
+// builder fills the unsealed segment: records in arrival order, with a chain per
+// place (for the join), a hash table for duplicates and the prefix table.
+type builder struct {
+	seg       segment
+	placeHead map[uint32]uint16 // place -> its latest record, index+1
+	placeNext []uint16          // record -> the previous record at its place, index+1
+	dup       []uint16          // open addressing over records, index+1
+	pfxIndex  map[pfxKey]uint8
+}
+
+type pfxKey struct {
+	s    string
+	num  bool
+	base uint64
+}
+
+type sortItem struct {
+	k uint64
+	i uint32
+}
+
+func (b *builder) init() {
+	b.seg = segment{minStart: MaxTime, minEnd: MaxTime}
+	b.placeHead = map[uint32]uint16{}
+	b.dup = make([]uint16, 64)
+	b.pfxIndex = map[pfxKey]uint8{}
+}
+
+// reset empties the builder, keeping its buffers.
+func (b *builder) reset() {
+	s := &b.seg
+	*s = segment{start: s.start[:0], dur: s.dur[:0], loc: s.loc[:0], person: s.person[:0],
+		idLocal: s.idLocal[:0], idNum: s.idNum[:0], minStart: MaxTime, minEnd: MaxTime}
+	clear(b.placeHead)
+	b.placeNext = b.placeNext[:0]
+	clear(b.dup)
+	clear(b.pfxIndex)
+}
+
+func (b *builder) bytes() int {
+	s := &b.seg
+	n := cap(s.start)*4 + cap(s.dur)*2 + cap(s.loc)*4 + cap(s.person)*4 + cap(s.idLocal) + cap(s.idNum)*4 +
+		cap(s.long)*8 + cap(s.ids.buf) + len(s.pfx)*40
+	return n + len(b.placeHead)*8 + cap(b.placeNext)*2 + cap(b.dup)*2 + len(b.pfxIndex)*48
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// encodeID returns the id's local prefix index and number in the builder's
+// segment, adding a prefix if needed; idArena and 0 when it has no local form yet.
+func (b *builder) encodeID(id string, add bool) (uint8, uint32) {
+	pre, num, isNum := splitID(id)
+	k := pfxKey{s: pre, num: isNum}
+	if isNum {
+		k.base = num &^ (1<<31 - 1)
+	}
+	if l, ok := b.pfxIndex[k]; ok {
+		return l, uint32(num - k.base)
+	}
+	if !add || len(b.seg.pfx) >= idArena {
+		return idArena, 0
+	}
+	l := uint8(len(b.seg.pfx))
+	b.seg.pfx = append(b.seg.pfx, idPrefix{s: pre, base: k.base, num: isNum})
+	b.pfxIndex[k] = l
+	return l, uint32(num - k.base)
+}
+
+func (b *builder) dupHash(person, place uint32, start, end Time, id string) uint64 {
+	h := mix64(uint64(person)<<32|uint64(place)) ^ mix64(uint64(start)<<32|uint64(end)+0x9e37)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 0x100000001b3
+	}
+	return h
+}
+
+// findDup returns whether the builder holds the record.
+func (b *builder) findDup(locPlace []uint32, person, place uint32, start, end Time, id string) bool {
+	mask := len(b.dup) - 1
+	s := &b.seg
+	for i := int(b.dupHash(person, place, start, end, id)) & mask; ; i = (i + 1) & mask {
+		r := int(b.dup[i]) - 1
+		if r < 0 {
+			return false
+		}
+		if s.person[r] == person && s.start[r] == start && locPlace[s.loc[r]] == place && s.end(r) == end && s.id(r) == id {
+			return true
+		}
+	}
+}
+
+// insertDup enters record i (at place, with event id) in the duplicate table,
+// growing it to keep it at most half full.
+func (b *builder) insertDup(locPlace []uint32, i int, place uint32, id string) {
+	if 2*(i+1) > len(b.dup) {
+		b.dup = make([]uint16, 2*len(b.dup))
+		for r := 0; r < i; r++ {
+			b.insertDup(locPlace, r, locPlace[b.seg.loc[r]], b.seg.id(r))
+		}
+	}
+	s := &b.seg
+	mask := len(b.dup) - 1
+	j := int(b.dupHash(s.person[i], place, s.start[i], s.end(i), id)) & mask
+	for b.dup[j] != 0 {
+		j = (j + 1) & mask
+	}
+	b.dup[j] = uint16(i + 1)
+}
+
+// add appends a record; the caller has checked that it is not a duplicate and
+// that the segment is not full.
+func (b *builder) add(locPlace []uint32, person, loc, place uint32, start, end Time, id string) {
+	s := &b.seg
+	i := s.n()
+	d, ok := encodeDur(uint32(end - start))
+	if !ok {
+		s.long = append(s.long, longEnd{i: uint16(i), end: end})
+	}
+	l, num := b.encodeID(id, true)
+	if l == idArena {
+		num = uint32(s.ids.put(id))
+	}
+	s.start = append(s.start, start)
+	s.dur = append(s.dur, d)
+	s.loc = append(s.loc, loc)
+	s.person = append(s.person, person)
+	s.idLocal = append(s.idLocal, l)
+	s.idNum = append(s.idNum, num)
+	s.minStart, s.maxStart = min(s.minStart, start), max(s.maxStart, start)
+	s.minEnd, s.maxEnd = min(s.minEnd, end), max(s.maxEnd, end)
+	b.placeNext = append(b.placeNext, b.placeHead[place])
+	b.placeHead[place] = uint16(i + 1)
+	b.insertDup(locPlace, i, place, id)
+}
+
+// seal returns the builder's records as a sealed segment with exact-size
+// columns, and resets the builder.
+func (b *builder) seal(locPlace []uint32) *segment {
+	src := &b.seg
+	n := src.n()
+	// The sort buffers are transient: a sealed tracer keeps only its records.
+	items := make([]sortItem, 0, n)
+	radixBuf := make([]sortItem, n)
+	ends := make([]Time, 0, n)
+	for i := 0; i < n; i++ {
+		items = append(items, sortItem{k: uint64(locPlace[src.loc[i]])<<32 | uint64(src.start[i]), i: uint32(i)})
+	}
+	radixSort(items, radixBuf)
+	for i := 0; i < n; i++ {
+		ends = append(ends, src.end(i))
+	}
+	s := &segment{
+		start: make([]Time, n), dur: make([]uint16, n), loc: make([]uint32, n), person: make([]uint32, n),
+		idLocal: make([]uint8, n), idNum: make([]uint32, n), byPerson: make([]uint16, n),
+		pfx: slices.Clip(src.pfx), ids: arena{buf: slices.Clip(src.ids.buf)}, sorted: true,
+	}
+	for j, it := range items {
+		i := it.i
+		s.start[j], s.dur[j], s.loc[j], s.person[j] = src.start[i], src.dur[i], src.loc[i], src.person[i]
+		s.idLocal[j], s.idNum[j] = src.idLocal[i], src.idNum[i]
+		if s.dur[j] == durLong {
+			s.long = append(s.long, longEnd{i: uint16(j), end: ends[i]})
+		}
+	}
+	s.long = slices.Clip(s.long)
+	items = items[:0]
+	for j := 0; j < n; j++ {
+		items = append(items, sortItem{k: uint64(s.person[j])<<32 | uint64(s.start[j]), i: uint32(j)})
+	}
+	radixSort(items, radixBuf)
+	for k, it := range items {
+		s.byPerson[k] = uint16(it.i)
+	}
+	s.meta()
+	// The prefix table and id arena now belong to s.
+	b.seg.pfx, b.seg.ids.buf = nil, nil
+	b.reset()
+	return s
+}
+
+// filter returns a sealed copy of s without the records drop reports (which it
+// is told of once each), or nil when none is left.
+func (s *segment) filter(drop func(i int) bool) *segment {
+	n := s.n()
+	remap := make([]int32, n) // old index -> new, -1 when dropped
+	kept := 0
+	for i := 0; i < n; i++ {
+		if drop(i) {
+			remap[i] = -1
+			continue
+		}
+		remap[i] = int32(kept)
+		kept++
+	}
+	if kept == 0 {
+		return nil
+	}
+	f := &segment{
+		start: make([]Time, 0, kept), dur: make([]uint16, 0, kept), loc: make([]uint32, 0, kept),
+		person: make([]uint32, 0, kept), idLocal: make([]uint8, 0, kept), idNum: make([]uint32, 0, kept),
+		byPerson: make([]uint16, 0, kept), pfx: s.pfx, sorted: true,
+	}
+	for i := 0; i < n; i++ {
+		if remap[i] < 0 {
+			continue
+		}
+		f.start = append(f.start, s.start[i])
+		f.dur = append(f.dur, s.dur[i])
+		f.loc = append(f.loc, s.loc[i])
+		f.person = append(f.person, s.person[i])
+		f.idLocal = append(f.idLocal, s.idLocal[i])
+		num := s.idNum[i]
+		if s.idLocal[i] == idArena {
+			num = uint32(f.ids.put(s.ids.get(Ref(num))))
+		}
+		f.idNum = append(f.idNum, num)
+		if s.dur[i] == durLong {
+			f.long = append(f.long, longEnd{i: uint16(remap[i]), end: s.end(i)})
+		}
+	}
+	for _, i := range s.byPerson {
+		if r := remap[i]; r >= 0 {
+			f.byPerson = append(f.byPerson, uint16(r))
+		}
+	}
+	f.ids.buf = slices.Clip(f.ids.buf)
+	f.long = slices.Clip(f.long)
+	f.meta()
+	return f
+}
+
+// radixSort sorts items by k, then by i (items arrive in i order and the sort
+// is stable): least significant byte first, skipping bytes that are all equal.
+// buf is scratch space of at least len(items).
+func radixSort(items, buf []sortItem) {
+	if len(items) < 2 {
+		return
+	}
+	src, dst := items, buf[:len(items)]
+	var diff uint64
+	first := items[0].k
+	for _, it := range items {
+		diff |= it.k ^ first
+	}
+	for shift := uint(0); shift < 64; shift += 8 {
+		if (diff>>shift)&0xFF == 0 {
+			continue
+		}
+		var count [257]int
+		for _, it := range src {
+			count[(it.k>>shift)&0xFF+1]++
+		}
+		for b := 1; b < 257; b++ {
+			count[b] += count[b-1]
+		}
+		for _, it := range src {
+			b := (it.k >> shift) & 0xFF
+			dst[count[b]] = it
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &items[0] {
+		copy(items, src)
+	}
+}
