@@ -433,7 +433,9 @@ func (t *contactTracer) derive() []Contact {
 					note(q.person, y, rankSecondary)
 				}
 			case ctFlight:
-				if closeRows(p.row, q.row) {
+				// A window that only touches the leg at the arrival (the
+				// close contact's own exposure time) exposes no one again.
+				if oe > os && closeRows(p.row, q.row) {
 					note(q.person, y, rankSecondary)
 				}
 			}
