@@ -170,7 +170,7 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	recs := make([]kafka.Message, 0, len(tp.found))
 	for i := range tp.found {
 		x := &tp.found[i]
-		ev := scoring.ExposureEvent(x)
+		ev := x.Event()
 		p := x.Exposed.Partition(o.Partitions)
 		perPart[p] = append(perPart[p], ev)
 		rec, err := sinks.NewExposure(x)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"healthcode/pipeline"
@@ -32,7 +33,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&f.retention, "retention-days", 400, "ClickHouse data older than this is dropped by partition")
 	fs.StringVar(&f.policy, "policy", "domestic", "shipped policy name or policy file path")
 	fs.StringVar(&f.clock, "clock", "", "wall (production) or event (replays, simulations); default wall, event with --simulate")
-	fs.StringVar(&f.stages, "stages", "ingest,score,sink", "stages to run in this process")
+	fs.StringVar(&f.stages, "stages", strings.Join(pipeline.AllStages, ","), "stages to run in this process")
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
 	key := keyFlag(fs)

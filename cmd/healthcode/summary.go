@@ -31,6 +31,10 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	if err != nil {
 		return err
 	}
+	exposures, err := ch.Count(ctx, "exposures", true)
+	if err != nil {
+		return err
+	}
 	db := o.ClickHouse.Database
 	if db == "" {
 		db = clickhouse.DefaultDatabase
@@ -48,7 +52,8 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	fmt.Fprintf(w, "  dead letters            %10d   (hc.dead-letter, each with its reason in the error header)\n", m.DeadLetters.Load())
 	fmt.Fprintf(w, "  person events           %10d   (hc.person-events, pseudonymised)\n", m.PersonEvents.Load())
 	fmt.Fprintf(w, "  colour updates out      %10d   (hc.colour-updates)\n", m.Updates.Load())
-	fmt.Fprintf(w, "  ClickHouse rows         %10d events, %d colour_changes\n", events, changes)
+	fmt.Fprintf(w, "  contact tracing         %10d marks (cases, close contacts), %d exposures found\n", m.Marks.Load(), m.Exposures.Load())
+	fmt.Fprintf(w, "  ClickHouse rows         %10d events, %d colour_changes, %d exposures\n", events, changes, exposures)
 	fmt.Fprintf(w, "  throughput              %10.0f upstream messages/s end to end\n", float64(m.UpstreamIn.Load())/took.Seconds())
 	fmt.Fprintf(w, "  simulated infections    %10d   (%d index cases)\n\n", sr.summary.Infected, sr.summary.Cases)
 	fmt.Fprintln(w, "  current colours:")
@@ -60,6 +65,8 @@ Try (clickhouse-client --port 9000):
   SELECT colour, count() FROM (SELECT person_key, argMax(colour, version) AS colour FROM %[1]s.colours_current GROUP BY person_key) GROUP BY colour;
   SELECT arrayJoin(rules) AS rule, count() FROM %[1]s.colour_changes GROUP BY rule ORDER BY count() DESC;
   SELECT toDate(effective_at) AS day, colour, count() FROM %[1]s.colour_changes GROUP BY day, colour ORDER BY day, colour;
+  SELECT kind, count() FROM %[1]s.exposures FINAL GROUP BY kind;
+  SELECT exposed_key, kind, source_key, place, overlap_start FROM %[1]s.exposures FINAL ORDER BY overlap_start LIMIT 20;
   SELECT person_key FROM %[1]s.colours_current FINAL WHERE colour = 'red' LIMIT 5;   -- then: healthcode explain KEY
 `, db)
 	return nil
