@@ -54,23 +54,15 @@ func (h *areaHub) run(ctx context.Context, o *Options, topic string) error {
 	}
 	// Find where each partition ends now, so "ready" means everything that
 	// existed at start has been loaded.
-	client := &kafka.Client{Addr: kafka.TCP(o.Kafka.Brokers...), Timeout: 10 * time.Second}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for p := 0; p < n; p++ {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	parts := make([]int, n)
+	for p := range parts {
+		parts[p] = p
 	}
-	res, err := client.ListOffsets(ctx, req)
+	ends, err := endOffsets(ctx, o.Kafka.Brokers, topic, parts...)
 	if err != nil {
-		return fmt.Errorf("area hub: list offsets: %w", err)
+		return fmt.Errorf("area hub: %w", err)
 	}
 	pending := sync.WaitGroup{}
-	ends := map[int]int64{}
-	for _, po := range res.Topics[topic] {
-		if po.Error != nil {
-			return fmt.Errorf("area hub: list offsets of partition %d: %w", po.Partition, po.Error)
-		}
-		ends[po.Partition] = po.LastOffset
-	}
 	errc := make(chan error, n)
 	for p := 0; p < n; p++ {
 		end := ends[p]

@@ -178,16 +178,8 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 func (in *ingest) write(ctx context.Context, out *ingestOut) error {
 	// Designations first: a scoring partition that sees an event should find the
 	// designations that came before it in the same batch.
-	for _, w := range []struct {
-		w    *kafka.Writer
-		msgs []kafka.Message
-	}{{in.areas, out.areas}, {in.events, out.events}, {in.dead, out.dead}} {
-		if len(w.msgs) == 0 {
-			continue
-		}
-		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
-			return ignoreCancel(fmt.Errorf("ingest: write %s: %w", w.w.Topic, err))
-		}
+	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead}); err != nil {
+		return ignoreCancel(fmt.Errorf("ingest: %w", err))
 	}
 	return nil
 }

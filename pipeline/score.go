@@ -259,16 +259,9 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
-	for _, w := range []struct {
-		w    *kafka.Writer
-		msgs []kafka.Message
-	}{{pt.s.updates, pt.out}, {pt.s.presence, placeMsgs}, {pt.s.dead, pt.dead}, {pt.s.state, pt.stateB}} {
-		if len(w.msgs) == 0 {
-			continue
-		}
-		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
-			return fmt.Errorf("partition %d: write %s: %w", pt.p, w.w.Topic, err)
-		}
+	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs},
+		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}); err != nil {
+		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
 	o.Metrics.Updates.Add(int64(len(pt.out)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB)))
@@ -282,33 +275,11 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 // number) to its end: every person's last state record, and the offset marker.
 func (pt *part) restore(ctx context.Context) error {
 	o := pt.s.o
-	client := &kafka.Client{Addr: kafka.TCP(o.Kafka.Brokers...), Timeout: 10 * time.Second}
-	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		o.Topics.State: {kafka.LastOffsetOf(pt.p)}}})
+	ends, err := endOffsets(ctx, o.Kafka.Brokers, o.Topics.State, pt.p)
 	if err != nil {
-		return fmt.Errorf("list offsets: %w", err)
-	}
-	var end int64
-	for _, po := range res.Topics[o.Topics.State] {
-		if po.Error != nil {
-			return fmt.Errorf("list offsets: %w", po.Error)
-		}
-		end = po.LastOffset
-	}
-	if end <= 0 {
-		return nil
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Topic: o.Topics.State, Partition: pt.p,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		return err
 	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return err
-		}
+	err = replayPartition(ctx, o, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
 		switch {
 		case string(m.Key) == string(offsetKey):
 			if len(m.Value) == 12 {
@@ -321,9 +292,8 @@ func (pt *part) restore(ctx context.Context) error {
 			}
 			o.Metrics.Restored.Add(1)
 		}
-		if m.Offset+1 >= end {
-			pt.eng.TakeDirty()
-			return nil
-		}
-	}
+		return nil
+	})
+	pt.eng.TakeDirty() // restored state is already in the changelog
+	return err
 }

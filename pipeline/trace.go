@@ -95,31 +95,11 @@ func (t *trace) partition(ctx context.Context, c Claim) error {
 // rebuild replays the partition up to the committed offset into the index,
 // discarding the exposures it finds (they were sent before the commit).
 func (tp *tracePart) rebuild(ctx context.Context, committed int64) error {
-	if committed <= 0 {
-		return nil
-	}
-	o := tp.t.o
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Topic: o.Topics.Presence, Partition: tp.p,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
-		return err
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return err
-		}
-		if m.Offset >= committed {
-			break
-		}
-		tp.apply(&m)
+	return replayPartition(ctx, tp.t.o, tp.t.o.Topics.Presence, tp.p, committed, func(m *kafka.Message) error {
+		tp.apply(m)
 		tp.found, tp.dead = tp.found[:0], tp.dead[:0]
-		if m.Offset+1 >= committed {
-			break
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (tp *tracePart) apply(m *kafka.Message) {
@@ -187,16 +167,8 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	for p, evs := range perPart {
 		evMsgs = appendEventMessages(evMsgs, p, evs)
 	}
-	for _, w := range []struct {
-		w    *kafka.Writer
-		msgs []kafka.Message
-	}{{tp.t.exposures, recs}, {tp.t.events, evMsgs}, {tp.t.dead, tp.dead}} {
-		if len(w.msgs) == 0 {
-			continue
-		}
-		if err := w.w.WriteMessages(ctx, w.msgs...); err != nil {
-			return fmt.Errorf("partition %d: write %s: %w", tp.p, w.w.Topic, err)
-		}
+	if err := writeInOrder(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
+		return fmt.Errorf("partition %d: %w", tp.p, err)
 	}
 	o.Metrics.Exposures.Add(int64(len(tp.found)))
 	o.Metrics.DeadLetters.Add(int64(len(tp.dead)))
