@@ -57,6 +57,19 @@ type harness struct {
 	p       *pipeline.Pipeline
 }
 
+// startParts starts the real parts a pipeline test needs: an embedded
+// Kafka-protocol broker (stopped when the test ends) and a fresh ClickHouse
+// database.
+func startParts(t *testing.T) (brokers []string, ch clickhouse.Options) {
+	t.Helper()
+	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Close)
+	return emb.Addrs(), chtest.Start(t)
+}
+
 func startPipeline(t *testing.T, brokers []string, ch clickhouse.Options) *harness {
 	t.Helper()
 	pol, err := policies.Load("domestic")
@@ -169,13 +182,7 @@ func header(m kafka.Message, k string) string {
 // rows, the restore path across a restart, and that no raw ID number leaks.
 func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	brokers := emb.Addrs()
-	chOpts := chtest.Start(t)
+	brokers, chOpts := startParts(t)
 
 	r := rand.New(rand.NewPCG(7, 11))
 	confirmed := newPerson(r, "330102")

@@ -10,7 +10,6 @@ import (
 
 	"healthcode/pipeline"
 	"healthcode/sinks/clickhouse"
-	"healthcode/sinks/clickhouse/chtest"
 	"healthcode/sources"
 	"healthcode/sources/sim"
 )
@@ -27,13 +26,7 @@ func TestEndToEnd_Outbreak(t *testing.T) {
 		t.Skip("outbreak end-to-end test skipped in -short mode")
 	}
 	ctx := context.Background()
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	brokers := emb.Addrs()
-	chOpts := chtest.Start(t)
+	brokers, chOpts := startParts(t)
 	h := startPipeline(t, brokers, chOpts)
 	defer h.stop()
 

@@ -9,10 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"healthcode/pipeline"
 	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
-	"healthcode/sinks/clickhouse/chtest"
 )
 
 // TestEndToEnd_Tracing drives a small outbreak by hand through every stage:
@@ -22,13 +20,7 @@ import (
 // table and the chain it holds.
 func TestEndToEnd_Tracing(t *testing.T) {
 	ctx := context.Background()
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	brokers := emb.Addrs()
-	chOpts := chtest.Start(t)
+	brokers, chOpts := startParts(t)
 
 	r := rand.New(rand.NewPCG(3, 5))
 	caseP, closeP, companion, secondary, late, stranger := newPerson(r, "330102"), newPerson(r, "330102"),
