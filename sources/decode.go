@@ -261,6 +261,21 @@ func (c *call) envelope(e *envelope) (id, source string, at scoring.Time, r *Rej
 
 // text checks a text field's state; required fields must be non-empty strings.
 // It returns nil bytes for an absent optional field.
+// enum reads a required text field that must be one of names, and returns its
+// 1-based position among them.
+func (c *call) enum(field string, t *text, names ...string) (uint8, *RejectError) {
+	b, r := c.text(field, t, true)
+	if r != nil {
+		return 0, r
+	}
+	for i, n := range names {
+		if string(b) == n {
+			return uint8(i + 1), nil
+		}
+	}
+	return 0, c.reject(RejectInvalid, field, "must be one of "+strings.Join(names, ", "))
+}
+
 func (c *call) text(field string, t *text, required bool) ([]byte, *RejectError) {
 	switch t.st {
 	case textAbsent:

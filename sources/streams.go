@@ -183,37 +183,14 @@ func (c *call) test(m *testMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
-	kb, r := c.text("test.kind", &m.Test.Kind, true)
+	// Names in the order of scoring's values, which start at 1.
+	kind, r := c.enum("test.kind", &m.Test.Kind, "pcr", "antigen", "igg", "igm")
 	if r != nil {
 		return r
 	}
-	var kind scoring.TestKind
-	switch string(kb) {
-	case "pcr":
-		kind = scoring.TestPCR
-	case "antigen":
-		kind = scoring.TestAntigen
-	case "igg":
-		kind = scoring.TestIgG
-	case "igm":
-		kind = scoring.TestIgM
-	default:
-		return c.reject(RejectInvalid, "test.kind", "must be one of pcr, antigen, igg, igm")
-	}
-	rb, r := c.text("test.result", &m.Test.Result, true)
+	result, r := c.enum("test.result", &m.Test.Result, "negative", "positive", "inconclusive")
 	if r != nil {
 		return r
-	}
-	var result scoring.Result
-	switch string(rb) {
-	case "positive":
-		result = scoring.ResultPositive
-	case "negative":
-		result = scoring.ResultNegative
-	case "inconclusive":
-		result = scoring.ResultInconclusive
-	default:
-		return c.reject(RejectInvalid, "test.result", "must be one of positive, negative, inconclusive")
 	}
 	reported, r := c.observed("test.reported_at", &m.Test.ReportedAt, true)
 	if r != nil {
@@ -223,7 +200,7 @@ func (c *call) test(m *testMsg, out *Batch) *RejectError {
 		return r
 	}
 	out.Events = append(out.Events, scoring.Event{
-		Person: key, Kind: scoring.KindTest, Sub: uint8(kind), Result: result, At: at, End: reported,
+		Person: key, Kind: scoring.KindTest, Sub: kind, Result: scoring.Result(result), At: at, End: reported,
 		ID: id, Source: source,
 	})
 	return nil
@@ -366,20 +343,11 @@ func (c *call) areaRisk(m *areaRiskMsg, out *Batch) *RejectError {
 	default:
 		return c.reject(RejectInvalid, "area.kind", "must be one of country, region, h3")
 	}
-	lb, r := c.text("level", &m.Level, true)
+	level, r := c.enum("level", &m.Level, "low", "medium", "high")
 	if r != nil {
 		return r
 	}
-	switch string(lb) {
-	case "high":
-		d.Level = scoring.RiskHigh
-	case "medium":
-		d.Level = scoring.RiskMedium
-	case "low":
-		d.Level = scoring.RiskLow
-	default:
-		return c.reject(RejectInvalid, "level", "must be one of high, medium, low")
-	}
+	d.Level = scoring.RiskLevel(level)
 	if d.Until, r = c.planned("until", &m.Until, false); r != nil {
 		return r
 	}
