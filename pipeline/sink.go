@@ -13,7 +13,6 @@ import (
 
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
-	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
 )
 
@@ -122,55 +121,39 @@ func (s *sink) events(ctx context.Context) error {
 }
 
 func (s *sink) colours(ctx context.Context) error {
-	var ups []sinks.ColourUpdate
-	return s.consume(ctx, s.o.group(StageSink+"-colours"), s.o.Topics.ColourUpdates, func(ctx context.Context, msgs []kafka.Message) error {
-		ups = ups[:0]
-		var dead []kafka.Message
-		for i := range msgs {
-			var u sinks.ColourUpdate
-			if err := json.Unmarshal(msgs[i].Value, &u); err != nil {
-				dead = append(dead, deadLetter(&msgs[i], fmt.Errorf("decode colour update: %w", err)))
-				continue
-			}
-			ups = append(ups, u)
-		}
-		if err := s.writeDead(ctx, dead); err != nil {
-			return err
-		}
-		if len(ups) == 0 {
-			return nil
-		}
-		if err := s.ch.WriteColourUpdates(ctx, ups); err != nil {
-			return err
-		}
-		s.o.Metrics.ColourRows.Add(int64(len(ups)))
-		return nil
-	})
+	return consumeJSON(ctx, s, StageSink+"-colours", s.o.Topics.ColourUpdates, "colour update", s.ch.WriteColourUpdates, &s.o.Metrics.ColourRows)
 }
 
 func (s *sink) exposures(ctx context.Context) error {
-	var xs []sinks.Exposure
-	return s.consume(ctx, s.o.group(StageSink+"-exposures"), s.o.Topics.Exposures, func(ctx context.Context, msgs []kafka.Message) error {
-		xs = xs[:0]
+	return consumeJSON(ctx, s, StageSink+"-exposures", s.o.Topics.Exposures, "exposure", s.ch.WriteExposures, &s.o.Metrics.ExposureRows)
+}
+
+// consumeJSON inserts the JSON records of topic (colour updates, exposures)
+// with write, batch by batch; a record that does not decode goes to the
+// dead-letter topic with the reason.
+func consumeJSON[T any](ctx context.Context, s *sink, group, topic, what string, write func(context.Context, []T) error, rows *atomic.Int64) error {
+	var recs []T
+	return s.consume(ctx, s.o.group(group), topic, func(ctx context.Context, msgs []kafka.Message) error {
+		recs = recs[:0]
 		var dead []kafka.Message
 		for i := range msgs {
-			var x sinks.Exposure
-			if err := json.Unmarshal(msgs[i].Value, &x); err != nil {
-				dead = append(dead, deadLetter(&msgs[i], fmt.Errorf("decode exposure: %w", err)))
+			var rec T
+			if err := json.Unmarshal(msgs[i].Value, &rec); err != nil {
+				dead = append(dead, deadLetter(&msgs[i], fmt.Errorf("decode %s: %w", what, err)))
 				continue
 			}
-			xs = append(xs, x)
+			recs = append(recs, rec)
 		}
 		if err := s.writeDead(ctx, dead); err != nil {
 			return err
 		}
-		if len(xs) == 0 {
+		if len(recs) == 0 {
 			return nil
 		}
-		if err := s.ch.WriteExposures(ctx, xs); err != nil {
+		if err := write(ctx, recs); err != nil {
 			return err
 		}
-		s.o.Metrics.ExposureRows.Add(int64(len(xs)))
+		rows.Add(int64(len(recs)))
 		return nil
 	})
 }
