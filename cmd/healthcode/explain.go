@@ -120,6 +120,15 @@ func describeEvent(e *clickhouse.EventRow) string {
 		what = fmt.Sprintf("stay in region %s (%s) from %s", e.Place, e.Country, at)
 	case "declaration":
 		what = fmt.Sprintf("self-declaration at %s, temperature %.1f °C, symptom bits %05b", at, e.TemperatureC, e.Symptoms)
+	case "exposure":
+		kind, err := sinks.ExposureKindName(scoring.ExposureKind(e.Sub))
+		if err != nil {
+			kind = "exposure"
+		}
+		what = fmt.Sprintf("%s at %s, exposure ended %s", strings.ReplaceAll(kind, "_", " "), e.Place, at)
+		if e.Text != "" {
+			what += ", source person " + e.Text
+		}
 	case "override":
 		what = fmt.Sprintf("official override at %s: %q", at, e.Text)
 	default:
