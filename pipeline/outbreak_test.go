@@ -121,6 +121,19 @@ WHERE kind IN ('close_contact', 'companion', 'secondary_contact')`)
 		}
 	}
 
+	// In event-clock mode nothing is decided ahead of the upstream clock: an
+	// area exposure dated at the end of a stay must not move it.
+	var latestUpstream, latestDecision time.Time
+	if err := c.Conn().QueryRow(ctx, "SELECT max(occurred_at) FROM events WHERE kind != 'exposure'").Scan(&latestUpstream); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Conn().QueryRow(ctx, "SELECT max(effective_at) FROM colour_changes").Scan(&latestDecision); err != nil {
+		t.Fatal(err)
+	}
+	if latestDecision.After(latestUpstream) {
+		t.Errorf("a colour took effect at %s, after the latest upstream event at %s", latestDecision, latestUpstream)
+	}
+
 	// The table holds chains: every secondary contact's source is a close
 	// contact of some case.
 	var broken uint64

@@ -157,7 +157,10 @@ func (pt *part) applyMessage(m *kafka.Message) {
 	}
 	for i := range pt.evs {
 		ev := &pt.evs[i]
-		if ev.At > pt.clock {
+		// The event clock is the highest occurred_at seen UPSTREAM. An
+		// exposure is internal and may be dated ahead of it (area risk counts
+		// from the end of a stay), so it never moves the clock.
+		if ev.At > pt.clock && ev.Kind != scoring.KindExposure {
 			pt.clock = ev.At
 			if pt.s.o.Clock == ClockEvent {
 				// Fire what fell due before this event, so each change is
