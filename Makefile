@@ -22,6 +22,12 @@ test: clickhouse
 	$(GO) vet ./...
 	HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -timeout 20m ./...
 
+# Every benchmark figure beside its baseline, measured in one run (about 4
+# minutes here): writes bench/out/report.md, report.json and e2e.cpu.pprof.
+# BENCHFLAGS=--quick runs the smoke sizes.
+bench: build clickhouse
+	$(BIN) bench --out bench/out --clickhouse 127.0.0.1:$${CH_TCP_PORT:-9000} $(BENCHFLAGS)
+
 clickhouse:
 	deploy/local/clickhouse.sh start $(DATA)/clickhouse
 

@@ -1,9 +1,9 @@
-// Package bench holds healthcode's benchmarks: the end-to-end and component
-// measurements that take longer or need more data than a unit benchmark, each
-// with a small smoke test so that CI runs the same code at a size that takes
-// seconds. Sizes come from environment variables (HEALTHCODE_BENCH_*) and
-// shrink under -short.
+// Package bench holds healthcode's benchmarks and the report `make bench`
+// writes (bench/out/report.md and report.json): each figure measured beside a
+// baseline measured in the same run. `healthcode bench` runs them; smoke
+// tests run the same code at sizes that take seconds, so CI exercises it.
+// Sizes come from Options (flags of `healthcode bench`); unit benchmarks
+// that need long runs read HEALTHCODE_BENCH_* and shrink under -short.
 //
-// It is test code only: it may import every package of the module, and nothing
-// imports it.
+// It may import every package of the module; only cmd/healthcode imports it.
 package bench

@@ -26,6 +26,7 @@ Usage:
   healthcode policy   check FILE | show NAME | list
                                          validate a policy file, print a shipped one, list them
   healthcode explain  PERSON_KEY [flags] show a person's colour, reasons and evidence from ClickHouse
+  healthcode bench    [--quick] [flags]  run the benchmarks; write bench/out/report.md and report.json
 
 Run "healthcode COMMAND --help" for a command's flags.
 `
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"key":      keyCmd,
 	"policy":   policyCmd,
 	"explain":  explainCmd,
+	"bench":    benchCmd,
 }
 
 func main() {

@@ -1,0 +1,502 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"healthcode/pipeline"
+	"healthcode/policies"
+	"healthcode/sinks/clickhouse"
+	"healthcode/sources/sim"
+)
+
+// benchPseudonymKey is the fixed development pseudonym key of the end-to-end
+// and latency runs: every person in them is generated, nothing real.
+const benchPseudonymKey = "healthcode-bench-development-pseudonym-key"
+
+// e2eCeilingGroup is the consumer group of the ceiling run.
+const e2eCeilingGroup = "hcbench-ceiling"
+
+// EndToEnd measures the whole pipeline (ingest, score, trace, sink; event
+// clock) over an embedded broker and ClickHouse, beside the ceiling measured
+// in the same run on the same pre-loaded upstream topics: kafka-go consuming
+// them and JSON-decoding each message, and nothing else. It also profiles the
+// pipeline's CPU by stage (o.Out/e2e.cpu.pprof) and measures its RSS growth.
+// It sets o.E2EDatabase to the database it filled, for BatchSQL.
+func EndToEnd(ctx context.Context, o *Options, r *Report) error {
+	o.SetDefaults()
+	log := o.Logger.With(slog.String("section", "e2e"))
+
+	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("e2e: %w", err)
+	}
+	defer emb.Close()
+	pol, err := policies.Load("domestic")
+	if err != nil {
+		return fmt.Errorf("e2e: %w", err)
+	}
+	chOpts := o.ClickHouse
+	chOpts.Database = o.ClickHouse.Database + "_e2e"
+	if err := clickhouse.DropDatabase(ctx, chOpts); err != nil {
+		return fmt.Errorf("e2e: reset database: %w", err)
+	}
+	o.E2EDatabase = chOpts.Database
+
+	popts := pipeline.Options{
+		Kafka:      pipeline.KafkaOptions{Brokers: emb.Addrs(), Logger: o.Logger},
+		Policy:     pol,
+		ClickHouse: chOpts,
+		Clock:      pipeline.ClockEvent,
+		Logger:     o.Logger,
+	}
+	popts.Decoder.Key = []byte(benchPseudonymKey)
+	p, err := pipeline.New(popts)
+	if err != nil {
+		return fmt.Errorf("e2e: %w", err)
+	}
+	if err := p.EnsureTopics(ctx); err != nil {
+		return fmt.Errorf("e2e: %w", err)
+	}
+	ko, topics := p.Options().Kafka, p.Options().Topics.Sources
+
+	// Load the whole province into the upstream topics first, so that the
+	// ceiling and the pipeline read the same bytes.
+	log.Info("simulating and producing", slog.Int("people", o.E2EPeople), slog.Int("days", o.E2EDays))
+	start := time.Now()
+	prod := ko.NewUpstreamProducer(topics)
+	sum, err := sim.Run(ctx, sim.Config{People: o.E2EPeople, Days: o.E2EDays, Seed: 1},
+		func(m sim.Message) error { return prod.Add(ctx, m.Stream, m.Key, m.Value) })
+	if cerr := prod.Close(ctx); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("e2e: simulate: %w", err)
+	}
+	n := prod.Sent()
+	produceTook := time.Since(start)
+	log.Info("produced", slog.Int64("messages", n), slog.Duration("took", produceTook))
+
+	srcTopics := make([]string, 0, len(topics))
+	for _, t := range topics {
+		srcTopics = append(srcTopics, t)
+	}
+	ceil, err := measureCeiling(ctx, ko, srcTopics, n)
+	if err != nil {
+		return fmt.Errorf("e2e: ceiling: %w", err)
+	}
+	ceilingRate := float64(n) / ceil.took.Seconds()
+	log.Info("ceiling", slog.Duration("took", ceil.took), slog.Float64("events_per_sec", ceilingRate))
+
+	run, err := runE2EPipeline(ctx, o, p, n, log)
+	if err != nil {
+		return err
+	}
+	e2eRate := float64(n) / run.took.Seconds()
+	m := p.Metrics()
+	log.Info("pipeline drained", slog.Duration("took", run.took), slog.Float64("events_per_sec", e2eRate))
+
+	ratio := e2eRate / ceilingRate
+	perMillion := float64(run.peakRSS-run.baseRSS) / (float64(o.E2EPeople) / 1e6)
+	r.Add(
+		Figure{Key: "ceiling_events_per_sec", Value: ceilingRate, Unit: "events/s",
+			Baseline: "producing the same messages (simulator + kafka-go writer, lz4, acks=all)", BaselineValue: float64(n) / produceTook.Seconds(),
+			Note: fmt.Sprintf("kafka-go group reader over the %d src.* topics (pipeline.NewGroupReader, FetchBatch), each value "+
+				"json.Unmarshal'ed into a struct of the common fields on %d goroutines, nothing else; %d messages in %.2fs "+
+				"from creating the reader (first message after %.0f ms: the group join) to the last message decoded",
+				len(srcTopics), runtime.GOMAXPROCS(0), n, ceil.took.Seconds(), ms(ceil.first))},
+		Figure{Key: "e2e_events_per_sec", Value: e2eRate, Unit: "events/s",
+			Baseline: "ceiling: kafka-go consume + JSON decode of the same topics", BaselineValue: ceilingRate,
+			Goal: ">= 0.5 × ceiling",
+			Note: fmt.Sprintf("%d upstream messages (%d people, %d day(s) simulated, produced beforehand) through ingest, score, "+
+				"trace and sink (event clock, %d partitions, embedded broker, ClickHouse database %s) in %.2fs, "+
+				"from starting the stages until every consumer group had committed all its input (WaitDrained, 100 ms polls once ingest had counted them all in)",
+				n, o.E2EPeople, o.E2EDays, p.Options().Partitions, chOpts.Database, run.took.Seconds())},
+		Figure{Key: "e2e_ratio", Value: ratio, Unit: "× ceiling", Baseline: "the ceiling itself", BaselineValue: 1,
+			Goal: ">= 0.5", Note: "e2e_events_per_sec / ceiling_events_per_sec, both measured in this run"},
+		Figure{Key: "rss_bytes_per_million_people", Value: perMillion, Unit: "bytes",
+			Baseline: "process RSS before the pipeline started (broker holding the produced topics)", BaselineValue: float64(run.baseRSS),
+			Note: fmt.Sprintf("(peak VmRSS during the run − VmRSS before it, after a GC) / %.3g million people: %s − %s; "+
+				"includes the embedded broker's growth (the internal topics the pipeline writes)",
+				float64(o.E2EPeople)/1e6, mib(run.peakRSS), mib(run.baseRSS))},
+		Figure{Key: "e2e_upstream_messages", Value: float64(n), Unit: "messages",
+			Note: fmt.Sprintf("simulated: %d people, %d venues, %d infected; produced in %.2fs", sum.People, sum.Venues, sum.Infected, produceTook.Seconds())},
+		Figure{Key: "e2e_colour_updates", Value: float64(m.Updates.Load()), Unit: "updates",
+			Note: fmt.Sprintf("written to hc.colour-updates; also %d person events, %d presences, %d exposures, %d dead letters, "+
+				"ClickHouse rows: %d events, %d colour changes, %d exposures",
+				m.PersonEvents.Load(), m.Presences.Load(), m.Exposures.Load(), m.DeadLetters.Load(),
+				m.EventRows.Load(), m.ColourRows.Load(), m.ExposureRows.Load())},
+		Figure{Key: "e2e_seconds", Value: run.took.Seconds(), Unit: "s", Baseline: "ceiling run", BaselineValue: ceil.took.Seconds()},
+	)
+	if run.profile != "" {
+		reportProfile(ctx, r, run.profile, log)
+	}
+	return nil
+}
+
+// ceilingResult is one ceiling run.
+type ceilingResult struct {
+	took  time.Duration // from creating the reader to the last message decoded
+	first time.Duration // from creating the reader to the first message
+}
+
+// ceilingMessage holds the common fields of every upstream message: the
+// ceiling decodes into it.
+type ceilingMessage struct {
+	EventID    string `json:"event_id"`
+	Source     string `json:"source"`
+	OccurredAt string `json:"occurred_at"`
+	Person     *struct {
+		IDType      string `json:"id_type"`
+		IDNumber    string `json:"id_number"`
+		Nationality string `json:"nationality"`
+	} `json:"person"`
+}
+
+// measureCeiling consumes want messages of topics with a fresh consumer group
+// and JSON-decodes each, on as many goroutines as there are CPUs.
+func measureCeiling(ctx context.Context, ko pipeline.KafkaOptions, topics []string, want int64) (ceilingResult, error) {
+	var res ceilingResult
+	start := time.Now()
+	rd := ko.NewGroupReader(e2eCeilingGroup, topics...)
+	defer rd.Close()
+	batches := make(chan []kafka.Message, 4)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(batches)
+		var got int64
+		for got < want {
+			msgs, err := pipeline.FetchBatch(gctx, rd, 10000, 5*time.Millisecond, nil)
+			if err != nil {
+				return err
+			}
+			if got == 0 {
+				res.first = time.Since(start)
+			}
+			got += int64(len(msgs))
+			select {
+			case batches <- msgs:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	var decoded atomic.Int64
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error {
+			for b := range batches {
+				for i := range b {
+					var v ceilingMessage
+					if err := json.Unmarshal(b[i].Value, &v); err != nil {
+						return fmt.Errorf("decode %s/%d@%d: %w", b[i].Topic, b[i].Partition, b[i].Offset, err)
+					}
+				}
+				decoded.Add(int64(len(b)))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	res.took = time.Since(start)
+	if got := decoded.Load(); got < want {
+		return res, fmt.Errorf("decoded %d of %d messages", got, want)
+	}
+	return res, nil
+}
+
+// e2eRun is the outcome of the timed pipeline run.
+type e2eRun struct {
+	took    time.Duration
+	baseRSS int64  // VmRSS before the pipeline started
+	peakRSS int64  // highest VmRSS sampled while it ran
+	profile string // CPU profile file, "" if profiling failed
+}
+
+// runE2EPipeline runs p until it has drained (want upstream messages in),
+// under a CPU profile and an RSS sampler, and stops it.
+func runE2EPipeline(ctx context.Context, o *Options, p *pipeline.Pipeline, want int64, log *slog.Logger) (e2eRun, error) {
+	var run e2eRun
+	runtime.GC()
+	debug.FreeOSMemory()
+	base, err := vmRSS()
+	if err != nil {
+		return run, fmt.Errorf("e2e: %w", err)
+	}
+	run.baseRSS = base
+
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return run, fmt.Errorf("e2e: %w", err)
+	}
+	profPath := filepath.Join(o.Out, "e2e.cpu.pprof")
+	prof, err := os.Create(profPath)
+	if err != nil {
+		return run, fmt.Errorf("e2e: cpu profile: %w", err)
+	}
+	defer prof.Close()
+	profiling := pprof.StartCPUProfile(prof) == nil
+	if !profiling {
+		log.Warn("cpu profile unavailable (another profile is running?)")
+	}
+	stopProfile := func() {
+		if profiling {
+			pprof.StopCPUProfile()
+			profiling = false
+			run.profile = profPath
+		}
+	}
+	defer stopProfile()
+
+	sampler := newRSSSampler(200 * time.Millisecond)
+	defer sampler.stop()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	start := time.Now()
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(runCtx) }()
+
+	// The run ends at the first of the two consecutive zero-lag polls that
+	// WaitDrained needs. Measuring lag costs the broker a few dozen admin
+	// requests, so polling starts only once ingest has counted every
+	// upstream message in (an in-process counter).
+	var firstZero time.Time
+	drained := make(chan error, 1)
+	go func() {
+		for p.Metrics().UpstreamIn.Load() < want {
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-runCtx.Done():
+				drained <- runCtx.Err()
+				return
+			}
+		}
+		drained <- p.WaitDrained(runCtx, 100*time.Millisecond, func(l pipeline.Lag) {
+			log.Debug("lag", slog.Int64("total", l.Total()), slog.Any("groups", map[string]int64(l)))
+			switch {
+			case l.Total() != 0:
+				firstZero = time.Time{}
+			case firstZero.IsZero():
+				firstZero = time.Now()
+			}
+		})
+	}()
+	select {
+	case err := <-drained:
+		if err != nil {
+			return run, fmt.Errorf("e2e: wait drained: %w", err)
+		}
+	case err := <-runErr:
+		return run, fmt.Errorf("e2e: pipeline stopped before draining: %w", err)
+	}
+	run.took = firstZero.Sub(start)
+	stopProfile()
+	run.peakRSS = max(sampler.stop(), base)
+	stop()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+		return run, fmt.Errorf("e2e: pipeline: %w", err)
+	}
+	return run, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// vmRSS returns the process's resident set size, from /proc/self/status.
+func vmRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("read rss: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read rss: %q: %w", line, err)
+		}
+		return kb << 10, nil
+	}
+	return 0, errors.New("read rss: no VmRSS line in /proc/self/status")
+}
+
+// rssSampler records the highest VmRSS seen, sampling every period until
+// stopped.
+type rssSampler struct {
+	peak atomic.Int64
+	done chan struct{}
+	quit chan struct{}
+	once sync.Once // closes quit
+}
+
+func newRSSSampler(period time.Duration) *rssSampler {
+	s := &rssSampler{done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			if v, err := vmRSS(); err == nil && v > s.peak.Load() {
+				s.peak.Store(v)
+			}
+			select {
+			case <-t.C:
+			case <-s.quit:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling (after one last sample) and returns the peak. It
+// may be called more than once.
+func (s *rssSampler) stop() int64 {
+	s.once.Do(func() { close(s.quit) })
+	<-s.done
+	if v, err := vmRSS(); err == nil && v > s.peak.Load() {
+		s.peak.Store(v)
+	}
+	return s.peak.Load()
+}
+
+// profileGroups attribute CPU samples: a sample counts for the first group
+// one of whose patterns occurs in one of its stack's frames. The stages come
+// first; what no stage's goroutine ran (the embedded broker, kafka-go's own
+// goroutines that fetch and write for the stages, the GC) is named after it.
+var profileGroups = []struct {
+	name     string
+	patterns []string
+}{
+	{"ingest", []string{"healthcode/pipeline.(*ingest)"}},
+	{"score", []string{"healthcode/pipeline.(*score)", "healthcode/pipeline.(*part)"}},
+	{"trace", []string{"healthcode/pipeline.(*trace)", "healthcode/pipeline.(*tracePart)"}},
+	{"sink", []string{"healthcode/pipeline.(*sink)"}},
+	{"broker (kfake)", []string{"franz-go/pkg/kfake"}},
+	{"kafka-go background", []string{"segmentio/kafka-go"}},
+	{"clickhouse-go background", []string{"ClickHouse/clickhouse-go"}},
+	{"gc", []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}},
+}
+
+// stageCPU sums the samples of go tool pprof -traces output by group; the
+// last element of the result is "other".
+func stageCPU(traces string) (sums []time.Duration, total time.Duration) {
+	sums = make([]time.Duration, len(profileGroups)+1)
+	var (
+		val    time.Duration
+		frames []string
+	)
+	flush := func() {
+		if val == 0 {
+			return
+		}
+		g := len(profileGroups)
+	find:
+		for i, pg := range profileGroups {
+			for _, f := range frames {
+				for _, p := range pg.patterns {
+					if strings.Contains(f, p) {
+						g = i
+						break find
+					}
+				}
+			}
+		}
+		sums[g] += val
+		total += val
+		val, frames = 0, frames[:0]
+	}
+	for _, line := range strings.Split(traces, "\n") {
+		if strings.HasPrefix(line, "-----------+") {
+			flush()
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		if d, err := time.ParseDuration(fields[0]); err == nil && len(fields) >= 2 && line[0] == ' ' {
+			val = d
+			frames = append(frames, fields[1])
+			continue
+		}
+		if val != 0 {
+			frames = append(frames, fields[0])
+		}
+	}
+	flush()
+	return sums, total
+}
+
+// reportProfile adds the CPU per stage and the top of the profile to r,
+// through go tool pprof. Without a go command it notes so and adds nothing.
+func reportProfile(ctx context.Context, r *Report, path string, log *slog.Logger) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		r.Note("e2e CPU profile written to %s; not analysed: no go command on PATH (%v)", path, err)
+		return
+	}
+	pp := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, goBin, append(append([]string{"tool", "pprof"}, args...), path)...)
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("go tool pprof %s: %w", strings.Join(args, " "), err)
+		}
+		return string(out), nil
+	}
+	traces, err := pp("-traces")
+	if err != nil {
+		log.Warn("cpu profile", slog.Any("err", err))
+		r.Note("e2e CPU profile %s: %v", path, err)
+		return
+	}
+	sums, total := stageCPU(traces)
+	if total > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "e2e CPU by stage (%s of samples; a sample counts for the stage whose goroutine ran it): ", total.Round(10*time.Millisecond))
+		for i, d := range sums {
+			name := "other"
+			if i < len(profileGroups) {
+				name = profileGroups[i].name
+			}
+			share := 100 * d.Seconds() / total.Seconds()
+			if i < 4 {
+				r.Add(Figure{Key: "e2e_cpu_share_" + name, Value: share, Unit: "% of CPU samples",
+					Note: "share of the end-to-end run's CPU profile samples whose stack holds the stage's goroutine"})
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %s (%.1f%%)", name, d.Round(10*time.Millisecond), share)
+		}
+		r.Note("%s", b.String())
+	}
+	top, err := pp("-top", "-cum")
+	if err != nil {
+		r.Note("e2e CPU profile %s: %v", path, err)
+		return
+	}
+	lines := strings.Split(strings.TrimRight(top, "\n"), "\n")
+	r.Note("e2e CPU profile (%s), go tool pprof -top -cum, first 25 lines:\n\n```\n%s\n```\n", path, strings.Join(lines[:min(25, len(lines))], "\n"))
+}
