@@ -18,16 +18,20 @@ func (a *arena) put(s string) Ref {
 	return Ref(off + 1)
 }
 
-func (a *arena) get(r Ref) string {
+func (a *arena) get(r Ref) string { return string(a.bytes(r)) }
+
+// bytes returns the string's bytes in place (valid until the next put or
+// compaction), without allocating.
+func (a *arena) bytes(r Ref) []byte {
 	if r == 0 || int(r) > len(a.buf) {
-		return ""
+		return nil
 	}
 	b := a.buf[r-1:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || uint64(len(b)-k) < n {
-		return ""
+		return nil
 	}
-	return string(b[k : k+int(n)])
+	return b[k : k+int(n)]
 }
 
 // size is the number of bytes held.

@@ -132,7 +132,15 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 			ErrBadEvent, ev.ID, ev.Level, e.policy.Stamp(), len(e.policy.Colours))
 	}
 	idx := e.lookupOrAdd(ev.Person)
-	if e.applyFacts(&e.facts[idx], ev) {
+	f := &e.facts[idx]
+	changed := e.applyFacts(f, ev)
+	if !changed && f.Issued != issuedNone && (f.Review == 0 || now < f.Review) {
+		// Same facts, and no rule can have changed by the clock since the
+		// last decision (Review is the earliest such time): the decision is
+		// the one already issued. Most check-ins end here.
+		return out, nil
+	}
+	if changed {
 		e.markDirty(idx)
 		if ev.Kind == KindArrival && len(ev.Country) == 3 {
 			c := [3]byte([]byte(ev.Country))
