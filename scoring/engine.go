@@ -31,7 +31,7 @@ type Engine struct {
 	policy *Policy
 	areas  *Areas
 
-	index map[PersonKey]uint32 // person -> position in keys and facts
+	index personIndex // person -> position in keys and facts
 	keys  []PersonKey
 	facts []Facts
 	strs  arena
@@ -52,7 +52,7 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		opts:     o,
 		policy:   p,
 		areas:    NewAreas(),
-		index:    make(map[PersonKey]uint32, o.People),
+		index:    newPersonIndex(o.People),
 		keys:     make([]PersonKey, 0, o.People),
 		facts:    make([]Facts, 0, o.People),
 		isDirty:  make([]bool, 0, o.People),
@@ -96,15 +96,15 @@ func (r *Reason) RuleID() string {
 }
 
 func (e *Engine) lookupOrAdd(k PersonKey) uint32 {
-	if idx, ok := e.index[k]; ok {
+	if idx, ok := e.index.get(&k, e.keys); ok {
 		return idx
 	}
 	if len(e.keys) >= math.MaxUint32 {
 		panic("scoring: more than 2^32 persons in one partition")
 	}
 	idx := uint32(len(e.keys))
-	e.index[k] = idx
 	e.keys = append(e.keys, k)
+	e.index.put(&k, idx, e.keys)
 	e.facts = append(e.facts, Facts{Issued: issuedNone})
 	e.isDirty = append(e.isDirty, false)
 	return idx
@@ -380,7 +380,7 @@ func (e *Engine) Areas() *Areas { return e.areas }
 // Decide returns the decision for a person at now without changing anything
 // (for explanation and tests). ok is false for a person never seen.
 func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
-	idx, ok := e.index[k]
+	idx, ok := e.index.get(&k, e.keys)
 	if !ok {
 		return Decision{}, Facts{}, false
 	}

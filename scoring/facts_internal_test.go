@@ -91,9 +91,40 @@ func TestArena_CompactionBounded(t *testing.T) {
 		t.Errorf("arena grew to %d bytes for %d live", maxSize, live)
 	}
 	for i := range 20 {
-		f := &e.facts[e.index[PersonKey{byte(i + 1)}]]
+		k := PersonKey{byte(i + 1)}
+		idx, ok := e.index.get(&k, e.keys)
+		if !ok {
+			t.Fatalf("person %d not indexed", i)
+		}
+		f := &e.facts[idx]
 		if got, want := e.strs.get(f.Ref[FactCompanion]), fmt.Sprintf("c-%d-199-%s", i, pad); got != want {
 			t.Errorf("person %d: evidence %q, want %q", i, got, want)
 		}
+	}
+}
+
+// TestPersonIndex finds every key put, misses absent ones, and survives
+// growth, with adversarial keys that share their first bytes.
+func TestPersonIndex(t *testing.T) {
+	ix := newPersonIndex(0)
+	var keys []PersonKey
+	for i := range 5000 {
+		var k PersonKey
+		k[15] = byte(i)
+		k[14] = byte(i >> 8)
+		keys = append(keys, k)
+		ix.put(&keys[i], uint32(i), keys)
+	}
+	for i := range keys {
+		if idx, ok := ix.get(&keys[i], keys); !ok || idx != uint32(i) {
+			t.Fatalf("key %d: got %d %v", i, idx, ok)
+		}
+	}
+	missing := PersonKey{1}
+	if _, ok := ix.get(&missing, keys); ok {
+		t.Error("found a key never put")
+	}
+	if 2*ix.n > len(ix.slots) {
+		t.Errorf("%d keys in %d slots: more than half full", ix.n, len(ix.slots))
 	}
 }

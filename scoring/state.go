@@ -20,7 +20,7 @@ const (
 // AppendState appends the state record of person k to dst. ok is false if the
 // engine holds no such person.
 func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
-	idx, ok := e.index[k]
+	idx, ok := e.index.get(&k, e.keys)
 	if !ok {
 		return dst, false
 	}
