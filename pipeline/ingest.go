@@ -70,17 +70,24 @@ func (in *ingest) run(ctx context.Context) error {
 	// fetched and decoded. Batches stay in order, so commits do too.
 	g, ctx := errgroup.WithContext(ctx)
 	ready := make(chan *ingestOut, 2)
+	// Fetch buffers go round: the writer hands each back once its batch is
+	// committed, so none is regrown by append or left to the collector.
+	free := make(chan []kafka.Message, cap(ready)+2)
 	g.Go(func() error {
 		defer close(ready)
-		var buf []kafka.Message
 		var batch sources.Batch
 		for {
-			msgs, err := FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf[:0])
+			var buf []kafka.Message
+			select {
+			case buf = <-free:
+			default:
+				buf = make([]kafka.Message, 0, in.o.IngestBatch)
+			}
+			msgs, err := FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
 			if err != nil {
 				return ignoreCancel(err)
 			}
 			out := in.decode(msgs, &batch)
-			buf = nil // msgs now belongs to out
 			select {
 			case ready <- out:
 			case <-ctx.Done():
@@ -101,6 +108,10 @@ func (in *ingest) run(ctx context.Context) error {
 			m.DeadLetters.Add(int64(len(out.dead)))
 			m.PersonEvents.Add(int64(out.nEv))
 			m.Designations.Add(int64(len(out.areas)))
+			select {
+			case free <- out.in[:0]:
+			default:
+			}
 		}
 		return nil
 	})
