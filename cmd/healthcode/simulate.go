@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"healthcode/pipeline"
@@ -16,6 +18,7 @@ import (
 type simFlags struct {
 	people, days int
 	seed         int64
+	checkins     float64
 	truth        string
 }
 
@@ -23,16 +26,18 @@ func (s *simFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.people, "people", 100_000, "simulated population")
 	fs.IntVar(&s.days, "days", 7, "simulated days")
 	fs.Int64Var(&s.seed, "seed", 1, "simulation seed (same seed, same province)")
+	fs.Float64Var(&s.checkins, "checkins-per-day", 2, "mean venue check-ins per person per day (about 5 for a province-scale run)")
 	fs.StringVar(&s.truth, "truth", "", "write the simulator's ground truth (infections, by person key) to this file")
 }
 
 func (s *simFlags) config(secret []byte) sim.Config {
-	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, Key: secret}
+	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, CheckinsPerDay: s.checkins, Key: secret}
 }
 
 func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("simulate", "simulate --brokers B [flags]")
-	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers (env HEALTHCODE_BROKERS); required")
+	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers (env HEALTHCODE_BROKERS); required unless --out")
+	outPath := fs.String("out", "", "write the messages as JSON lines {\"topic\",\"key\",\"value\"} to this file (- for stdout) instead of Kafka")
 	partitions := fs.Int("partitions", 8, "partitions of upstream topics created if missing")
 	key := keyFlag(fs)
 	dev := fs.Bool("dev-key", false, "use the embedded demo's development key for the ground truth's person keys")
@@ -42,12 +47,15 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	bs := splitList(*brokers)
-	if len(bs) == 0 {
-		return fmt.Errorf("--brokers is required (healthcode run --simulate runs the simulator against the embedded broker)")
+	if len(bs) == 0 && *outPath == "" {
+		return fmt.Errorf("--brokers or --out is required (healthcode run --simulate runs the simulator against the embedded broker)")
 	}
-	secret, err := resolveKey(*key, *dev)
+	secret, err := resolveKey(*key, *dev || (*outPath != "" && sf.truth == ""))
 	if err != nil {
 		return err
+	}
+	if *outPath != "" {
+		return simulateToFile(ctx, *outPath, sf, secret, stdout)
 	}
 	topics := map[sources.Stream]string{}
 	var specs []pipeline.TopicSpec
@@ -107,4 +115,47 @@ func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sour
 		err = cerr
 	}
 	return simResult{summary: sum, messages: int(prod.Sent()), days: sf.days, took: time.Since(start), err: err}
+}
+
+// simulateToFile writes the simulated messages as JSON lines, for inspection,
+// replay by other tools, or measuring the simulator alone.
+func simulateToFile(ctx context.Context, path string, sf simFlags, secret []byte, stdout io.Writer) error {
+	var w io.Writer = stdout
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	start := time.Now()
+	var line []byte
+	n := 0
+	cfg := sf.config(secret)
+	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
+		line = append(line[:0], `{"topic":`...)
+		line = strconv.AppendQuote(line, m.Stream.DefaultTopic())
+		line = append(line, `,"key":`...)
+		line = strconv.AppendQuote(line, string(m.Key))
+		line = append(line, `,"value":`...)
+		line = append(line, m.Value...)
+		line = append(line, "}\n"...)
+		n++
+		_, err := bw.Write(line)
+		return err
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	if path != "-" {
+		took := time.Since(start)
+		fmt.Fprintf(stdout, "simulated %d people over %d days: %d messages (%d bytes of JSON) in %s, %.0f messages/s\n",
+			sum.People, sf.days, n, sum.Bytes, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	}
+	return nil
 }
