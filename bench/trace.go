@@ -130,13 +130,33 @@ func (b *bruteIndex) add(p *scoring.Presence) {
 	b.recs = append(b.recs, bruteRec{person: p.Person, place: place, start: p.Start, end: p.End, row: p.Row, kind: p.Kind})
 }
 
+// bruteKind classifies a case's stay overlapping another person's by the
+// policy's contact definitions (POLICY.md): ov is the overlap, caseRow and
+// row the seat rows on a flight. Zero means no exposure.
+func bruteKind(p *scoring.Policy, place scoring.PlaceKind, ov scoring.Time, caseRow, row int16) scoring.ExposureKind {
+	c := &p.Contacts
+	switch place {
+	case scoring.PlaceVenue:
+		if ov >= scoring.Time(c.CloseOverlap.Std()/time.Second) {
+			return scoring.ExposureClose
+		}
+	case scoring.PlaceCell:
+		if ov >= scoring.Time(c.CompanionOverlap.Std()/time.Second) {
+			return scoring.ExposureCompanion
+		}
+	case scoring.PlaceFlight:
+		if d := int(caseRow) - int(row); row == scoring.RowCrew || (caseRow != scoring.RowCrew && d >= -c.CloseRows && d <= c.CloseRows) {
+			return scoring.ExposureClose
+		}
+		return scoring.ExposureCompanion
+	}
+	return 0
+}
+
 // caseExposures returns the number of distinct exposures of mark m: every
 // other person at a place of the case's presences within the marked window,
 // overlapping long enough by the policy's contact definitions.
 func (b *bruteIndex) caseExposures(p *scoring.Policy, m scoring.Mark) int {
-	closeOv := scoring.Time(p.Contacts.CloseOverlap.Std() / time.Second)
-	compOv := scoring.Time(p.Contacts.CompanionOverlap.Std() / time.Second)
-	closeRows := p.Contacts.CloseRows
 	type stay struct {
 		start, end scoring.Time
 		row        int16
@@ -170,23 +190,7 @@ func (b *bruteIndex) caseExposures(p *scoring.Policy, m scoring.Mark) int {
 			if os > oe {
 				continue
 			}
-			var kind scoring.ExposureKind
-			switch s.kind {
-			case scoring.PlaceVenue:
-				if oe-os >= closeOv {
-					kind = scoring.ExposureClose
-				}
-			case scoring.PlaceCell:
-				if oe-os >= compOv {
-					kind = scoring.ExposureCompanion
-				}
-			case scoring.PlaceFlight:
-				kind = scoring.ExposureCompanion
-				if d := int(s.row) - int(q.row); q.row == scoring.RowCrew || (s.row != scoring.RowCrew && d >= -closeRows && d <= closeRows) {
-					kind = scoring.ExposureClose
-				}
-			}
-			if kind != 0 {
+			if kind := bruteKind(p, s.kind, oe-os, s.row, q.row); kind != 0 {
 				found[exposure{q.person, kind, q.place, os, oe}] = struct{}{}
 			}
 		}

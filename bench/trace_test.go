@@ -143,8 +143,6 @@ func TestTraceBenchSmoke(t *testing.T) {
 
 // bruteForceCase lists the exposures of a case mark by checking every pair.
 func bruteForceCase(p *scoring.Policy, all []scoring.Presence, byPlace map[string][]*scoring.Presence, m scoring.Mark) map[string]bool {
-	closeOv := scoring.Time(p.Contacts.CloseOverlap.Std() / time.Second)
-	compOv := scoring.Time(p.Contacts.CompanionOverlap.Std() / time.Second)
 	want := map[string]bool{}
 	for i := range all {
 		pp := &all[i]
@@ -160,23 +158,7 @@ func bruteForceCase(p *scoring.Policy, all []scoring.Presence, byPlace map[strin
 			if q.Person == m.Person || os > oe {
 				continue
 			}
-			var kind scoring.ExposureKind
-			switch pp.Kind {
-			case scoring.PlaceVenue:
-				if oe-os >= closeOv {
-					kind = scoring.ExposureClose
-				}
-			case scoring.PlaceCell:
-				if oe-os >= compOv {
-					kind = scoring.ExposureCompanion
-				}
-			case scoring.PlaceFlight:
-				kind = scoring.ExposureCompanion
-				if d := int(pp.Row) - int(q.Row); q.Row == scoring.RowCrew || (pp.Row != scoring.RowCrew && d >= -3 && d <= 3) {
-					kind = scoring.ExposureClose
-				}
-			}
-			if kind != 0 {
+			if kind := bruteKind(p, pp.Kind, oe-os, pp.Row, q.Row); kind != 0 {
 				want[fmt.Sprintf("%x %d %s %d %d", q.Person, kind, pp.PlaceKey(), os, oe)] = true
 			}
 		}
