@@ -498,8 +498,7 @@ func batchNote(res *batchResult) string {
 	at := totalsOf(res.AtNow)
 	fmt.Fprintf(&b, " Decided instead at one instant for everyone, the highest occurred_at in events (%s), as a batch"+
 		" job would: %d of the %d decidable persons differ from the stream (rules expiring between their partition's clock"+
-		" and that instant; area exposures are dated at a stay's end, which can lie days past the upstream clock, and the"+
-		" engine's event clock follows them).", res.Now.Format(time.RFC3339), at.ExprDisagree, at.ExprPersons)
+		" and that instant).", res.Now.Format(time.RFC3339), at.ExprDisagree, at.ExprPersons)
 	if res.OtherPols > 0 {
 		fmt.Fprintf(&b, " %d persons' stream colours were decided by another policy.", res.OtherPols)
 	}
