@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
@@ -49,13 +50,14 @@ func (s *score) run(ctx context.Context) error {
 	defer s.presence.Close()
 	defer s.state.Close()
 	defer s.dead.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	hubErr := make(chan error, 1)
-	go func() { hubErr <- s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) }()
-	err := RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
-	cancel()
-	return errors.Join(err, <-hubErr)
+	// The area hub and the partitions live and die together: partitions wait
+	// for the hub to be ready, so a hub that fails must stop them too.
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) })
+	g.Go(func() error {
+		return RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
+	})
+	return g.Wait()
 }
 
 // part is the state of one owned partition.
@@ -93,9 +95,7 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 	for {
 		// Apply designations that arrived since the last batch.
 		fresh, _ := s.hub.since(pt.areasAt)
-		for _, d := range fresh {
-			pt.updates = pt.eng.AddDesignation(d, pt.now(), pt.updates)
-		}
+		pt.updates = pt.eng.AddDesignations(fresh, pt.now(), pt.updates)
 		pt.areasAt += len(fresh)
 
 		wait := time.Second
@@ -255,19 +255,22 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		rec, _ := pt.eng.AppendState(nil, k)
 		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: append([]byte(nil), k[:]...), Value: rec})
 	}
+	// The marker goes in a write of its own, after the person records are
+	// acknowledged: a marker must never claim records that were not written.
+	var markerMsg []kafka.Message
 	if next >= 0 {
 		marker := binary.BigEndian.AppendUint64(nil, uint64(next))
 		marker = binary.BigEndian.AppendUint32(marker, uint32(pt.clock))
-		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: offsetKey, Value: marker})
+		markerMsg = []kafka.Message{{Partition: pt.p, Key: offsetKey, Value: marker}}
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
 	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs},
-		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}); err != nil {
+		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
 	o.Metrics.Updates.Add(int64(len(pt.out)))
-	o.Metrics.StateRecords.Add(int64(len(pt.stateB)))
+	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
 	o.Metrics.DeadLetters.Add(int64(len(pt.dead)))
 	pt.updates = pt.updates[:0]
 	pt.dead = pt.dead[:0]

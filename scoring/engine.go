@@ -3,6 +3,7 @@ package scoring
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // EngineOptions configure an Engine. The zero value is valid.
@@ -348,13 +349,31 @@ func (e *Engine) SetPolicy(p *Policy, now Time, out []Update) []Update {
 // AddDesignation adds an area designation. Country designations are
 // retroactive: every person with an arrival from that country is reconsidered.
 func (e *Engine) AddDesignation(d Designation, now Time, out []Update) []Update {
-	if !e.areas.Add(d) {
-		return out
+	return e.AddDesignations([]Designation{d}, now, out)
+}
+
+// AddDesignations adds designations, then reconsiders the persons they can
+// affect once, with all of them known: a restored partition that loads the
+// whole table must not issue a decision taken on half of it.
+func (e *Engine) AddDesignations(ds []Designation, now Time, out []Update) []Update {
+	var countries [][3]byte
+	for _, d := range ds {
+		if e.areas.Add(d) && d.Kind == AreaCountry && len(d.Code) == 3 {
+			c := [3]byte([]byte(d.Code))
+			if !slices.Contains(countries, c) {
+				countries = append(countries, c)
+			}
+		}
 	}
-	if d.Kind != AreaCountry || len(d.Code) != 3 {
-		return out
+	for _, c := range countries {
+		out = e.reconsiderArrivals(c, now, out)
 	}
-	c := [3]byte([]byte(d.Code))
+	return out
+}
+
+// reconsiderArrivals reconsiders every person with a recent arrival from
+// country c, and forgets those whose latest arrivals no longer include it.
+func (e *Engine) reconsiderArrivals(c [3]byte, now Time, out []Update) []Update {
 	list := e.abroad[c]
 	kept := list[:0]
 	seen := make(map[uint32]bool, len(list))
