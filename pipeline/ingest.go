@@ -98,7 +98,15 @@ func (in *ingest) run(ctx context.Context) error {
 	g.Go(func() error {
 		for out := range ready {
 			if err := in.write(ctx, out); err != nil {
+				if ctx.Err() != nil {
+					// Shutting down mid-write: commit nothing; the batch is
+					// delivered again to whoever consumes next.
+					return nil
+				}
 				return err
+			}
+			if ctx.Err() != nil {
+				return nil
 			}
 			if err := r.CommitMessages(ctx, out.in...); err != nil {
 				return ignoreCancel(fmt.Errorf("ingest: commit: %w", err))
@@ -187,10 +195,11 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 
 // write sends a batch's output and waits until all of it is acknowledged.
 func (in *ingest) write(ctx context.Context, out *ingestOut) error {
-	// Designations first: a scoring partition that sees an event should find the
-	// designations that came before it in the same batch.
+	// Every partition gets the batch's designations in order through
+	// hc.person-events itself; hc.area-risk, the reference copy a restarted
+	// partition loads first, is written before the events all the same.
 	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead}); err != nil {
-		return ignoreCancel(fmt.Errorf("ingest: %w", err))
+		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil
 }
