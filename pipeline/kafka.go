@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -212,6 +213,9 @@ type TopicSpec struct {
 	Name       string
 	Partitions int  // required, > 0
 	Compacted  bool // cleanup.policy=compact (reference data, changelogs)
+	// Retention, when positive, sets retention.ms (a topic that must hold a
+	// look-back, such as hc.presence); zero leaves the broker's default.
+	Retention time.Duration
 	// ReplicationFactor defaults to min(3, number of brokers).
 	ReplicationFactor int
 }
@@ -278,7 +282,11 @@ func EnsureTopics(ctx context.Context, brokers []string, specs ...TopicSpec) err
 		}
 		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: rf}
 		if s.Compacted {
-			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+		}
+		if s.Retention > 0 {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms",
+				ConfigValue: strconv.FormatInt(s.Retention.Milliseconds(), 10)})
 		}
 		create = append(create, tc)
 		want[s.Name] = s.Partitions

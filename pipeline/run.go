@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -39,7 +40,9 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		{Name: t.ColourUpdates, Partitions: n},
 		{Name: t.DeadLetter, Partitions: 1},
 		{Name: t.State, Partitions: n, Compacted: true},
-		{Name: t.Presence, Partitions: n},
+		// The tracer rebuilds its index by replaying hc.presence: keep the
+		// look-back, and a day more for late presences.
+		{Name: t.Presence, Partitions: n, Retention: p.o.Policy.Contacts.Lookback.Std() + 24*time.Hour},
 		{Name: t.Exposures, Partitions: n},
 	}
 	for _, name := range t.Sources {
@@ -69,30 +72,29 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	for _, stage := range p.o.Stages {
-		log := p.o.Logger.With(slog.String("stage", stage))
+	// Build every stage before starting any, so a stage that cannot be built
+	// leaves nothing running behind the error.
+	runs := make([]func(context.Context) error, len(p.o.Stages))
+	for i, stage := range p.o.Stages {
 		switch stage {
 		case StageIngest:
 			in, err := newIngest(&p.o)
 			if err != nil {
 				return err
 			}
-			g.Go(func() error { return wrapStage(stage, in.run(ctx)) })
+			runs[i] = in.run
 		case StageScore:
-			s := newScore(&p.o)
-			g.Go(func() error { return wrapStage(stage, s.run(ctx)) })
+			runs[i] = newScore(&p.o).run
 		case StageTrace:
-			s := newTrace(&p.o)
-			g.Go(func() error { return wrapStage(stage, s.run(ctx)) })
+			runs[i] = newTrace(&p.o).run
 		case StageSink:
-			s, err := newSink(ctx, &p.o)
-			if err != nil {
-				return err
-			}
-			g.Go(func() error { return wrapStage(stage, s.run(ctx)) })
+			runs[i] = newSink(&p.o).run
 		}
-		log.Info("stage started")
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for i, stage := range p.o.Stages {
+		g.Go(func() error { return wrapStage(stage, runs[i](ctx)) })
+		p.o.Logger.Info("stage started", slog.String("stage", stage))
 	}
 	return g.Wait()
 }

@@ -70,6 +70,8 @@ func (t *trace) partition(ctx context.Context, c Claim) error {
 	if err := tp.rebuild(ctx, c.Offset); err != nil {
 		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
 	}
+	tp.tr.Expire(tp.clock)
+	tp.expired = tp.clock
 	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
