@@ -423,3 +423,28 @@ func mustKey(t *testing.T, s string) scoring.PersonKey {
 	}
 	return key
 }
+
+// TestEndToEnd_ClickHouseDownDoesNotStallScoring: with no ClickHouse at all,
+// the sink keeps retrying on its own and scoring still issues colour updates.
+func TestEndToEnd_ClickHouseDownDoesNotStallScoring(t *testing.T) {
+	brokers, _ := startParts(t)
+	down := clickhouse.Options{Addr: "127.0.0.1:1", Database: "nowhere"}
+	h := startPipeline(t, brokers, down)
+	defer h.stop()
+	p := newPerson(rand.New(rand.NewPCG(9, 9)), "330102")
+	produce(t, brokers, []upstream{{"src.tests", "", fmt.Sprintf(
+		`{"event_id":"pcr-down","source":"e2e","occurred_at":"2020-03-02T09:00:00+08:00","person":%s,"test":{"kind":"pcr","result":"positive","reported_at":"2020-03-02T20:00:00+08:00","lab":"lab-1"}}`, p.json())}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, m := range readAll(t, brokers, "hc.colour-updates") {
+			var u sinks.ColourUpdate
+			if err := json.Unmarshal(m.Value, &u); err == nil && u.PersonKey == p.key && u.Colour == "red" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no colour update within 30s while ClickHouse was down")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

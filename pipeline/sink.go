@@ -27,17 +27,33 @@ type sink struct {
 	clock atomic.Uint32 // highest occurred_at inserted (scoring.Time): "now" for retention in event-clock mode
 }
 
-func newSink(ctx context.Context, o *Options) (*sink, error) {
-	ch, err := clickhouse.Open(ctx, o.ClickHouse)
-	if err != nil {
-		return nil, fmt.Errorf("sink: %w", err)
-	}
-	return &sink{o: o, ch: ch, dead: o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})}, nil
+func newSink(o *Options) *sink {
+	return &sink{o: o, dead: o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})}
 }
 
 func (s *sink) run(ctx context.Context) error {
-	defer s.ch.Close()
 	defer s.dead.Close()
+	// ClickHouse may be down or still starting: keep trying, without holding
+	// up the other stages; the topics keep what is not yet inserted.
+	for attempt := 0; ; attempt++ {
+		ch, err := clickhouse.Open(ctx, s.o.ClickHouse)
+		if err == nil {
+			s.ch = ch
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if attempt%10 == 0 {
+			s.o.Logger.Warn("sink: clickhouse unavailable; retrying", slog.Int("attempt", attempt+1), slog.Any("error", err))
+		}
+		select {
+		case <-time.After(min(time.Duration(attempt+1)*500*time.Millisecond, 10*time.Second)):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	defer s.ch.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.events(ctx) })
 	g.Go(func() error { return s.colours(ctx) })
@@ -46,8 +62,10 @@ func (s *sink) run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// consume runs a fetch-insert-commit loop for one consumer group.
-func (s *sink) consume(ctx context.Context, group, topic string, insert func(context.Context, []kafka.Message) error) error {
+// consume runs a fetch-insert-commit loop for one consumer group. prepare
+// decodes a batch into the dead letters it holds and the insert that writes
+// the rest; both are retried until done, the dead letters written once.
+func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) error)) error {
 	r := s.o.Kafka.NewGroupReader(group, topic)
 	defer r.Close()
 	var buf []kafka.Message
@@ -57,8 +75,17 @@ func (s *sink) consume(ctx context.Context, group, topic string, insert func(con
 			return ignoreCancel(err)
 		}
 		buf = msgs
+		dead, insert := prepare(msgs)
 		for attempt := 0; ; attempt++ {
-			err = insert(ctx, msgs)
+			err = nil
+			if len(dead) > 0 {
+				if err = s.writeDead(ctx, dead); err == nil {
+					dead = nil
+				}
+			}
+			if err == nil {
+				err = insert(ctx)
+			}
 			if err == nil || ctx.Err() != nil {
 				break
 			}
@@ -84,7 +111,7 @@ func (s *sink) events(ctx context.Context) error {
 	var evs []scoring.Event
 	var meta []clickhouse.EventMeta
 	var dec []scoring.Event
-	return s.consume(ctx, s.o.group(StageSink+"-events"), s.o.Topics.PersonEvents, func(ctx context.Context, msgs []kafka.Message) error {
+	return s.consume(ctx, s.o.group(StageSink+"-events"), s.o.Topics.PersonEvents, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) error) {
 		evs, meta = evs[:0], meta[:0]
 		var dead []kafka.Message
 		for i := range msgs {
@@ -106,17 +133,16 @@ func (s *sink) events(ctx context.Context) error {
 				meta = append(meta, clickhouse.EventMeta{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset})
 			}
 		}
-		if err := s.writeDead(ctx, dead); err != nil {
-			return err
-		}
-		if len(evs) == 0 {
+		return dead, func(ctx context.Context) error {
+			if len(evs) == 0 {
+				return nil
+			}
+			if err := s.ch.WriteEvents(ctx, meta, evs); err != nil {
+				return err
+			}
+			s.o.Metrics.EventRows.Add(int64(len(evs)))
 			return nil
 		}
-		if err := s.ch.WriteEvents(ctx, meta, evs); err != nil {
-			return err
-		}
-		s.o.Metrics.EventRows.Add(int64(len(evs)))
-		return nil
 	})
 }
 
@@ -133,7 +159,7 @@ func (s *sink) exposures(ctx context.Context) error {
 // dead-letter topic with the reason.
 func consumeJSON[T any](ctx context.Context, s *sink, group, topic, what string, write func(context.Context, []T) error, rows *atomic.Int64) error {
 	var recs []T
-	return s.consume(ctx, s.o.group(group), topic, func(ctx context.Context, msgs []kafka.Message) error {
+	return s.consume(ctx, s.o.group(group), topic, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) error) {
 		recs = recs[:0]
 		var dead []kafka.Message
 		for i := range msgs {
@@ -144,17 +170,16 @@ func consumeJSON[T any](ctx context.Context, s *sink, group, topic, what string,
 			}
 			recs = append(recs, rec)
 		}
-		if err := s.writeDead(ctx, dead); err != nil {
-			return err
-		}
-		if len(recs) == 0 {
+		return dead, func(ctx context.Context) error {
+			if len(recs) == 0 {
+				return nil
+			}
+			if err := write(ctx, recs); err != nil {
+				return err
+			}
+			rows.Add(int64(len(recs)))
 			return nil
 		}
-		if err := write(ctx, recs); err != nil {
-			return err
-		}
-		rows.Add(int64(len(recs)))
-		return nil
 	})
 }
 
