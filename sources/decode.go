@@ -259,8 +259,16 @@ func (c *call) envelope(e *envelope) (id, source string, at scoring.Time, r *Rej
 	return e.EventID, c.sc.intern(src), at, nil
 }
 
-// text checks a text field's state; required fields must be non-empty strings.
-// It returns nil bytes for an absent optional field.
+// personEnvelope reads the common fields of a message about one person: the
+// envelope, then the person's key.
+func (c *call) personEnvelope(e *envelope, p *personJSON) (id, source string, at scoring.Time, key scoring.PersonKey, r *RejectError) {
+	if id, source, at, r = c.envelope(e); r != nil {
+		return
+	}
+	key, r = c.person(p)
+	return
+}
+
 // enum reads a required text field that must be one of names, and returns its
 // 1-based position among them.
 func (c *call) enum(field string, t *text, names ...string) (uint8, *RejectError) {
@@ -276,6 +284,8 @@ func (c *call) enum(field string, t *text, names ...string) (uint8, *RejectError
 	return 0, c.reject(RejectInvalid, field, "must be one of "+strings.Join(names, ", "))
 }
 
+// text checks a text field's state; required fields must be non-empty strings.
+// It returns nil bytes for an absent optional field.
 func (c *call) text(field string, t *text, required bool) ([]byte, *RejectError) {
 	switch t.st {
 	case textAbsent:

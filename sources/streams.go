@@ -130,11 +130,7 @@ func duplicate(emitted []scoring.Event, seen map[scoring.PersonKey]struct{}, use
 }
 
 func (c *call) travel(m *travelMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
@@ -175,11 +171,7 @@ func (c *call) travel(m *travelMsg, out *Batch) *RejectError {
 }
 
 func (c *call) test(m *testMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
@@ -207,11 +199,7 @@ func (c *call) test(m *testMsg, out *Batch) *RejectError {
 }
 
 func (c *call) checkin(m *checkinMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
@@ -239,11 +227,7 @@ func (c *call) checkin(m *checkinMsg, out *Batch) *RejectError {
 }
 
 func (c *call) vaccination(m *vaccinationMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
@@ -269,11 +253,7 @@ func (c *call) vaccination(m *vaccinationMsg, out *Batch) *RejectError {
 }
 
 func (c *call) declaration(m *declarationMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
@@ -359,11 +339,7 @@ func (c *call) areaRisk(m *areaRiskMsg, out *Batch) *RejectError {
 }
 
 func (c *call) override(m *overrideMsg, out *Batch) *RejectError {
-	id, source, at, r := c.envelope(&m.envelope)
-	if r != nil {
-		return r
-	}
-	key, r := c.person(&m.Person)
+	id, source, at, key, r := c.personEnvelope(&m.envelope, &m.Person)
 	if r != nil {
 		return r
 	}
