@@ -3,8 +3,13 @@ package clickhouse
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -158,8 +163,36 @@ func (c *Client) WriteEvents(ctx context.Context, meta []EventMeta, evs []scorin
 }
 
 // insertColumns runs one batched insert of whole columns (each a slice, all of
-// the same length) into table's named columns.
+// the same length) into table's named columns. A pooled connection can be
+// found dead only when the insert is sent (clickhouse-go keeps a connection
+// whose write failed in its pool: clickhouse-go issue #1868); such an insert
+// never reached the table, so it is tried once more on another connection.
 func (c *Client) insertColumns(ctx context.Context, table, columns string, cols []any) error {
+	err := c.insertOnce(ctx, table, columns, cols)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		c.opts.Logger.Warn("clickhouse insert: connection lost; retrying once", "table", table, "error", err)
+		err = c.insertOnce(ctx, table, columns, cols)
+	}
+	return err
+}
+
+// connectionLost reports whether err is a broken connection rather than a
+// refusal by the server.
+func connectionLost(err error) bool {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) {
+		return true
+	}
+	// clickhouse-go does not always wrap the network error.
+	msg := err.Error()
+	for _, s := range []string{"use of closed network connection", "broken pipe", "connection reset by peer"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) insertOnce(ctx context.Context, table, columns string, cols []any) error {
 	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+columns+")")
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", table, err)
