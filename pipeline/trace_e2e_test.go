@@ -130,4 +130,5 @@ func TestEndToEnd_Tracing(t *testing.T) {
 	if strings.Join(filtered, "\n") != strings.Join(wantRows, "\n") {
 		t.Errorf("exposures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantRows, "\n"))
 	}
+	assertNoRawIDs(t, brokers, c, []person{caseP, closeP, companion, secondary, late, stranger})
 }
