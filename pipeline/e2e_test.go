@@ -455,3 +455,66 @@ func TestEndToEnd_ClickHouseDownDoesNotStallScoring(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestEndToEnd_PolicyChange publishes a new policy on hc.policy: every person
+// is recomputed under it and re-issued where the decision changed; an invalid
+// policy is refused with its reason and the one in force kept.
+func TestEndToEnd_PolicyChange(t *testing.T) {
+	ctx := context.Background()
+	brokers, chOpts := startParts(t)
+	h := startPipeline(t, brokers, chOpts)
+	defer h.stop()
+	p := newPerson(rand.New(rand.NewPCG(4, 4)), "330106")
+	produce(t, brokers, []upstream{{"src.declarations", "", fmt.Sprintf(
+		`{"event_id":"decl-pc","source":"e2e","occurred_at":"2020-03-02T08:00:00+08:00","person":%s,"symptoms":["fever"]}`, p.json())}})
+	h.drain(ctx)
+
+	raw, err := policies.Raw("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// domestic@2: a suspected case is yellow, not red.
+	v2 := strings.Replace(string(raw), `"version": 1`, `"version": 2`, 1)
+	v2 = strings.Replace(v2, `"id": "suspected",
+      "colour": "red"`, `"id": "suspected",
+      "colour": "yellow"`, 1)
+	if v2 == string(raw) || !strings.Contains(v2, `"version": 2`) {
+		t.Fatal("could not derive domestic@2 from the shipped policy")
+	}
+	w := pipeline.KafkaOptions{Brokers: brokers}.NewWriter("hc.policy", nil)
+	defer w.Close()
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(v2)},
+		kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(`{"name": "broken"}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var last sinks.ColourUpdate
+		for _, m := range readAll(t, brokers, "hc.colour-updates") {
+			var u sinks.ColourUpdate
+			if err := json.Unmarshal(m.Value, &u); err == nil && u.PersonKey == p.key && u.Version > last.Version {
+				last = u
+			}
+		}
+		if last.Policy == "domestic@2" {
+			if last.Colour != "yellow" || last.Version != 2 || last.Previous != "red" {
+				t.Errorf("after the policy change: %s v%d (previous %s), want yellow v2 (previous red)", last.Colour, last.Version, last.Previous)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no update under domestic@2 within 30s (last %s v%d under %s)", last.Colour, last.Version, last.Policy)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var refused bool
+	for deadline := time.Now().Add(10 * time.Second); !refused && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, m := range readAll(t, brokers, "hc.dead-letter") {
+			refused = refused || (header(m, "topic") == "hc.policy" && strings.Contains(header(m, "error"), "policy refused"))
+		}
+	}
+	if !refused {
+		t.Error("the invalid policy was not dead-lettered with its reason")
+	}
+}

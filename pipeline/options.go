@@ -42,6 +42,7 @@ type Topics struct {
 	State         string                    // default "hc.scoring-state" (compacted changelog of person facts)
 	Presence      string                    // default "hc.presence" (presences keyed by place, marks and designations broadcast)
 	Exposures     string                    // default "hc.exposures" (JSON exposure records for ClickHouse)
+	Policy        string                    // default "hc.policy" (compacted; the latest valid policy is in force)
 }
 
 func (t *Topics) setDefaults() {
@@ -65,6 +66,7 @@ func (t *Topics) setDefaults() {
 	def(&t.State, "hc.scoring-state")
 	def(&t.Presence, "hc.presence")
 	def(&t.Exposures, "hc.exposures")
+	def(&t.Policy, "hc.policy")
 }
 
 // Options configure a pipeline. The zero value is valid but for Kafka.Brokers,
@@ -73,7 +75,7 @@ type Options struct {
 	Kafka       KafkaOptions
 	Topics      Topics
 	Partitions  int                // partitions of internal topics (created if missing); default 8
-	Policy      *scoring.Policy    // required
+	Policy      *scoring.Policy    // required: in force until a policy is published on Topics.Policy
 	Decoder     sources.Config     // pseudonym key etc.; Colours default to the policy's
 	ClickHouse  clickhouse.Options // for the sink stage
 	Clock       ClockMode          // default ClockWall

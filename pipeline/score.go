@@ -28,6 +28,7 @@ var offsetKey = []byte("\x00next-offset")
 type score struct {
 	o        *Options
 	hub      *areaHub
+	policies *policyHub
 	presence *kafka.Writer
 	updates  *kafka.Writer
 	state    *kafka.Writer
@@ -38,6 +39,7 @@ func newScore(o *Options) *score {
 	return &score{
 		o:        o,
 		hub:      newAreaHub(),
+		policies: newPolicyHub(o.Policy, o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
 		presence: o.Kafka.NewWriter(o.Topics.Presence, PartitionBalancer{}),
 		updates:  o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
 		state:    o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
@@ -54,6 +56,10 @@ func (s *score) run(ctx context.Context) error {
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) })
+	g.Go(func() error {
+		defer s.policies.dead.Close()
+		return s.policies.run(ctx, s.o)
+	})
 	g.Go(func() error {
 		return RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
 	})
@@ -85,15 +91,21 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 	}
 	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
 		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
-	select {
-	case <-s.hub.ready:
-	case <-ctx.Done():
-		return nil
+	for _, ready := range []chan struct{}{s.hub.ready, s.policies.ready} {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil
+		}
 	}
 
 	var buf []kafka.Message
 	for {
 		// Apply designations that arrived since the last batch.
+		// A new policy: recompute everyone under it.
+		if p := s.policies.Policy(); p != pt.eng.Policy() {
+			pt.updates = pt.eng.SetPolicy(p, pt.now(), pt.updates)
+		}
 		fresh, _ := s.hub.since(pt.areasAt)
 		pt.updates = pt.eng.AddDesignations(fresh, pt.now(), pt.updates)
 		pt.areasAt += len(fresh)

@@ -7,21 +7,41 @@ import (
 	"os"
 	"strings"
 
+	"github.com/segmentio/kafka-go"
+
+	"healthcode/pipeline"
 	"healthcode/policies"
 	"healthcode/scoring"
 )
 
-func policyCmd(_ context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("policy", "policy check FILE | policy show NAME | policy list")
-	if err := fs.Parse(args); err != nil {
-		return err
+func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("policy", "policy check FILE | policy show NAME | policy list | policy publish FILE --brokers B")
+	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka brokers, for publish (env HEALTHCODE_BROKERS)")
+	topic := fs.String("topic", "hc.policy", "policy topic, for publish")
+	// Flags may follow the subcommand and its argument.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	switch fs.Arg(0) {
+	arg := func(i int) string {
+		if i < len(pos) {
+			return pos[i]
+		}
+		return ""
+	}
+	switch arg(0) {
 	case "check":
-		if fs.NArg() != 2 {
+		if len(pos) != 2 {
 			return fmt.Errorf("usage: healthcode policy check FILE")
 		}
-		b, err := os.ReadFile(fs.Arg(1))
+		b, err := os.ReadFile(arg(1))
 		if err != nil {
 			return err
 		}
@@ -30,13 +50,36 @@ func policyCmd(_ context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		printPolicy(stdout, p)
-		fmt.Fprintf(stdout, "ok: %s is valid\n", fs.Arg(1))
+		fmt.Fprintf(stdout, "ok: %s is valid\n", arg(1))
+		return nil
+	case "publish":
+		if len(pos) != 2 || *brokers == "" {
+			return fmt.Errorf("usage: healthcode policy publish FILE --brokers B")
+		}
+		b, err := os.ReadFile(arg(1))
+		if err != nil {
+			return err
+		}
+		p, err := scoring.ParsePolicy(b) // refuse locally what the pipeline would refuse
+		if err != nil {
+			return err
+		}
+		bs := splitList(*brokers)
+		if err := pipeline.EnsureTopics(ctx, bs, pipeline.TopicSpec{Name: *topic, Partitions: 1, Compacted: true}); err != nil {
+			return err
+		}
+		w := pipeline.KafkaOptions{Brokers: bs}.NewWriter(*topic, nil)
+		defer w.Close()
+		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: b}); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		fmt.Fprintf(stdout, "published %s to %s: the scoring stage recomputes every person under it\n", p.Stamp(), *topic)
 		return nil
 	case "show":
-		if fs.NArg() != 2 {
+		if len(pos) != 2 {
 			return fmt.Errorf("usage: healthcode policy show NAME")
 		}
-		b, err := policies.Raw(fs.Arg(1))
+		b, err := policies.Raw(arg(1))
 		if err != nil {
 			return err
 		}
@@ -53,7 +96,7 @@ func policyCmd(_ context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	fs.Usage()
-	return fmt.Errorf("unknown policy subcommand %q", fs.Arg(0))
+	return fmt.Errorf("unknown policy subcommand %q", arg(0))
 }
 
 func printPolicy(w io.Writer, p *scoring.Policy) {
