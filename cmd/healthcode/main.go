@@ -23,8 +23,9 @@ Usage:
   healthcode simulate [flags]            write a synthetic province into the upstream topics
   healthcode key      --id-type T --id-number N
                                          print the person key of an identity document
-  healthcode policy   check FILE | show NAME | list
-                                         validate a policy file, print a shipped one, list them
+  healthcode policy   check FILE | show NAME | list | publish FILE --brokers B
+                                         validate a policy file, print a shipped one, list them,
+                                         or put a new one in force in a running pipeline
   healthcode explain  PERSON_KEY [flags] show a person's colour, reasons and evidence from ClickHouse
   healthcode bench    [--quick] [flags]  run the benchmarks; write bench/out/report.md and report.json
 
