@@ -137,12 +137,7 @@ func (c *call) decode(value []byte, out *Batch) *RejectError {
 		if r == nil {
 			r = c.flight(m, out)
 		}
-		p := m.Passengers
-		clear(p)
-		if cap(p) > maxPassengers {
-			p = nil
-		}
-		*m = flightMsg{Passengers: p[:0]}
+		*m = flightMsg{Passengers: keepScratch(m.Passengers, maxPassengers)}
 		return r
 	case StreamTravel:
 		return check(c, &sc.travel, value, out, (*call).travel)
@@ -158,12 +153,7 @@ func (c *call) decode(value []byte, out *Batch) *RejectError {
 		if r == nil {
 			r = c.declaration(m, out)
 		}
-		p := m.Symptoms
-		clear(p)
-		if cap(p) > maxSymptoms {
-			p = nil
-		}
-		*m = declarationMsg{Symptoms: p[:0]}
+		*m = declarationMsg{Symptoms: keepScratch(m.Symptoms, maxSymptoms)}
 		return r
 	case StreamAreaRisk:
 		return check(c, &sc.areaRisk, value, out, (*call).areaRisk)
@@ -186,6 +176,16 @@ func check[M any](c *call, m *M, value []byte, out *Batch, fn func(*call, *M, *B
 
 // reject returns a rejection; field is prefixed with the passenger being
 // checked, if any ("passengers[3].seat").
+// keepScratch empties a decoded slice for reuse by the next message, cleared
+// so it holds on to nothing, and dropped if a message grew it past limit.
+func keepScratch[T any](p []T, limit int) []T {
+	clear(p)
+	if cap(p) > limit {
+		return nil
+	}
+	return p[:0]
+}
+
 func (c *call) reject(class RejectClass, field, reason string) *RejectError {
 	if c.passenger >= 0 {
 		field = fmt.Sprintf("passengers[%d].%s", c.passenger, field)
