@@ -22,15 +22,9 @@ func newPersonIndex(capacity int) personIndex {
 }
 
 // slotOf hashes a key: person keys are HMAC output, but tests and callers may
-// use any bytes, so both halves are mixed (the 64-bit finaliser of MurmurHash3).
+// use any bytes, so both halves are mixed (mix64, the tracer's finaliser).
 func slotOf(k *PersonKey) uint64 {
-	h := binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])*0x9e3779b97f4a7c15
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+	return mix64(binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])*0x9e3779b97f4a7c15)
 }
 
 // get returns the position of k.
