@@ -17,22 +17,20 @@ import (
 // partition needs) and keeps every designation in arrival order. Partition
 // goroutines apply the designations they have not seen yet between batches.
 type areaHub struct {
-	mu      sync.Mutex // protects list and changed
-	list    []scoring.Designation
-	changed chan struct{} // closed and replaced whenever list grows
-	ready   chan struct{} // closed once the topic has been read to its end at start
+	mu    sync.Mutex // protects list
+	list  []scoring.Designation
+	ready chan struct{} // closed once the topic has been read to its end at start
 }
 
 func newAreaHub() *areaHub {
-	return &areaHub{changed: make(chan struct{}), ready: make(chan struct{})}
+	return &areaHub{ready: make(chan struct{})}
 }
 
-// since returns the designations after the first n, and a channel closed when
-// more arrive.
-func (h *areaHub) since(n int) ([]scoring.Designation, chan struct{}) {
+// since returns the designations after the first n.
+func (h *areaHub) since(n int) []scoring.Designation {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.list[n:len(h.list):len(h.list)], h.changed
+	return h.list[n:len(h.list):len(h.list)]
 }
 
 func (h *areaHub) add(ds []scoring.Designation) {
@@ -41,8 +39,6 @@ func (h *areaHub) add(ds []scoring.Designation) {
 	}
 	h.mu.Lock()
 	h.list = append(h.list, ds...)
-	close(h.changed)
-	h.changed = make(chan struct{})
 	h.mu.Unlock()
 }
 

@@ -106,7 +106,7 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 		if p := s.policies.Policy(); p != pt.eng.Policy() {
 			pt.updates = pt.eng.SetPolicy(p, pt.now(), pt.updates)
 		}
-		fresh, _ := s.hub.since(pt.areasAt)
+		fresh := s.hub.since(pt.areasAt)
 		pt.updates = pt.eng.AddDesignations(fresh, pt.now(), pt.updates)
 		pt.areasAt += len(fresh)
 
