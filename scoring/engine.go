@@ -393,9 +393,6 @@ func (e *Engine) reconsiderArrivals(c [3]byte, now Time, out []Update) []Update 
 	return out
 }
 
-// Areas returns the area table (read-only use).
-func (e *Engine) Areas() *Areas { return e.areas }
-
 // Decide returns the decision for a person at now without changing anything
 // (for explanation and tests). ok is false for a person never seen.
 func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
