@@ -43,4 +43,3 @@ func (s Stream) String() string {
 
 // DefaultTopic is the contract's default topic name for the stream ("src.checkins").
 func (s Stream) DefaultTopic() string { return "src." + s.String() }
-
