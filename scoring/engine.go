@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"healthcode/internal/arena"
 )
 
 // EngineOptions configure an Engine. The zero value is valid.
@@ -35,7 +37,7 @@ type Engine struct {
 	index personIndex // person -> position in keys and facts
 	keys  []PersonKey
 	facts []Facts
-	strs  arena
+	strs  arena.Arena
 
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
@@ -200,18 +202,18 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return false
 		}
-		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.put(ev.ID)})
+		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)})
 	case KindVaccination:
 		if ev.Dose > f.Doses {
 			f.Doses = ev.Dose
 			return true
 		}
 	case KindOverride:
-		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.get(f.OverrideRef)) {
+		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.Get(f.OverrideRef)) {
 			return false
 		}
 		f.OverrideAt, f.OverrideUntil, f.OverrideLevel = ev.At, ev.End, ev.Level
-		f.OverrideRef, f.OverrideText = e.strs.put(ev.ID), e.strs.put(ev.Text)
+		f.OverrideRef, f.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
 		return true
 	case KindExposure:
 		switch ExposureKind(ev.Sub) {
@@ -287,7 +289,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 	}
 	for _, a := range d.Top {
 		r := Reason{Until: a.Until}
-		if id := e.strs.get(a.Ref); id != "" {
+		if id := e.strs.Get(a.Ref); id != "" {
 			r.Evidence = append(r.Evidence, id)
 		}
 		if a.Area != nil && a.Area.ID != "" {
@@ -296,7 +298,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 		if a.Rule >= 0 {
 			r.Rule = &e.policy.Rules[a.Rule]
 		} else {
-			r.Text = e.strs.get(f.OverrideText)
+			r.Text = e.strs.Get(f.OverrideText)
 		}
 		u.Reasons = append(u.Reasons, r)
 	}
@@ -405,7 +407,7 @@ func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
 }
 
 // Evidence resolves a Ref from a Decision of this engine.
-func (e *Engine) Evidence(r Ref) string { return e.strs.get(r) }
+func (e *Engine) Evidence(r Ref) string { return e.strs.Get(r) }
 
 // TakeDirty returns the persons whose state changed since the last call, for
 // the state changelog, and resets the list.
