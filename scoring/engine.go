@@ -183,21 +183,17 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		if fever {
 			return e.later(f, FactSuspect, ev.At, ev.ID)
 		}
-	case KindCheckin:
-		end := ev.End
-		if end == 0 {
-			end = ev.At.Add(p.CheckinDefaultStay.Std())
+	case KindCheckin, KindTravel:
+		travel := ev.Kind == KindTravel
+		end := p.StayEnd(travel, ev.At, ev.End)
+		if !p.CountsForArea(travel, ev.At, end) {
+			return false // itinerary-card rule: short travel stays do not count
 		}
-		return e.stayRisk(f, ev, "", end)
-	case KindTravel:
-		end := ev.End
-		if end == 0 {
-			end = ev.At.Add(p.TravelDefaultStay.Std())
+		region := ""
+		if travel {
+			region = ev.Place
 		}
-		if end < ev.At.Add(p.RegionMinStay.Std()) {
-			return false // itinerary-card rule: short stays do not count
-		}
-		return e.stayRisk(f, ev, ev.Place, end)
+		return e.stayRisk(f, ev, region, end)
 	case KindArrival:
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return false

@@ -73,16 +73,15 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 	return out
 }
 
-// counts reports whether a stay counts for area risk: a region stay only from a
-// travel record, and a travel stay only if at least RegionMinStay long (the
-// itinerary-card rule, applied as the engine applies it to a travel record's
-// region and cell alike).
+// counts reports whether a stay counts for area risk: a region stay only from
+// a travel record, and otherwise as Params.CountsForArea says (the engine's
+// rule for the same stays).
 func (t *Tracer) counts(s *stay) bool {
 	travel := t.locs.vari[s.loc]&locTravel != 0
 	if t.places.kind[s.place] == PlaceRegion && !travel {
 		return false
 	}
-	return !travel || uint32(s.end-s.start) >= t.regionMinStay
+	return t.params.CountsForArea(travel, s.start, s.end)
 }
 
 // areaRiskOf matches a new region or cell stay against the designations known.

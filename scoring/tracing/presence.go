@@ -67,14 +67,7 @@ func PresencesOf(ev *scoring.Event, p *scoring.Policy) []Presence {
 		if ev.At == 0 {
 			return nil
 		}
-		end, def := ev.End, p.Params.CheckinDefaultStay
-		if ev.Kind == scoring.KindTravel {
-			def = p.Params.TravelDefaultStay
-		}
-		if end == 0 {
-			end = ev.At.Add(def.Std())
-		}
-		end = max(end, ev.At)
+		end := max(p.Params.StayEnd(ev.Kind == scoring.KindTravel, ev.At, ev.End), ev.At)
 		base := Presence{Person: ev.Person, Start: ev.At, End: end, ID: ev.ID, Travel: ev.Kind == scoring.KindTravel}
 		out := make([]Presence, 0, 2)
 		if ev.Place != "" {

@@ -25,9 +25,10 @@ type Options struct {
 // and locations. bench/trace_test.go measures about 23 bytes a presence at 50
 // million presences (2.5 million people).
 type Tracer struct {
-	closeOverlap, companionOverlap, regionMinStay, lookback uint32 // seconds
-	closeRows                                               int
-	companionRes                                            int
+	closeOverlap, companionOverlap, lookback uint32 // seconds
+	closeRows                                int
+	companionRes                             int
+	params                                   scoring.Params // the stay rules (Params.CountsForArea)
 
 	people  personTable
 	places  placeTable
@@ -57,7 +58,7 @@ func New(p *scoring.Policy, o Options) *Tracer {
 	t := &Tracer{
 		closeOverlap:     sec(p.Contacts.CloseOverlap),
 		companionOverlap: sec(p.Contacts.CompanionOverlap),
-		regionMinStay:    sec(p.Params.RegionMinStay),
+		params:           p.Params,
 		lookback:         sec(p.Contacts.Lookback),
 		closeRows:        p.Contacts.CloseRows,
 		companionRes:     p.Contacts.CompanionH3Res,
