@@ -120,7 +120,12 @@ func (tp *tracePart) apply(m *kafka.Message) {
 		case scoring.KindArea:
 			tp.found = tp.tr.AddDesignation(ev.Designation(), tp.found)
 		case scoring.KindMark:
-			tp.found = tp.tr.AddMark(ev.Mark(), tp.found)
+			mk, err := ev.Mark()
+			if err != nil {
+				tp.dead = append(tp.dead, deadLetter(m, fmt.Errorf("decode presences: %w", err)))
+				continue
+			}
+			tp.found = tp.tr.AddMark(mk, tp.found)
 		case scoring.KindCheckin, scoring.KindTravel, scoring.KindArrival:
 			// The event is routed here for one of its presences: Sub names which.
 			for _, pr := range tracing.PresencesOf(ev, pol) {

@@ -171,6 +171,23 @@ func (a *Areas) StayLevel(region string, cell uint64, from, to Time) (RiskLevel,
 	return highest(func(fn func(*Designation, Period)) { a.EachInForce(region, cell, from, to, fn) })
 }
 
+// AreaExposure is the kind of exposure a counted stay overlapping a
+// designation at level l gives: ExposureAreaHigh or ExposureAreaMedium; ok is
+// false otherwise (a low designation, or none, exposes nobody). Area-risk
+// facts are derived on two paths, both through this and ExposureKind.Fact: the
+// engine's, for a stay applied after its designation (Engine.stayRisk, at
+// once), and the tracer's, for every overlap in either order (an exposure
+// event the engine then applies).
+func AreaExposure(l RiskLevel) (k ExposureKind, ok bool) {
+	switch l {
+	case RiskHigh:
+		return ExposureAreaHigh, true
+	case RiskMedium:
+		return ExposureAreaMedium, true
+	}
+	return 0, false
+}
+
 // H3 index layout (h3geo.org/docs/core-library/h3Indexing): resolution in bits
 // 52-55, then fifteen 3-bit digits, digit r at bits 3*(15-r)..3*(15-r)+2; unused
 // digits are 7.

@@ -134,9 +134,20 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 		return out, fmt.Errorf("%w: override %q to level %d, policy %s has %d colours",
 			ErrBadEvent, ev.ID, ev.Level, e.policy.Stamp(), len(e.policy.Colours))
 	}
+	// A close contact's own close contacts, from the exposure to the case's
+	// report, are secondary contacts. Every close exposure raises its own mark
+	// (its window and case differ), even when an earlier one already set the
+	// fact.
+	closeMark, marks, err := CloseMark(ev)
+	if err != nil {
+		return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
+	}
 	idx := e.lookupOrAdd(ev.Person)
 	f := &e.facts[idx]
 	changed := e.applyFacts(f, ev)
+	if marks {
+		e.marks = append(e.marks, closeMark)
+	}
 	if !changed && f.Issued != issuedNone && (f.Review == 0 || now < f.Review) {
 		// Same facts, and no rule can have changed by the clock since the
 		// last decision (Review is the earliest such time): the decision is
@@ -212,42 +223,25 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		f.OverrideRef, f.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
 		return true
 	case KindExposure:
-		switch ExposureKind(ev.Sub) {
-		case ExposureClose:
-			// A close contact's own close contacts, from the exposure to the
-			// case's report, are secondary contacts. Every close exposure
-			// raises its own mark (its window and case differ), even when an
-			// earlier one already set the fact.
-			if ev.End > ev.At {
-				src, _ := ParsePersonKey(ev.Text)
-				e.marks = append(e.marks, Mark{Person: ev.Person, Level: MarkClose, From: ev.At, To: ev.End, Source: src, ID: ev.ID})
-			}
-			return e.later(f, FactCloseContact, ev.At, ev.ID)
-		case ExposureCompanion:
-			return e.later(f, FactCompanion, ev.At, ev.ID)
-		case ExposureSecondary:
-			return e.later(f, FactSecondaryContact, ev.At, ev.ID)
-		case ExposureAreaHigh:
-			return e.later(f, FactAreaHigh, ev.At, ev.ID)
-		case ExposureAreaMedium:
-			return e.later(f, FactAreaMedium, ev.At, ev.ID)
+		if fact, ok := ExposureKind(ev.Sub).Fact(); ok {
+			return e.later(f, fact, ev.At, ev.ID)
 		}
 	}
 	return false
 }
 
-// stayRisk checks a stay [ev.At, end) against the area table (region and H3
-// designations known now) and records it as an area fact anchored at the end of
-// the stay.
+// stayRisk checks a counted stay [ev.At, end) against the area table (region
+// and H3 designations known now) and records it as the area fact of the
+// highest level in force (AreaExposure), anchored at the end of the stay. The
+// tracer derives the same fact for designations that arrive later.
 func (e *Engine) stayRisk(f *Facts, ev *Event, region string, end Time) bool {
 	lvl, _ := e.areas.StayLevel(region, ev.Cell, ev.At, end)
-	switch lvl {
-	case RiskHigh:
-		return e.later(f, FactAreaHigh, end, ev.ID)
-	case RiskMedium:
-		return e.later(f, FactAreaMedium, end, ev.ID)
+	k, ok := AreaExposure(lvl)
+	if !ok {
+		return false
 	}
-	return false
+	fact, _ := k.Fact()
+	return e.later(f, fact, end, ev.ID)
 }
 
 // reconsider decides person idx at now and appends an update if what a code

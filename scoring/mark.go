@@ -1,5 +1,7 @@
 package scoring
 
+import "fmt"
+
 // MarkLevel is why a person's presences are dangerous.
 type MarkLevel uint8
 
@@ -28,4 +30,24 @@ type Mark struct {
 // sampled and reported at reported (0 if unknown), from event id.
 func CaseMark(person PersonKey, sampled, reported Time, id string, p *Policy) Mark {
 	return Mark{Person: person, Level: MarkCase, From: sampled.Add(-p.Contacts.InfectiousBefore.Std()), To: reported, ID: id}
+}
+
+// CloseMark is the mark a close-contact exposure event (KindExposure with Sub
+// ExposureClose, as the tracer writes it) puts on the exposed person:
+// dangerous from the exposure (At) to the case's reported_at (End), with the
+// case (Text, its key in hex; "" if unknown) as Source. ok is false for any
+// other event, and for a close exposure whose window is empty (End unknown or
+// not after At): the chain stops at secondary contacts, and companions and
+// area risk mark nobody. err reports a Text that is not a person key.
+func CloseMark(ev *Event) (m Mark, ok bool, err error) {
+	if ev.Kind != KindExposure || ExposureKind(ev.Sub) != ExposureClose || ev.End <= ev.At {
+		return Mark{}, false, nil
+	}
+	m = Mark{Person: ev.Person, Level: MarkClose, From: ev.At, To: ev.End, ID: ev.ID}
+	if ev.Text != "" {
+		if m.Source, err = ParsePersonKey(ev.Text); err != nil {
+			return Mark{}, false, fmt.Errorf("close-contact exposure: case: %w", err)
+		}
+	}
+	return m, true, nil
 }

@@ -29,7 +29,7 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 	default:
 		return out
 	}
-	if !t.areas.Add(d) || (d.Level != scoring.RiskHigh && d.Level != scoring.RiskMedium) {
+	if _, exposes := scoring.AreaExposure(d.Level); !t.areas.Add(d) || !exposes {
 		return out
 	}
 	per, _ := t.areas.Period(&d) // held: Add just took it
@@ -105,13 +105,8 @@ func (t *Tracer) areaRiskOf(s *stay, person scoring.PersonKey, out []Exposure) [
 // areaExposure emits the exposure of a counted stay to designation d in force
 // over per if they overlap (Period.Overlaps).
 func (t *Tracer) areaExposure(d *scoring.Designation, per scoring.Period, s *stay, person scoring.PersonKey, out []Exposure) []Exposure {
-	var kind scoring.ExposureKind
-	switch d.Level {
-	case scoring.RiskHigh:
-		kind = scoring.ExposureAreaHigh
-	case scoring.RiskMedium:
-		kind = scoring.ExposureAreaMedium
-	default:
+	kind, ok := scoring.AreaExposure(d.Level)
+	if !ok {
 		return out
 	}
 	if !per.Overlaps(s.start, s.end) || s.end < t.cutoff {

@@ -38,14 +38,3 @@ func (x *Exposure) Event() scoring.Event {
 	}
 	return ev
 }
-
-// CloseMark is the mark a close-contact exposure puts on the exposed person:
-// dangerous from the exposure to the case's reported_at. ok is false for other
-// exposure kinds (the chain stops at secondary contacts; companions and area
-// risk mark nobody).
-func CloseMark(x *Exposure) (m scoring.Mark, ok bool) {
-	if x.Kind != scoring.ExposureClose {
-		return scoring.Mark{}, false
-	}
-	return scoring.Mark{Person: x.Exposed, Level: scoring.MarkClose, From: x.At, To: x.WindowEnd, Source: x.Source, ID: x.ID}, true
-}

@@ -364,9 +364,10 @@ func TestTracer_SecondaryContacts(t *testing.T) {
 	got = tr.AddPresence(trVenue("case", "V1", 0, h, "p1"), got)
 	got = tr.AddPresence(trVenue("b", "V1", 0, h, "b1"), got)
 	trExpect(t, "close contact", got, "close b<-case v:V1 0s..1h0m0s at 1h0m0s")
-	bm, ok := tracing.CloseMark(&got[0])
-	if !ok || bm.From != trAt(h) || bm.To != trAt(48*h) || bm.Source != trWho("case") || bm.Person != trWho("b") {
-		t.Fatalf("CloseMark = %+v, %v", bm, ok)
+	closeEv := got[0].Event()
+	bm, ok, err := scoring.CloseMark(&closeEv)
+	if err != nil || !ok || bm.From != trAt(h) || bm.To != trAt(48*h) || bm.Source != trWho("case") || bm.Person != trWho("b") {
+		t.Fatalf("CloseMark = %+v, %v, %v", bm, ok, err)
 	}
 	stays := []tracing.Presence{
 		trVenue("b", "V2", 10*h, 11*h, "b2"),                // after the exposure: dangerous
@@ -402,8 +403,9 @@ func TestTracer_SecondaryContacts(t *testing.T) {
 	)
 	// The chain stops: a secondary exposure marks nobody.
 	for _, x := range sec {
-		if _, ok := tracing.CloseMark(&x); ok != (x.Kind == scoring.ExposureClose) {
-			t.Errorf("CloseMark(%s) ok=%v", trKinds[x.Kind], ok)
+		ev := x.Event()
+		if _, ok, err := scoring.CloseMark(&ev); err != nil || ok != (x.Kind == scoring.ExposureClose) {
+			t.Errorf("CloseMark(%s) ok=%v err=%v", trKinds[x.Kind], ok, err)
 		}
 	}
 }
