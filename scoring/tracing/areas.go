@@ -11,7 +11,7 @@ import "healthcode/scoring"
 // AddDesignation records a region or H3 designation and returns out with the
 // area-risk exposures of the stays held that overlap its designated period:
 // from its From until the earlier of its Until and the From of the next
-// designation of the same area (Areas' rule), half-open. A region designation
+// designation of the same area (Areas.Period), half-open. A region designation
 // counts travel stays of at least Params.RegionMinStay in the region; an H3
 // designation counts cell stays whose fine cell (or, for designations no finer
 // than the companion resolution, whose companion cell) has the designated cell
