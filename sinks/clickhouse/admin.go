@@ -5,8 +5,10 @@ import (
 	"fmt"
 )
 
-// DropDatabase drops the options' database if it exists (the demo starts from
-// an empty one; tests clean up with it).
+// DropDatabase drops the options' database if it exists, with every table in
+// it (on every server of the cluster in cluster mode). Tests and benchmarks
+// clean up with it; the demo uses ResetDemoDatabase, which refuses databases
+// it did not create.
 func DropDatabase(ctx context.Context, o Options) error {
 	o.setDefaults()
 	if err := o.validate(); err != nil {
@@ -17,7 +19,7 @@ func DropDatabase(ctx context.Context, o Options) error {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(o.Database)); err != nil {
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(o.Database)+onCluster(o)); err != nil {
 		return fmt.Errorf("drop database %s: %w", o.Database, err)
 	}
 	return nil
