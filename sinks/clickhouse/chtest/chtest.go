@@ -18,7 +18,8 @@
 //
 // StartCluster does the same on a cluster of two servers and a ZooKeeper, and
 // UseCluster(t) makes every Start within a test use the cluster, so that an
-// existing test runs on it unchanged.
+// existing test runs on it unchanged. CHTEST_KEEP=1 keeps the servers'
+// directories (data, logs, config) after the tests, for a post-mortem.
 //
 // chtest is for tests only; it imports testing and must not be imported by
 // production code.
