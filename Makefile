@@ -6,7 +6,7 @@ PEOPLE    ?= 100000
 DAYS      ?= 7
 BIN       := bin/healthcode
 
-.PHONY: run test build vet fmt clickhouse clickhouse-stop bench clean
+.PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/healthcode
@@ -16,8 +16,9 @@ build:
 run: build clickhouse
 	$(BIN) run --simulate --people $(PEOPLE) --days $(DAYS) --data-dir $(DATA) --truth $(DATA)/truth.jsonl
 
-# Every test, against a real ClickHouse (started here) and the Kafka protocol (kfake, in process).
-test: clickhouse
+# Every test, against a real ClickHouse (started here) and the Kafka protocol (kfake, in process);
+# the cluster tests start their own ZooKeeper and two ClickHouse servers (sinks/clickhouse/chtest).
+test: clickhouse zookeeper
 	gofmt -l . | (! grep .) || (echo "gofmt: the files above need formatting" && exit 1)
 	$(GO) vet ./...
 	HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -timeout 20m ./...
@@ -30,6 +31,14 @@ bench: build clickhouse
 
 clickhouse:
 	deploy/local/clickhouse.sh start $(DATA)/clickhouse
+
+# Debian's zookeeper (and a JRE), installed if missing: the ClickHouse cluster
+# tests run it in the foreground themselves; nothing is started here.
+zookeeper:
+	@test -f /usr/share/java/zookeeper.jar || { \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "make: installing zookeeper (apt)"; \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper; }
 
 clickhouse-stop:
 	deploy/local/clickhouse.sh stop $(DATA)/clickhouse

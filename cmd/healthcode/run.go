@@ -115,8 +115,9 @@ func envOr(name, def string) string {
 // until every stage has drained, and prints a summary.
 func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []byte, stdout io.Writer) error {
 	if f.chDB != "" {
-		// The demo owns its database: start from empty so the summary is its own.
-		if err := clickhouse.DropDatabase(ctx, opts.ClickHouse); err != nil {
+		// The demo owns its database: start from empty so the summary is its
+		// own. Only a database a demo created is dropped; any other is refused.
+		if err := clickhouse.ResetDemoDatabase(ctx, opts.ClickHouse); err != nil {
 			return fmt.Errorf("reset demo database: %w", err)
 		}
 	}

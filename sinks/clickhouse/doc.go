@@ -14,6 +14,11 @@
 // pseudonymous key, never a raw identifier. Duplicate deliveries are absorbed by
 // ReplacingMergeTree engines; read with FINAL or argMax(..., version).
 //
+// With Options.Cluster set, the same tables are spread over a cluster:
+// Replicated NAME_local tables under Distributed tables of the original names,
+// created ON CLUSTER, written with synchronous distributed inserts whose
+// retries the replicas deduplicate (cluster.go, stamp.go, docs/clickhouse.md).
+//
 // The package imports scoring and sinks for their types only; it must not import
 // pipeline or any Kafka client.
 package clickhouse

@@ -167,8 +167,25 @@ func (c *Client) WriteEvents(ctx context.Context, meta []EventMeta, evs []scorin
 // found dead only when the insert is sent (clickhouse-go keeps a connection
 // whose write failed in its pool: clickhouse-go issue #1868); such an insert
 // never reached the table, so it is tried once more on another connection.
-func (c *Client) insertColumns(ctx context.Context, table, columns string, cols []any) error {
-	err := c.insertOnce(ctx, table, columns, cols)
+//
+// In cluster mode a table with inserted_at gets it from the client, stamped
+// by retryStamps (see stamp.go), so that a retry is the identical block the
+// replicas deduplicate.
+func (c *Client) insertColumns(ctx context.Context, table, columns string, cols []any) (err error) {
+	if c.opts.Cluster != "" && stampedTables[table] {
+		s, err := c.stamps.take(table, cols, c.opts.Now())
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+		defer func() { c.stamps.done(table, s, err) }()
+		at := make([]int64, rowCount(cols))
+		for i := range at {
+			at[i] = s.at
+		}
+		columns += ", inserted_at"
+		cols = append(cols[:len(cols):len(cols)], at)
+	}
+	err = c.insertOnce(ctx, table, columns, cols)
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
 		c.opts.Logger.Warn("clickhouse insert: connection lost; retrying once", "table", table, "error", err)
 		err = c.insertOnce(ctx, table, columns, cols)

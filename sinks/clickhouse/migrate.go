@@ -107,13 +107,19 @@ func splitStatements(sql string) []string {
 
 // Migrate applies, in version order, the embedded migrations not yet recorded
 // in schema_migrations, recording each after all its statements succeed.
-// Running it again applies nothing new.
+// Running it again applies nothing new. In cluster mode each statement runs
+// ON CLUSTER, rewritten by clusterStatements, and schema_migrations is one
+// table replicated to every server of the cluster.
 func (c *Client) Migrate(ctx context.Context) error {
 	ms, err := Migrations()
 	if err != nil {
 		return err
 	}
-	if err := c.conn.Exec(ctx, createSchemaMigrations); err != nil {
+	createMigrations := createSchemaMigrations
+	if c.opts.Cluster != "" {
+		createMigrations = smallTableSQL(c.opts, "schema_migrations", "version UInt32, name String, applied_at DateTime('UTC') DEFAULT now()", "version")
+	}
+	if err := c.conn.Exec(ctx, createMigrations); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err := c.AppliedMigrations(ctx)
@@ -125,8 +131,16 @@ func (c *Client) Migrate(ctx context.Context) error {
 			continue
 		}
 		for i, s := range m.Statements {
-			if err := c.conn.Exec(ctx, s); err != nil {
-				return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			stmts := []string{s}
+			if c.opts.Cluster != "" {
+				if stmts, err = clusterStatements(c.opts, s); err != nil {
+					return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				}
+			}
+			for _, s := range stmts {
+				if err := c.conn.Exec(ctx, s); err != nil {
+					return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+				}
 			}
 		}
 		// A batch, not Exec of INSERT ... VALUES: 18.16 waits for a data block

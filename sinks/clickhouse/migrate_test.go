@@ -100,17 +100,52 @@ func TestMigrate_Idempotent(t *testing.T) {
 }
 
 func TestOpen_BadOptions(t *testing.T) {
-	for _, o := range []clickhouse.Options{
-		{Database: "no-dashes"},
-		{Database: "1st"},
-		{Database: "x; DROP DATABASE y"},
-		{RetentionDays: -1},
-		{BatchRows: -5},
+	for _, tc := range []struct {
+		o    clickhouse.Options
+		want []string // every setting the error must name
+	}{
+		{clickhouse.Options{Database: "no-dashes"}, []string{"database"}},
+		{clickhouse.Options{Database: "1st"}, []string{"database"}},
+		{clickhouse.Options{Database: "x; DROP DATABASE y"}, []string{"database"}},
+		{clickhouse.Options{RetentionDays: -1}, []string{"retention days"}},
+		{clickhouse.Options{Cluster: "two words"}, []string{"cluster"}},
+		{clickhouse.Options{Addr: "no-port"}, []string{"address"}},
+		{clickhouse.Options{Password: "p", PasswordFile: "/run/secrets/ch"}, []string{"password", "password file"}},
+		{clickhouse.Options{TLSCAFile: "ca.pem"}, []string{"tls ca file", "tls is off"}},
+		{clickhouse.Options{TLSInsecureSkipVerify: true}, []string{"tls insecure skip verify", "tls is off"}},
+		{clickhouse.Options{TLS: true, TLSCertFile: "c.pem"}, []string{"tls cert file", "tls key file"}},
+		{clickhouse.Options{TLS: true, TLSKeyFile: "k.pem"}, []string{"tls cert file", "tls key file"}},
+		{clickhouse.Options{TLS: true, TLSCAFile: "ca.pem", TLSInsecureSkipVerify: true}, []string{"tls insecure skip verify", "tls ca file"}},
 	} {
 		// Addr points nowhere: validation must refuse before dialling.
+		if tc.o.Addr == "" {
+			tc.o.Addr = "127.0.0.1:1"
+		}
+		_, err := clickhouse.Open(context.Background(), tc.o)
+		if err == nil || !strings.Contains(err.Error(), "clickhouse options") {
+			t.Errorf("Open(%+v) = %v, want an options error", tc.o, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Open(%+v) = %v: does not name %q", tc.o, err, w)
+			}
+		}
+	}
+}
+
+func TestOpen_PasswordFileAndTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	// A missing password file or CA file is named before anything is dialled.
+	for _, o := range []clickhouse.Options{
+		{PasswordFile: dir + "/missing"},
+		{TLS: true, TLSCAFile: dir + "/missing.pem"},
+		{TLS: true, TLSCertFile: dir + "/c.pem", TLSKeyFile: dir + "/k.pem"},
+	} {
 		o.Addr = "127.0.0.1:1"
-		if _, err := clickhouse.Open(context.Background(), o); err == nil || !strings.Contains(err.Error(), "clickhouse options") {
-			t.Errorf("Open(%+v) = %v, want an options error", o, err)
+		_, err := clickhouse.Open(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "missing") && !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("Open(%+v) = %v, want the missing file named", o, err)
 		}
 	}
 }

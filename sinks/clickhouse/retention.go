@@ -15,6 +15,9 @@ var retainedTables = [...]string{"events", "colour_changes", "exposures"}
 // that instant), and returns how many partitions it dropped. It reads the
 // partitions from system.parts. colours_current is never pruned.
 //
+// In cluster mode it reads the parts of every server (the cluster table
+// function) and drops each partition ON CLUSTER from the local tables.
+//
 // ClickHouse refuses to drop a partition larger than the server's
 // max_partition_size_to_drop (50 GB by default); raise it in the server config
 // for bigger months.
@@ -36,7 +39,11 @@ func (c *Client) DropExpired(ctx context.Context, now time.Time) (int, error) {
 				continue
 			}
 			// p is six digits (parsed above), so it is safe in the statement.
-			if err := c.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", table, p)); err != nil {
+			stmt := fmt.Sprintf("ALTER TABLE %s DROP PARTITION %s", table, p)
+			if c.opts.Cluster != "" {
+				stmt = fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %s", quoteIdent(c.opts.Database), quoteIdent(table+localSuffix), onCluster(c.opts), p)
+			}
+			if err := c.conn.Exec(ctx, stmt); err != nil {
 				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, table, err)
 			}
 			dropped++
@@ -46,10 +53,15 @@ func (c *Client) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	return dropped, nil
 }
 
-// partitions returns the distinct partitions with active parts of table.
+// partitions returns the distinct partitions with active parts of table (in
+// cluster mode: of its local tables, on every server of the cluster).
 func (c *Client) partitions(ctx context.Context, table string) ([]string, error) {
-	rows, err := c.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition",
-		c.opts.Database, table)
+	parts, stored := "system.parts", table
+	if c.opts.Cluster != "" {
+		parts, stored = fmt.Sprintf("cluster('%s', system, parts)", c.opts.Cluster), table+localSuffix
+	}
+	rows, err := c.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table = ? AND active ORDER BY partition",
+		c.opts.Database, stored)
 	if err != nil {
 		return nil, fmt.Errorf("list partitions of %s: %w", table, err)
 	}

@@ -9,7 +9,8 @@ import (
 
 // configXML is a self-contained server config: native port only (no HTTP,
 // no interserver port), loopback only, every path inside the directory, small
-// caches. Placeholders: {dir} (absolute, no trailing slash) and {tcp_port}.
+// caches. Placeholders: {dir} (absolute, no trailing slash), {tcp_port} and
+// {extra} (more top-level elements: a cluster member's, see cluster.go).
 // The <yandex> root is what 18.16 needs; current releases accept it too.
 const configXML = `<?xml version="1.0"?>
 <yandex>
@@ -32,7 +33,7 @@ const configXML = `<?xml version="1.0"?>
     <mark_cache_size>268435456</mark_cache_size>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
+{extra}</yandex>
 `
 
 // usersXML has the one passwordless "default" user, reachable from loopback.
@@ -62,8 +63,9 @@ const usersXML = `<?xml version="1.0"?>
 `
 
 // writeConfig writes config.xml and users.xml into dir for a server on
-// 127.0.0.1:port and returns the config.xml path.
-func writeConfig(dir string, port int) (string, error) {
+// 127.0.0.1:port, with extra elements in config.xml, and returns the
+// config.xml path.
+func writeConfig(dir string, port int, extra string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("write clickhouse config: %w", err)
@@ -71,7 +73,7 @@ func writeConfig(dir string, port int) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
 		return "", fmt.Errorf("write clickhouse config: %w", err)
 	}
-	conf := strings.NewReplacer("{dir}", dir, "{tcp_port}", fmt.Sprint(port)).Replace(configXML)
+	conf := strings.NewReplacer("{dir}", dir, "{tcp_port}", fmt.Sprint(port), "{extra}", extra).Replace(configXML)
 	path := filepath.Join(dir, "config.xml")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return "", fmt.Errorf("write clickhouse config: %w", err)

@@ -78,13 +78,27 @@ func startIn(bin string, args []string, dir string) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start clickhouse: %w", err)
 	}
-	conf, err := writeConfig(dir, port)
+	conf, err := writeConfig(dir, port, "")
 	if err != nil {
 		return nil, fmt.Errorf("start clickhouse: %w", err)
 	}
+	s, err := launch(dir, port, bin, append(args, "--config-file="+conf)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitReady(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts bin with args in dir, its output in dir/stdout.log, as a
+// process listening on 127.0.0.1:port.
+func launch(dir string, port int, bin string, args ...string) (*server, error) {
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
 	if err != nil {
-		return nil, fmt.Errorf("start clickhouse: %w", err)
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
 	defer out.Close()
 	s := &server{
@@ -92,7 +106,7 @@ func startIn(bin string, args []string, dir string) (*server, error) {
 		dir:    dir,
 		exited: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, append(args, "--config-file="+conf)...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	setParentDeathSignal(s.cmd)
@@ -113,10 +127,6 @@ func startIn(bin string, args []string, dir string) (*server, error) {
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	if err := s.waitReady(); err != nil {
-		s.stop()
-		return nil, err
 	}
 	return s, nil
 }
@@ -170,6 +180,9 @@ func (s *server) stop() error {
 	case <-time.After(10 * time.Second):
 		s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if os.Getenv("CHTEST_KEEP") != "" {
+		return nil
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
 		return fmt.Errorf("stop clickhouse: %w", err)

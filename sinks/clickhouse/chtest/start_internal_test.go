@@ -71,3 +71,36 @@ func TestFindBinary(t *testing.T) {
 		t.Errorf("findBinary = %s %v", bin, args)
 	}
 }
+
+func TestStartCluster_NoZooKeeper(t *testing.T) {
+	for _, ci := range []string{"", "true"} {
+		s := &state{launchCluster: func() (*cluster, bool, error) { return nil, true, errNoZooKeeper }}
+		s.inMain.Store(true)
+		tb := &recordingTB{TB: t}
+		o := s.startCluster(tb, func(k string) string {
+			if k == "CI" {
+				return ci
+			}
+			return ""
+		})
+		if ci == "" && tb.skipped == "" || ci != "" && tb.fatal == "" {
+			t.Errorf("CI=%q: skipped %q, fatal %q; want a skip outside CI and a failure in CI", ci, tb.skipped, tb.fatal)
+		}
+		if msg := tb.skipped + tb.fatal; !strings.Contains(msg, "no zookeeper") {
+			t.Errorf("CI=%q: message %q does not say zookeeper is missing", ci, msg)
+		}
+		if o.Addr != "" {
+			t.Errorf("CI=%q: got options %+v without a cluster", ci, o)
+		}
+	}
+}
+
+func TestUseCluster_CoversSubtests(t *testing.T) {
+	var s state
+	s.clustered = map[string]bool{"TestX": true}
+	for name, want := range map[string]bool{"TestX": true, "TestX/sub": true, "TestX/sub/deeper": true, "TestXY": false, "TestY/TestX": false} {
+		if got := s.usesCluster(name); got != want {
+			t.Errorf("usesCluster(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package clickhouse
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Cluster mode (Options.Cluster set) spreads each table of the migrations
+// over the cluster's shards:
+//
+//   - NAME_local on every server (CREATE ... ON CLUSTER), the Replicated
+//     variant of the migration's engine, its ZooKeeper path
+//     /clickhouse/tables/CLUSTER/{shard}/DATABASE/NAME and replica {replica}
+//     (macros of each server's config);
+//   - NAME on every server, a Distributed table over NAME_local with the
+//     migration's columns (and their comments), sharded by sipHash64 of the
+//     first ORDER BY column: rows that ReplacingMergeTree may merge share
+//     their whole sorting key, so they land on one shard, where FINAL and
+//     merges see them together; and one person's rows stay on one shard.
+//
+// schema_migrations (and the demo marker) are small tables every server holds
+// whole: one Replicated table per cluster, every server a replica
+// ({shard}-{replica}), read locally.
+//
+// 18.16 refuses a Replicated table with column comments ("Table structure in
+// ZooKeeper is too different"): the local tables carry none; the Distributed
+// tables, which analysts query, keep them.
+
+// localSuffix names a Distributed table's local table: events -> events_local.
+const localSuffix = "_local"
+
+// zkRoot is where the tables' ZooKeeper paths start.
+const zkRoot = "/clickhouse/tables"
+
+// createTableRE takes apart a migration's CREATE TABLE: name, column list,
+// engine, engine arguments and the clauses after them.
+var createTableRE = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*)\s*(\(.*\))\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)\(([^()]*)\)(.*)$`)
+
+// orderByRE finds the first column of ORDER BY (a name, possibly in a tuple).
+var orderByRE = regexp.MustCompile(`(?s)\bORDER BY\s*\(?\s*([A-Za-z_][A-Za-z0-9_]*)`)
+
+// commentRE matches a column's COMMENT clause.
+var commentRE = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+
+// clusterStatements rewrites one migration statement for cluster mode: the
+// local Replicated table and the Distributed table over it.
+func clusterStatements(o Options, stmt string) ([]string, error) {
+	m := createTableRE.FindStringSubmatch(stmt)
+	if m == nil {
+		return nil, fmt.Errorf("cluster mode handles only CREATE TABLE IF NOT EXISTS name (...) ENGINE = ...MergeTree(...): write this statement for clusters")
+	}
+	name, columns, engine, args, rest := m[1], m[2], m[3], strings.TrimSpace(m[4]), m[5]
+	key := orderByRE.FindStringSubmatch(rest)
+	if key == nil {
+		return nil, fmt.Errorf("table %s: no ORDER BY column to shard by", name)
+	}
+	db, local := quoteIdent(o.Database), name+localSuffix
+	path := fmt.Sprintf("%s/%s/{shard}/%s/%s", zkRoot, o.Cluster, o.Database, name)
+	repArgs := fmt.Sprintf("'%s', '{replica}'", path)
+	if args != "" {
+		repArgs += ", " + args
+	}
+	localSQL := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n%s\nENGINE = Replicated%s(%s)%s",
+		db, quoteIdent(local), onCluster(o), commentRE.ReplaceAllString(columns, ""), engine, repArgs, rest)
+	distSQL := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n%s\nENGINE = Distributed('%s', '%s', '%s', sipHash64(%s))",
+		db, quoteIdent(name), onCluster(o), columns, o.Cluster, o.Database, local, key[1])
+	return []string{localSQL, distSQL}, nil
+}
+
+// smallTableSQL is the CREATE statement of a small table every server holds
+// whole (schema_migrations, the demo marker): a ReplacingMergeTree on one
+// server; in cluster mode one Replicated table with every server a replica.
+func smallTableSQL(o Options, name, columns, orderBy string) string {
+	if o.Cluster == "" {
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s\n(%s)\nENGINE = ReplacingMergeTree()\nORDER BY %s", name, columns, orderBy)
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s\n(%s)\nENGINE = ReplicatedReplacingMergeTree('%s/%s/all/%s/%s', '{shard}-{replica}')\nORDER BY %s",
+		quoteIdent(o.Database), quoteIdent(name), onCluster(o), columns, zkRoot, o.Cluster, o.Database, name, orderBy)
+}
+
+// stampedTables have an inserted_at column the writers fill in cluster mode.
+var stampedTables = map[string]bool{"events": true, "colour_changes": true, "colours_current": true, "exposures": true}

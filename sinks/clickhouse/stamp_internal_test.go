@@ -1,0 +1,89 @@
+package clickhouse
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRetryStamps(t *testing.T) {
+	r := newRetryStamps()
+	t0 := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)
+	cols := func(id string) []any {
+		return []any{[]string{id, "b"}, [][]byte{[]byte("k1"), []byte("k2")}, []int8{1, 2}, []uint64{7, 8}, [][]string{{"x"}, {}}, []float32{36.6, 0}}
+	}
+	s1, err := r.take("events", cols("a"), t0)
+	if err != nil || s1.at != t0.Unix() {
+		t.Fatalf("first take = %+v, %v", s1, err)
+	}
+	r.done("events", s1, errors.New("shard 2 unreachable"))
+	// The retry of the same rows, later, carries the first attempt's stamp.
+	s2, _ := r.take("events", cols("a"), t0.Add(time.Minute))
+	if s2.at != t0.Unix() {
+		t.Errorf("retry stamped %d, want the failed insert's %d", s2.at, t0.Unix())
+	}
+	// Other rows, or the same rows into another table, are new inserts.
+	if s, _ := r.take("events", cols("c"), t0.Add(time.Minute)); s.at == t0.Unix() {
+		t.Error("different rows got the failed insert's stamp")
+	}
+	if s, _ := r.take("exposures", cols("a"), t0.Add(time.Minute)); s.at == t0.Unix() {
+		t.Error("another table got the failed insert's stamp")
+	}
+	// After a success the stamp is forgotten.
+	r.done("events", s2, nil)
+	if s, _ := r.take("events", cols("a"), t0.Add(time.Minute)); s.at == t0.Unix() {
+		t.Error("a redelivery after a success got the old stamp")
+	}
+	if _, err := r.take("events", []any{[]complex64{1}}, t0); err == nil {
+		t.Error("an unhashable column type was accepted")
+	}
+}
+
+func TestClusterStatements(t *testing.T) {
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Database: "hc", Cluster: "prod"}
+	for _, m := range ms {
+		for _, s := range m.Statements {
+			out, err := clusterStatements(o, s)
+			if err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+			if len(out) != 2 {
+				t.Fatalf("%s: %d statements, want 2", m.Name, len(out))
+			}
+			local, dist := out[0], out[1]
+			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + m.Name + "_local` ON CLUSTER `prod`"
+			if local[:len(want)] != want {
+				t.Errorf("%s: local table starts %.80q", m.Name, local)
+			}
+			for _, w := range []string{"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/prod/{shard}/hc/" + m.Name + "', '{replica}'", "ORDER BY"} {
+				if !contains(local, w) {
+					t.Errorf("%s: local table lacks %q", m.Name, w)
+				}
+			}
+			if contains(local, "COMMENT") {
+				t.Errorf("%s: local table keeps column comments, which 18.16 refuses on Replicated tables", m.Name)
+			}
+			key := "person_key"
+			if m.Name == "exposures" {
+				key = "exposed_key"
+			}
+			if w := "ENGINE = Distributed('prod', 'hc', '" + m.Name + "_local', sipHash64(" + key + "))"; !contains(dist, w) {
+				t.Errorf("%s: distributed table lacks %q:\n%s", m.Name, w, dist)
+			}
+		}
+	}
+	// colours_current keeps its version column.
+	if out, _ := clusterStatements(o, ms[2].Statements[0]); !contains(out[0], "'{replica}', version)") {
+		t.Errorf("colours_current lost its version column: %s", out[0])
+	}
+	if _, err := clusterStatements(o, "ALTER TABLE events ADD COLUMN x UInt8"); err == nil {
+		t.Error("an ALTER was rewritten as if it were a CREATE")
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
