@@ -18,10 +18,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sources/sim"
@@ -44,7 +45,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	o.SetDefaults()
 	log := o.Logger.With(slog.String("section", "e2e"))
 
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Logger: o.Logger})
+	emb, err := broker.Start(broker.Options{Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("e2e: %w", err)
 	}
@@ -61,7 +62,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	o.E2EDatabase = chOpts.Database
 
 	popts := pipeline.Options{
-		Kafka:      pipeline.KafkaOptions{Brokers: emb.Addrs(), Logger: o.Logger},
+		Kafka:      kafka.Config{Brokers: emb.Addrs(), Logger: o.Logger},
 		Policy:     pol,
 		ClickHouse: chOpts,
 		Clock:      pipeline.ClockEvent,
@@ -75,13 +76,13 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return fmt.Errorf("e2e: %w", err)
 	}
-	ko, topics := p.Options().Kafka, p.Options().Topics.Sources
+	kc, topics := p.Kafka(), p.Options().Topics.Sources
 
 	// Load the whole province into the upstream topics first, so that the
 	// ceiling and the pipeline read the same bytes.
 	log.Info("simulating and producing", slog.Int("people", o.E2EPeople), slog.Int("days", o.E2EDays))
 	start := time.Now()
-	prod := ko.NewUpstreamProducer(topics)
+	prod := pipeline.NewUpstreamProducer(kc, topics)
 	sum, err := sim.Run(ctx, sim.Config{People: o.E2EPeople, Days: o.E2EDays, Seed: 1},
 		func(m sim.Message) error { return prod.Add(ctx, m.Stream, m.Key, m.Value) })
 	if cerr := prod.Close(ctx); err == nil {
@@ -98,7 +99,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	for _, t := range topics {
 		srcTopics = append(srcTopics, t)
 	}
-	ceil, err := measureCeiling(ctx, ko, srcTopics, n)
+	ceil, err := measureCeiling(ctx, kc, srcTopics, n)
 	if err != nil {
 		return fmt.Errorf("e2e: ceiling: %w", err)
 	}
@@ -118,7 +119,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	r.Add(
 		Figure{Key: "ceiling_events_per_sec", Value: ceilingRate, Unit: "events/s",
 			Baseline: "producing the same messages (simulator + kafka-go writer, lz4, acks=all)", BaselineValue: float64(n) / produceTook.Seconds(),
-			Note: fmt.Sprintf("kafka-go group reader over the %d src.* topics (pipeline.NewGroupReader, FetchBatch), each value "+
+			Note: fmt.Sprintf("kafka-go group reader over the %d src.* topics (kafka.Client.NewGroupReader, kafka.FetchBatch), each value "+
 				"json.Unmarshal'ed into a struct of the common fields on %d goroutines, nothing else; %d messages in %.2fs "+
 				"from creating the reader (first message after %.0f ms: the group join) to the last message decoded",
 				len(srcTopics), runtime.GOMAXPROCS(0), n, ceil.took.Seconds(), ms(ceil.first))},
@@ -172,10 +173,10 @@ type ceilingMessage struct {
 
 // measureCeiling consumes want messages of topics with a fresh consumer group
 // and JSON-decodes each, on as many goroutines as there are CPUs.
-func measureCeiling(ctx context.Context, ko pipeline.KafkaOptions, topics []string, want int64) (ceilingResult, error) {
+func measureCeiling(ctx context.Context, kc *kafka.Client, topics []string, want int64) (ceilingResult, error) {
 	var res ceilingResult
 	start := time.Now()
-	rd := ko.NewGroupReader(e2eCeilingGroup, topics...)
+	rd := kc.NewGroupReader(e2eCeilingGroup, topics...)
 	defer rd.Close()
 	batches := make(chan []kafka.Message, 4)
 	g, gctx := errgroup.WithContext(ctx)
@@ -183,7 +184,7 @@ func measureCeiling(ctx context.Context, ko pipeline.KafkaOptions, topics []stri
 		defer close(batches)
 		var got int64
 		for got < want {
-			msgs, err := pipeline.FetchBatch(gctx, rd, 10000, 5*time.Millisecond, nil)
+			msgs, err := kafka.FetchBatch(gctx, rd, 10000, 5*time.Millisecond, nil)
 			if err != nil {
 				return err
 			}
@@ -290,7 +291,7 @@ func runE2EPipeline(ctx context.Context, o *Options, p *pipeline.Pipeline, want 
 			}
 		}
 		drained <- p.WaitDrained(runCtx, 100*time.Millisecond, func(l pipeline.Lag) {
-			log.Debug("lag", slog.Int64("total", l.Total()), slog.Any("groups", map[string]int64(l)))
+			log.Debug("lag", slog.Int64("total", l.Total()), slog.Any("groups", l.ByGroup()))
 			switch {
 			case l.Total() != 0:
 				firstZero = time.Time{}

@@ -34,7 +34,7 @@ func TestEndToEnd_Outbreak(t *testing.T) {
 	for _, s := range sources.Streams {
 		topics[s] = s.DefaultTopic()
 	}
-	prod := pipeline.KafkaOptions{Brokers: brokers}.NewUpstreamProducer(topics)
+	prod := pipeline.NewUpstreamProducer(kafkaClient(t, brokers), topics)
 	var truth bytes.Buffer
 	cfg := sim.Config{People: 10000, Days: 7, Seed: 2, Key: testKey, Contacts: &truth}
 	start := time.Now()

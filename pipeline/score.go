@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sinks"
@@ -27,6 +27,7 @@ var offsetKey = []byte("\x00next-offset")
 // engine, restored from the changelog before any new input, and one goroutine.
 type score struct {
 	o        *Options
+	kc       *kafka.Client
 	hub      *areaHub
 	policies *policyHub
 	presence *kafka.Writer
@@ -35,15 +36,16 @@ type score struct {
 	dead     *kafka.Writer
 }
 
-func newScore(o *Options) *score {
+func newScore(o *Options, kc *kafka.Client) *score {
 	return &score{
 		o:        o,
+		kc:       kc,
 		hub:      newAreaHub(),
-		policies: newPolicyHub(o.Policy, o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
-		presence: o.Kafka.NewWriter(o.Topics.Presence, PartitionBalancer{}),
-		updates:  o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
-		state:    o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
-		dead:     o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+		policies: newPolicyHub(o.Policy, kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
+		presence: kc.NewWriter(o.Topics.Presence, kafka.PartitionBalancer{}),
+		updates:  kc.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
+		dead:     kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 	}
 }
 
@@ -55,13 +57,13 @@ func (s *score) run(ctx context.Context) error {
 	// The area hub and the partitions live and die together: partitions wait
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) })
+	g.Go(func() error { return s.hub.run(ctx, s.o, s.kc) })
 	g.Go(func() error {
 		defer s.policies.dead.Close()
-		return s.policies.run(ctx, s.o)
+		return s.policies.run(ctx, s.o, s.kc)
 	})
 	g.Go(func() error {
-		return RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
+		return s.kc.RunPartitioned(ctx, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
 	})
 	return g.Wait()
 }
@@ -82,7 +84,7 @@ type part struct {
 	dead    []kafka.Message
 }
 
-func (s *score) partition(ctx context.Context, c Claim) error {
+func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
 	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
 	start := time.Now()
@@ -91,11 +93,12 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 	}
 	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
 		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
-	for _, ready := range []chan struct{}{s.hub.ready, s.policies.ready} {
-		select {
-		case <-ready:
-		case <-ctx.Done():
-			return nil
+	for _, ready := range []gate{s.hub.ready, s.policies.ready} {
+		if err := ready.wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 	}
 
@@ -117,7 +120,7 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 			}
 		}
 		fctx, fcancel := context.WithTimeout(ctx, wait)
-		msgs, err := FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
+		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
 		if ctx.Err() != nil {
 			return nil
@@ -293,11 +296,11 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 // number) to its end: every person's last state record, and the offset marker.
 func (pt *part) restore(ctx context.Context) error {
 	o := pt.s.o
-	ends, err := endOffsets(ctx, o.Kafka.Brokers, o.Topics.State, pt.p)
+	ends, err := pt.s.kc.EndOffsets(ctx, o.Topics.State, pt.p)
 	if err != nil {
 		return err
 	}
-	err = replayPartition(ctx, o, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
+	err = pt.s.kc.Replay(ctx, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
 		switch {
 		case string(m.Key) == string(offsetKey):
 			if len(m.Value) == 12 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 )
@@ -69,7 +71,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{DataDir: dir, Partitions: f.partitions})
+		emb, err := broker.Start(broker.Options{DataDir: dir, Partitions: f.partitions})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -78,7 +80,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		slog.Info("embedded Kafka-protocol broker (kfake) started", slog.Any("addrs", brokers), slog.String("data_dir", dir))
 	}
 	opts := pipeline.Options{
-		Kafka:      pipeline.KafkaOptions{Brokers: brokers},
+		Kafka:      kafka.Config{Brokers: brokers},
 		Partitions: f.partitions,
 		Policy:     pol,
 		ClickHouse: clickhouse.Options{Addr: f.chAddr, Database: f.chDB, RetentionDays: f.retention},
@@ -136,7 +138,7 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 	bar := newProgress(os.Stderr)
 	simDone := make(chan simResult, 1)
 	go func() {
-		simDone <- simulateInto(runCtx, p.Options().Kafka, p.Options().Topics.Sources, f.sim, secret, bar)
+		simDone <- simulateInto(runCtx, p.Kafka(), p.Options().Topics.Sources, f.sim, secret, bar)
 	}()
 
 	var sr simResult
