@@ -77,9 +77,12 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 	return nil
 }
 
-// Run runs the stages until ctx is done or one fails. On cancellation each
-// stage finishes the batch in hand (its effects acknowledged, offsets
-// committed) before returning.
+// Run runs the stages until ctx is done or one fails; the first failure
+// cancels the others, and Run returns it once every stage has returned. On
+// cancellation a stage stops at once: a batch in hand whose effects are not
+// all acknowledged is dropped uncommitted, and is delivered again to whoever
+// consumes its partition next (effects are idempotent, so nothing is lost or
+// doubled).
 func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err
