@@ -13,6 +13,7 @@ import (
 	"healthcode/pipeline"
 	"healthcode/pipeline/broker"
 	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/policies"
 	"healthcode/scoring"
 	"healthcode/sinks"
@@ -484,8 +485,8 @@ func TestEndToEnd_PolicyChange(t *testing.T) {
 	}
 	w := kafkaClient(t, brokers).NewWriter("hc.policy", nil)
 	defer w.Close()
-	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(v2)},
-		kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(`{"name": "broken"}`)}); err != nil {
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(wire.PolicyKey), Value: []byte(v2)},
+		kafka.Message{Key: []byte(wire.PolicyKey), Value: []byte(`{"name": "broken"}`)}); err != nil {
 		t.Fatal(err)
 	}
 

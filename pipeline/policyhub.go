@@ -7,12 +7,9 @@ import (
 	"sync/atomic"
 
 	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 )
-
-// PolicyKey is the key of policy records on the policy topic (compacted: the
-// latest record is the policy in force).
-const PolicyKey = "policy"
 
 // policyHub follows the compacted hc.policy topic. A record that is not a
 // valid policy is refused (dead-lettered with the reason) and the policy in
@@ -48,7 +45,7 @@ func (h *policyHub) run(ctx context.Context, o *Options, kc *kafka.Client) error
 }
 
 func (h *policyHub) apply(ctx context.Context, o *Options, m *kafka.Message) error {
-	p, err := scoring.ParsePolicy(m.Value)
+	p, err := wire.DecodePolicy(m.Key, m.Value)
 	if err != nil {
 		o.Logger.Error("policy refused; the policy in force is kept", slog.String("policy", h.Policy().Stamp()), slog.Any("error", err))
 		if werr := h.dead.WriteMessages(ctx, deadLetter(m, fmt.Errorf("policy refused: %w", err))); werr != nil {

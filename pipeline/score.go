@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,12 +15,6 @@ import (
 	"healthcode/scoring"
 	"healthcode/sinks"
 )
-
-// offsetKey is the changelog key of a partition's progress marker: the
-// offset of the next hc.person-events message not yet reflected in the state
-// records before it (8 bytes) and the partition's event clock (4 bytes).
-// Person keys are 16 bytes, so it cannot collide.
-var offsetKey = []byte("\x00next-offset")
 
 // score is the scoring stage. Each owned partition of hc.person-events gets an
 // engine, restored from the changelog before any new input, and one goroutine.
@@ -74,6 +67,8 @@ type part struct {
 	p       int
 	eng     *scoring.Engine
 	clock   scoring.Time // event clock: highest occurred_at seen
+	wall    scoring.Time // last wall-clock reading in range (ClockWall)
+	wallErr error        // a wall-clock reading out of range: fails the batch
 	areasAt int          // designations of the hub applied so far
 	skipTo  int64        // offsets below this are already reflected in restored state
 	updates []scoring.Update
@@ -140,6 +135,11 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			pt.applyMessage(m)
 		}
 		pt.updates = pt.eng.Advance(pt.now(), pt.updates)
+		if pt.wallErr != nil {
+			// Nothing of the batch is written or committed; the partition
+			// restarts from its changelog after a backoff.
+			return fmt.Errorf("partition %d: %w", c.Partition, pt.wallErr)
+		}
 		if err := pt.flush(ctx, next); err != nil {
 			return err
 		}
@@ -152,12 +152,19 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 }
 
 // now is the decision time: the wall clock, or the partition's event clock.
+// A wall clock outside scoring's range (a broken system clock) must not fire
+// every timer: the error is kept in wallErr, which fails the batch before any
+// of it is written, and the last reading in range stands in meanwhile.
 func (pt *part) now() scoring.Time {
 	if pt.s.o.Clock == ClockWall {
 		t, err := scoring.TimeOf(pt.s.o.Now())
 		if err != nil {
-			return scoring.MaxTime
+			if pt.wallErr == nil {
+				pt.wallErr = fmt.Errorf("wall clock: %w", err)
+			}
+			return pt.wall
 		}
+		pt.wall = t
 		return t
 	}
 	return pt.clock
@@ -266,17 +273,30 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		pt.places[p] = evs[:0]
 	}
 	pt.stateB = pt.stateB[:0]
+	missing := 0
 	for _, k := range pt.eng.TakeDirty() {
-		rec, _ := pt.eng.AppendState(nil, k)
+		rec, ok := pt.eng.AppendState(nil, k)
+		if !ok {
+			// A nil value would be a tombstone on the compacted changelog: a
+			// silent deletion of the person's state. Keep the last record.
+			missing++
+			continue
+		}
 		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: append([]byte(nil), k[:]...), Value: rec})
+	}
+	if missing > 0 {
+		o.Logger.Error("scoring: dirty persons without state; their last state records are kept",
+			slog.Int("partition", pt.p), slog.Int("persons", missing))
 	}
 	// The marker goes in a write of its own, after the person records are
 	// acknowledged: a marker must never claim records that were not written.
 	var markerMsg []kafka.Message
 	if next >= 0 {
-		marker := binary.BigEndian.AppendUint64(nil, uint64(next))
-		marker = binary.BigEndian.AppendUint32(marker, uint32(pt.clock))
-		markerMsg = []kafka.Message{{Partition: pt.p, Key: offsetKey, Value: marker}}
+		marker, err := wire.EncodeMarker(wire.Marker{Next: next, Clock: pt.clock})
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", pt.p, err)
+		}
+		markerMsg = []kafka.Message{{Partition: pt.p, Key: wire.MarkerKey(), Value: marker}}
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
@@ -302,11 +322,16 @@ func (pt *part) restore(ctx context.Context) error {
 	}
 	err = pt.s.kc.Replay(ctx, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
 		switch {
-		case string(m.Key) == string(offsetKey):
-			if len(m.Value) == 12 {
-				pt.skipTo = int64(binary.BigEndian.Uint64(m.Value))
-				pt.clock = max(pt.clock, scoring.Time(binary.BigEndian.Uint32(m.Value[8:])))
+		case wire.IsMarkerKey(m.Key):
+			mk, err := wire.DecodeMarker(m.Value)
+			if err != nil {
+				// Without the marker, input already reflected is applied
+				// again, which is idempotent: slower, never wrong.
+				o.Logger.Error("scoring: bad changelog marker ignored", slog.Int("partition", pt.p), slog.Int64("offset", m.Offset), slog.Any("error", err))
+				return nil
 			}
+			pt.skipTo = mk.Next
+			pt.clock = max(pt.clock, mk.Clock)
 		case len(m.Value) > 0:
 			if _, err := pt.eng.LoadState(m.Value); err != nil {
 				return fmt.Errorf("offset %d: %w", m.Offset, err)

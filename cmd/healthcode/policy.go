@@ -7,8 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"healthcode/pipeline"
 	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/policies"
 	"healthcode/scoring"
 )
@@ -59,7 +59,7 @@ func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		p, err := scoring.ParsePolicy(b) // refuse locally what the pipeline would refuse
+		key, value, p, err := wire.EncodePolicy(b) // refuses locally what the pipeline would refuse
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		w := kc.NewWriter(*topic, nil)
 		defer w.Close()
-		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: b}); err != nil {
+		if err := w.WriteMessages(ctx, kafka.Message{Key: key, Value: value}); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
 		fmt.Fprintf(stdout, "published %s to %s: the scoring stage recomputes every person under it\n", p.Stamp(), *topic)
