@@ -12,8 +12,12 @@ import (
 	"healthcode/sinks/clickhouse"
 )
 
+// sinkBatchRows is the rows per insert of the sink benchmark: the sink
+// stage's default batch (pipeline.Options.SinkBatch).
+const sinkBatchRows = 50000
+
 // Sink measures the ClickHouse sink: Client.WriteEvents of o.SinkRows
-// generated events, in batches of the client's BatchRows, into a fresh
+// generated events, in batches of sinkBatchRows, into a fresh
 // database (dropped afterwards); beside a bare clickhouse-go columnar insert
 // of as many rows of four prebuilt columns into a plain MergeTree table, in
 // the same batches, in the same run.
@@ -33,7 +37,7 @@ func Sink(ctx context.Context, o *Options, r *Report) (err error) {
 			err = fmt.Errorf("sink: %w", derr)
 		}
 	}()
-	batch := c.Options().BatchRows
+	batch := sinkBatchRows
 	n := o.SinkRows
 	evs, meta := sinkEvents(n)
 

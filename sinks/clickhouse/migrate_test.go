@@ -105,7 +105,6 @@ func TestOpen_BadOptions(t *testing.T) {
 		{Database: "1st"},
 		{Database: "x; DROP DATABASE y"},
 		{RetentionDays: -1},
-		{BatchRows: -5},
 	} {
 		// Addr points nowhere: validation must refuse before dialling.
 		o.Addr = "127.0.0.1:1"

@@ -21,10 +21,6 @@ type Options struct {
 	// drops monthly partitions that lie wholly before now minus this many days.
 	// 0 means the default, 400.
 	RetentionDays int
-	// BatchRows is the number of rows a caller should gather before calling a
-	// Write method (the writers insert whatever they are given in one batch).
-	// 0 means the default, 50000.
-	BatchRows int
 	// Logger receives migration and retention notes. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -35,7 +31,6 @@ const (
 	DefaultDatabase      = "healthcode"
 	DefaultUser          = "default"
 	DefaultRetentionDays = 400
-	DefaultBatchRows     = 50000
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -53,9 +48,6 @@ func (o *Options) setDefaults() {
 	if o.RetentionDays == 0 {
 		o.RetentionDays = DefaultRetentionDays
 	}
-	if o.BatchRows == 0 {
-		o.BatchRows = DefaultBatchRows
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -67,9 +59,6 @@ func (o *Options) validate() error {
 	}
 	if o.RetentionDays < 0 {
 		return fmt.Errorf("clickhouse options: retention days %d: must not be negative", o.RetentionDays)
-	}
-	if o.BatchRows < 0 {
-		return fmt.Errorf("clickhouse options: batch rows %d: must not be negative", o.BatchRows)
 	}
 	return nil
 }
