@@ -64,7 +64,7 @@ func (in *ingest) run(ctx context.Context) error {
 	for t := range in.streams {
 		topics = append(topics, t)
 	}
-	r := in.kc.NewGroupReader(in.o.group(StageIngest), topics...)
+	r := in.kc.NewGroupReader(ctx, in.o.group(StageIngest), topics...)
 	defer r.Close()
 
 	// Two steps overlap: while one batch is written and committed, the next is

@@ -21,7 +21,7 @@ func writeInOrder(ctx context.Context, outs ...output) error {
 		if len(out.msgs) == 0 {
 			continue
 		}
-		if err := out.w.WriteMessages(ctx, out.msgs...); err != nil {
+		if err := kafka.Write(ctx, out.w, out.msgs...); err != nil {
 			return fmt.Errorf("write %s: %w", out.w.Topic, err)
 		}
 	}

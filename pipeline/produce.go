@@ -42,7 +42,7 @@ func (p *UpstreamProducer) Flush(ctx context.Context) error {
 	if len(p.batch) == 0 {
 		return nil
 	}
-	if err := p.w.WriteMessages(ctx, p.batch...); err != nil {
+	if err := kafka.Write(ctx, p.w, p.batch...); err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
 	p.sent += int64(len(p.batch))

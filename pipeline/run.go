@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -108,11 +109,22 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for i, stage := range p.o.Stages {
-		g.Go(func() error { return wrapStage(stage, runs[i](ctx)) })
+		g.Go(func() error {
+			// The stage's goroutines, and those they start, carry the label
+			// stage=<name> in CPU profiles (kafka-go's own goroutines do not:
+			// the toolkit starts them unlabelled).
+			var err error
+			pprof.Do(ctx, pprof.Labels(ProfileLabel, stage), func(ctx context.Context) { err = runs[i](ctx) })
+			return wrapStage(stage, err)
+		})
 		p.o.Logger.Info("stage started", slog.String("stage", stage))
 	}
 	return g.Wait()
 }
+
+// ProfileLabel is the pprof label key whose value names the stage
+// (StageIngest, StageScore, ...) that ran a CPU profile sample.
+const ProfileLabel = "stage"
 
 func wrapStage(stage string, err error) error {
 	if err == nil {

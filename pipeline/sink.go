@@ -67,7 +67,7 @@ func (s *sink) run(ctx context.Context) error {
 // decodes a batch into the dead letters it holds and the insert that writes
 // the rest; both are retried until done, the dead letters written once.
 func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) error)) error {
-	r := s.kc.NewGroupReader(group, topic)
+	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
 	var buf []kafka.Message
 	for {
@@ -188,7 +188,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	if err := s.dead.WriteMessages(ctx, dead...); err != nil {
+	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
 	s.o.Metrics.DeadLetters.Add(int64(len(dead)))

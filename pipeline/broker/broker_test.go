@@ -148,7 +148,7 @@ func TestStart_DataDirPersists(t *testing.T) {
 	}
 	produceTo(t, o, "kept", []string{"a", "b", "c", "d"}, 0, 1)
 	// A committed group offset must survive too.
-	r := o.NewGroupReader("g", "kept")
+	r := o.NewGroupReader(ctx, "g", "kept")
 	var got []kafka.Message
 	for len(got) < 2 {
 		m, err := r.FetchMessage(ctx)

@@ -27,7 +27,7 @@ type TopicSpec struct {
 // broker to auto-create.
 func (c *Client) metadata(ctx context.Context, topics ...string) (*kafkago.MetadataResponse, error) {
 	var res *kafkago.MetadataResponse
-	err := c.withClient(func(kc *kafkago.Client) error {
+	err := c.withClient(ctx, func(kc *kafkago.Client) error {
 		var err error
 		res, err = kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
 		return err
@@ -80,7 +80,7 @@ func (c *Client) EnsureTopics(ctx context.Context, specs ...TopicSpec) error {
 	if len(create) == 0 {
 		return nil
 	}
-	err = c.withClient(func(kc *kafkago.Client) error {
+	err = c.withClient(ctx, func(kc *kafkago.Client) error {
 		res, err := kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: create})
 		if err != nil {
 			return err
@@ -175,7 +175,7 @@ func IsUnknownTopic(err error) bool { return errors.Is(err, kafkago.UnknownTopic
 // get) of each of partitions of topic.
 func (c *Client) EndOffsets(ctx context.Context, topic string, partitions ...int) (map[int]int64, error) {
 	var ends map[int]int64
-	err := c.withClient(func(kc *kafkago.Client) error {
+	err := c.withClient(ctx, func(kc *kafkago.Client) error {
 		by, err := listEndsByTopic(ctx, kc, map[string][]int{topic: partitions})
 		ends = by[topic]
 		return err

@@ -36,7 +36,7 @@ func TestEnsureTopics(t *testing.T) {
 	}
 
 	var res *kafkago.DescribeConfigsResponse
-	err := c.withClient(func(kc *kafkago.Client) error {
+	err := c.withClient(ctx, func(kc *kafkago.Client) error {
 		var err error
 		res, err = kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{
 			{ResourceType: kafkago.ResourceTypeTopic, ResourceName: "areas", ConfigNames: []string{"cleanup.policy"}},

@@ -290,11 +290,15 @@ func (c *Client) transport() *kafkago.Transport {
 }
 
 // withClient runs fn with a kafka-go admin client on a fresh transport,
-// closed afterwards.
-func (c *Client) withClient(fn func(*kafkago.Client) error) error {
+// closed afterwards, without the caller's profiler labels (labels.go).
+func (c *Client) withClient(ctx context.Context, fn func(*kafkago.Client) error) error {
 	tr := c.transport()
 	defer tr.CloseIdleConnections()
-	return fn(&kafkago.Client{Addr: kafkago.TCP(c.cfg.Brokers...), Transport: tr, Timeout: c.cfg.RequestTimeout})
+	var err error
+	unlabelled(ctx, func() {
+		err = fn(&kafkago.Client{Addr: kafkago.TCP(c.cfg.Brokers...), Transport: tr, Timeout: c.cfg.RequestTimeout})
+	})
+	return err
 }
 
 // errorLogger adapts slog for kafka-go's internal error reports (failed

@@ -26,7 +26,7 @@ type PartitionLag struct {
 // for its metadata, list-offsets and offset-fetch round trips.
 func (c *Client) Lag(ctx context.Context, group string, topics ...string) ([]PartitionLag, error) {
 	var out []PartitionLag
-	err := c.withClient(func(kc *kafkago.Client) error {
+	err := c.withClient(ctx, func(kc *kafkago.Client) error {
 		meta, err := kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)

@@ -39,7 +39,7 @@ func TestLag_PerPartition(t *testing.T) {
 	}
 
 	// Commit 5 of partition 0 through a group reader.
-	r := c.NewGroupReader("g", "in")
+	r := c.NewGroupReader(ctx, "g", "in")
 	committed := 0
 	for committed < 5 {
 		m, err := r.FetchMessage(ctx)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,10 @@ type Claim struct {
 func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func(ctx context.Context, c Claim) error) error {
 	o := &k.cfg
 	log := o.Logger.With(slog.String("group", group), slog.String("topic", topic))
+	// The group's goroutines (and the generations' handler goroutines, which
+	// set the caller's labels again in claimRunner.run) start unlabelled.
+	pprof.SetGoroutineLabels(context.Background())
+	defer pprof.SetGoroutineLabels(ctx)
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                group,
 		Brokers:           o.Brokers,
@@ -124,6 +129,7 @@ type claimRunner struct {
 // run returns only when the generation ends or parent is done: a function
 // started with Generation.Start that returns ends the generation for all.
 func (c *claimRunner) run(parent, gctx context.Context) {
+	pprof.SetGoroutineLabels(parent) // the handler runs under RunPartitioned's caller's labels
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(gctx, cancel)()

@@ -26,8 +26,17 @@ import (
 // partition that moved are dropped by FetchMessage, and the new owner starts
 // at the committed offset): effects must be idempotent.
 //
+// The reader joins the group at once, from goroutines of its own; ctx serves
+// only to keep the caller's profiler labels off them.
+//
 // It panics, as kafka-go's NewReader does, if no topic is given.
-func (c *Client) NewGroupReader(group string, topics ...string) *Reader {
+func (c *Client) NewGroupReader(ctx context.Context, group string, topics ...string) *Reader {
+	var r *Reader
+	unlabelled(ctx, func() { r = c.newGroupReader(group, topics...) })
+	return r
+}
+
+func (c *Client) newGroupReader(group string, topics ...string) *Reader {
 	return kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:           c.cfg.Brokers,
 		GroupID:           group,
@@ -75,7 +84,8 @@ func (c *Client) NewPartitionReader(topic string, partition int) *Reader {
 // Messages are not committed.
 //
 // If ctx ends or linger expires after the first message, the messages in hand
-// are returned with a nil error. If r fails after the first message, they are
+// are returned with a nil error. The goroutines r starts do not inherit the
+// caller's profiler labels. If r fails after the first message, they are
 // returned with the error; the caller may process them or drop them (they
 // were not committed, so they will be read again).
 //
@@ -86,7 +96,7 @@ func (c *Client) NewPartitionReader(topic string, partition int) *Reader {
 // channel for the next call, and its offset bookkeeping moves only when a
 // message is returned.
 func FetchBatch(ctx context.Context, r *Reader, max int, linger time.Duration, buf []Message) ([]Message, error) {
-	m, err := r.FetchMessage(ctx)
+	m, err := fetch(ctx, r)
 	if err != nil {
 		return buf, err
 	}
@@ -97,7 +107,7 @@ func FetchBatch(ctx context.Context, r *Reader, max int, linger time.Duration, b
 	lctx, cancel := context.WithTimeout(ctx, linger)
 	defer cancel()
 	for n := 1; n < max; n++ {
-		m, err := r.FetchMessage(lctx)
+		m, err := fetch(lctx, r)
 		if err != nil {
 			if lctx.Err() != nil {
 				return buf, nil // linger expired or ctx ended: return what we have

@@ -157,7 +157,7 @@ func TestNewGroupReader_CommitsResume(t *testing.T) {
 
 	seen := map[string]int{}
 	consume := func(limit int) int {
-		r := o.NewGroupReader("stateless", "in")
+		r := o.NewGroupReader(ctx, "stateless", "in")
 		got := 0
 		for got < limit {
 			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)

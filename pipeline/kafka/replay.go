@@ -86,7 +86,7 @@ func (c *Client) read(ctx context.Context, topic string, p int, end int64, caugh
 		if !caught {
 			fctx, cancel = context.WithTimeout(ctx, idle)
 		}
-		m, err := r.FetchMessage(fctx)
+		m, err := fetch(fctx, r)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil || caught || !errors.Is(err, context.DeadlineExceeded) {
