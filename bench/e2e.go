@@ -85,7 +85,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	log.Info("simulating and producing", slog.Int("people", o.E2EPeople), slog.Int("days", o.E2EDays))
 	start := time.Now()
 	prod := pipeline.NewUpstreamProducer(kc, topics)
-	sum, err := sim.Run(ctx, sim.Config{People: o.E2EPeople, Days: o.E2EDays, Seed: 1},
+	sum, err := sim.Run(ctx, sim.Config{People: o.E2EPeople, Days: o.E2EDays, Seed: 1, Policy: pol},
 		func(m sim.Message) error { return prod.Add(ctx, m.Stream, m.Key, m.Value) })
 	if cerr := prod.Close(ctx); err == nil {
 		err = cerr

@@ -16,6 +16,7 @@ import (
 
 	"healthcode/policies"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // Trace measures contact tracing on one place partition: a Tracer holding
@@ -28,15 +29,15 @@ func Trace(ctx context.Context, o *Options, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	tr := scoring.NewTracer(g.p, scoring.TracerOptions{Expected: o.Presences})
+	tr := tracing.New(g.p, tracing.Options{Expected: o.Presences})
 	bf := newBruteIndex(o.Presences + o.Presences/20 + 1000)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	var out []scoring.Exposure
+	var out []tracing.Exposure
 	idBytes := 0
-	fed := g.run(func(p *scoring.Presence) {
+	fed := g.run(func(p *tracing.Presence) {
 		out = tr.AddPresence(*p, out[:0])
 		bf.add(p)
 		idBytes += len(p.ID)
@@ -73,7 +74,7 @@ func Trace(ctx context.Context, o *Options, r *Report) error {
 		return s / float64(len(v))
 	}
 	held := float64(tr.Len())
-	naive := float64(unsafe.Sizeof(scoring.Presence{})) + float64(idBytes)/float64(fed)
+	naive := float64(unsafe.Sizeof(tracing.Presence{})) + float64(idBytes)/float64(fed)
 	// The baseline's array was allocated before the first reading.
 	heap := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / held
 	r.Add(
@@ -87,7 +88,7 @@ func Trace(ctx context.Context, o *Options, r *Report) error {
 				tr.Len(), traceCases, slices.Max(traceMS), float64(got)/traceCases, want, got, build.Round(time.Millisecond),
 				float64(build.Nanoseconds())/float64(fed))},
 		Figure{Key: "trace_bytes_per_presence", Value: float64(tr.Bytes()) / held, Unit: "bytes",
-			Baseline: "naive record: unsafe.Sizeof(scoring.Presence) + its event id's bytes", BaselineValue: naive, Goal: "<= 24",
+			Baseline: "naive record: unsafe.Sizeof(tracing.Presence) + its event id's bytes", BaselineValue: naive, Goal: "<= 24",
 			Note: fmt.Sprintf("Tracer.Bytes() / Tracer.Len() at %d presences; live heap after a GC says %.1f bytes/presence "+
 				"(with the baseline's place table, not its array)", tr.Len(), heap)},
 	)
@@ -110,16 +111,16 @@ type bruteRec struct {
 	place      uint64 // PlaceCell: the cell; otherwise 1<<63 | kind<<48 | interned name
 	start, end scoring.Time
 	row        int16
-	kind       scoring.PlaceKind
+	kind       tracing.PlaceKind
 }
 
 func newBruteIndex(n int) *bruteIndex {
 	return &bruteIndex{recs: make([]bruteRec, 0, n), places: map[string]uint64{}}
 }
 
-func (b *bruteIndex) add(p *scoring.Presence) {
+func (b *bruteIndex) add(p *tracing.Presence) {
 	place := p.Cell
-	if p.Kind != scoring.PlaceCell {
+	if p.Kind != tracing.PlaceCell {
 		id, ok := b.places[p.Place]
 		if !ok {
 			id = 1<<63 | uint64(p.Kind)<<48 | uint64(len(b.places))
@@ -133,18 +134,18 @@ func (b *bruteIndex) add(p *scoring.Presence) {
 // bruteKind classifies a case's stay overlapping another person's by the
 // policy's contact definitions (POLICY.md): ov is the overlap, caseRow and
 // row the seat rows on a flight. Zero means no exposure.
-func bruteKind(p *scoring.Policy, place scoring.PlaceKind, ov scoring.Time, caseRow, row int16) scoring.ExposureKind {
+func bruteKind(p *scoring.Policy, place tracing.PlaceKind, ov scoring.Time, caseRow, row int16) scoring.ExposureKind {
 	c := &p.Contacts
 	switch place {
-	case scoring.PlaceVenue:
+	case tracing.PlaceVenue:
 		if ov >= scoring.Time(c.CloseOverlap.Std()/time.Second) {
 			return scoring.ExposureClose
 		}
-	case scoring.PlaceCell:
+	case tracing.PlaceCell:
 		if ov >= scoring.Time(c.CompanionOverlap.Std()/time.Second) {
 			return scoring.ExposureCompanion
 		}
-	case scoring.PlaceFlight:
+	case tracing.PlaceFlight:
 		if d := int(caseRow) - int(row); row == scoring.RowCrew || (caseRow != scoring.RowCrew && d >= -c.CloseRows && d <= c.CloseRows) {
 			return scoring.ExposureClose
 		}
@@ -160,7 +161,7 @@ func (b *bruteIndex) caseExposures(p *scoring.Policy, m scoring.Mark) int {
 	type stay struct {
 		start, end scoring.Time
 		row        int16
-		kind       scoring.PlaceKind
+		kind       tracing.PlaceKind
 	}
 	mine := map[uint64][]stay{}
 	for i := range b.recs {
@@ -338,12 +339,12 @@ func (g *traceGen) id(prefix string) string {
 }
 
 // run feeds every presence to emit in arrival order and returns how many it fed.
-func (g *traceGen) run(emit func(p *scoring.Presence)) int {
+func (g *traceGen) run(emit func(p *tracing.Presence)) int {
 	span := int64(traceDays * 86400)
 	count := 0
 	nextFlight := 0
 	feed := func(ev *scoring.Event) {
-		for _, p := range scoring.PresencesOf(ev, g.p) {
+		for _, p := range tracing.PresencesOf(ev, g.p) {
 			emit(&p)
 			count++
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // The contact-tracing benchmark: one place partition's Tracer holding 16 days
@@ -52,13 +53,13 @@ func BenchmarkTrace(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := scoring.NewTracer(g.p, scoring.TracerOptions{Expected: n})
+	tr := tracing.New(g.p, tracing.Options{Expected: n})
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	var out []scoring.Exposure
-	fed := g.run(func(p *scoring.Presence) { out = tr.AddPresence(*p, out[:0]) })
+	var out []tracing.Exposure
+	fed := g.run(func(p *tracing.Presence) { out = tr.AddPresence(*p, out[:0]) })
 	build := time.Since(start)
 	runtime.GC()
 	var after runtime.MemStats
@@ -106,9 +107,9 @@ func TestTraceBenchSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := scoring.NewTracer(g.p, scoring.TracerOptions{Expected: g.n})
-	var all []scoring.Presence
-	fed := g.run(func(p *scoring.Presence) {
+	tr := tracing.New(g.p, tracing.Options{Expected: g.n})
+	var all []tracing.Presence
+	fed := g.run(func(p *tracing.Presence) {
 		all = append(all, *p)
 		if x := tr.AddPresence(*p, nil); len(x) != 0 {
 			t.Fatalf("exposures before any mark: %d", len(x))
@@ -117,7 +118,7 @@ func TestTraceBenchSmoke(t *testing.T) {
 	if tr.Len() != fed || fed < g.n {
 		t.Fatalf("fed %d, held %d, want %d", fed, tr.Len(), g.n)
 	}
-	byPlace := map[string][]*scoring.Presence{}
+	byPlace := map[string][]*tracing.Presence{}
 	for i := range all {
 		byPlace[all[i].PlaceKey()] = append(byPlace[all[i].PlaceKey()], &all[i])
 	}
@@ -142,7 +143,7 @@ func TestTraceBenchSmoke(t *testing.T) {
 }
 
 // bruteForceCase lists the exposures of a case mark by checking every pair.
-func bruteForceCase(p *scoring.Policy, all []scoring.Presence, byPlace map[string][]*scoring.Presence, m scoring.Mark) map[string]bool {
+func bruteForceCase(p *scoring.Policy, all []tracing.Presence, byPlace map[string][]*tracing.Presence, m scoring.Mark) map[string]bool {
 	want := map[string]bool{}
 	for i := range all {
 		pp := &all[i]

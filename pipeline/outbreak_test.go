@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/pipeline"
+	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sources"
 	"healthcode/sources/sim"
@@ -36,7 +37,11 @@ func TestEndToEnd_Outbreak(t *testing.T) {
 	}
 	prod := pipeline.NewUpstreamProducer(kafkaClient(t, brokers), topics)
 	var truth bytes.Buffer
-	cfg := sim.Config{People: 10000, Days: 7, Seed: 2, Key: testKey, Contacts: &truth}
+	pol, err := policies.Load("domestic") // the pipeline's policy (startPipeline): the truth follows its definitions
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sim.Config{People: 10000, Days: 7, Seed: 2, Key: testKey, Contacts: &truth, Policy: pol}
 	start := time.Now()
 	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error { return prod.Add(ctx, m.Stream, m.Key, m.Value) })
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 )
 
@@ -229,7 +230,7 @@ func (pt *part) route(ev *scoring.Event) {
 	}
 	switch ev.Kind {
 	case scoring.KindCheckin, scoring.KindTravel, scoring.KindArrival:
-		for _, pr := range scoring.PresencesOf(ev, pt.eng.Policy()) {
+		for _, pr := range tracing.PresencesOf(ev, pt.eng.Policy()) {
 			routed := *ev
 			routed.Sub = uint8(pr.Kind) // which of the event's presences this copy is for
 			p := placePartition(pr.PlaceKey(), n)

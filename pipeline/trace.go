@@ -11,6 +11,7 @@ import (
 	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 )
 
@@ -23,7 +24,7 @@ func placePartition(key string, n int) int {
 
 // trace is the contact-tracing stage: presences re-keyed by place, so finding
 // everyone who shared a venue, an H3 cell or a flight with a case is local to
-// one place partition. Each owned partition holds a scoring.Tracer. Its index
+// one place partition. Each owned partition holds a tracing.Tracer. Its index
 // is rebuilt on assignment by replaying the partition (retention of
 // hc.presence covers the look-back) with output suppressed up to the
 // committed offset, whose exposures were already sent.
@@ -56,17 +57,17 @@ func (t *trace) run(ctx context.Context) error {
 type tracePart struct {
 	t       *trace
 	p       int
-	tr      *scoring.Tracer
+	tr      *tracing.Tracer
 	clock   scoring.Time
 	expired scoring.Time
 	evs     []scoring.Event
-	found   []scoring.Exposure
+	found   []tracing.Exposure
 	dead    []kafka.Message
 }
 
 func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
-	tp := &tracePart{t: t, p: c.Partition, tr: scoring.NewTracer(t.o.Policy, scoring.TracerOptions{})}
+	tp := &tracePart{t: t, p: c.Partition, tr: tracing.New(t.o.Policy, tracing.Options{})}
 	start := time.Now()
 	if err := tp.rebuild(ctx, c.Offset); err != nil {
 		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
@@ -120,10 +121,15 @@ func (tp *tracePart) apply(m *kafka.Message) {
 		case scoring.KindArea:
 			tp.found = tp.tr.AddDesignation(ev.Designation(), tp.found)
 		case scoring.KindMark:
-			tp.found = tp.tr.AddMark(ev.Mark(), tp.found)
+			mk, err := ev.Mark()
+			if err != nil {
+				tp.dead = append(tp.dead, deadLetter(m, fmt.Errorf("decode presences: %w", err)))
+				continue
+			}
+			tp.found = tp.tr.AddMark(mk, tp.found)
 		case scoring.KindCheckin, scoring.KindTravel, scoring.KindArrival:
 			// The event is routed here for one of its presences: Sub names which.
-			for _, pr := range scoring.PresencesOf(ev, pol) {
+			for _, pr := range tracing.PresencesOf(ev, pol) {
 				if uint8(pr.Kind) == ev.Sub {
 					tp.found = tp.tr.AddPresence(pr, tp.found)
 				}

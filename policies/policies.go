@@ -6,6 +6,7 @@ package policies
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -16,15 +17,30 @@ import (
 //go:embed *.json
 var files embed.FS
 
-// Names lists the shipped policies.
+// Names lists the shipped policies. The files are embedded at build time, so
+// failing to list them is a broken build: it panics.
 func Names() []string {
-	ents, _ := files.ReadDir(".")
+	out, err := names(files)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// names lists the policy files (*.json) at the root of fsys, without the suffix.
+func names(fsys fs.ReadDirFS) ([]string, error) {
+	ents, err := fsys.ReadDir(".")
+	if err != nil {
+		return nil, fmt.Errorf("policies: list the embedded policy files: %w", err)
+	}
 	var out []string
 	for _, e := range ents {
-		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
+			out = append(out, n)
+		}
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 // Raw returns a shipped policy file's bytes.

@@ -1,6 +1,12 @@
 package policies
 
-import "testing"
+import (
+	"errors"
+	"io/fs"
+	"slices"
+	"testing"
+	"testing/fstest"
+)
 
 func TestShippedPoliciesValidate(t *testing.T) {
 	want := map[string][]string{
@@ -30,5 +36,20 @@ func TestShippedPoliciesValidate(t *testing.T) {
 func TestLoadUnknown(t *testing.T) {
 	if _, err := Load("nowhere"); err == nil {
 		t.Fatal("loading an unshipped policy succeeded")
+	}
+}
+
+// errFS fails every listing, as a broken embed would.
+type errFS struct{ fs.ReadDirFS }
+
+func (errFS) ReadDir(string) ([]fs.DirEntry, error) { return nil, fs.ErrNotExist }
+
+func TestNames_ListingFails(t *testing.T) {
+	if got, err := names(errFS{}); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("names of a failing file system = %v, %v; want the error", got, err)
+	}
+	got, err := names(fstest.MapFS{"b.json": {}, "a.json": {}, "README": {}})
+	if err != nil || !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("names = %v, %v; want [a b]", got, err)
 	}
 }

@@ -148,13 +148,13 @@ func (e *Engine) hashOf(f *Facts, d *Decision) uint32 {
 	for _, a := range d.Top {
 		if a.Rule < 0 {
 			put(0xFFFFFFFF)
-			h.Write(e.strs.bytes(f.OverrideText))
+			h.Write(e.strs.Bytes(f.OverrideText))
 		} else {
 			put(e.policy.Rules[a.Rule].hash)
 		}
 		put(uint32(a.Anchor))
 		put(uint32(a.Until))
-		h.Write(e.strs.bytes(a.Ref))
+		h.Write(e.strs.Bytes(a.Ref))
 		if a.Area != nil {
 			h.Write([]byte(a.Area.ID))
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"healthcode/internal/arena"
 )
 
 // EngineOptions configure an Engine. The zero value is valid.
@@ -35,7 +37,7 @@ type Engine struct {
 	index personIndex // person -> position in keys and facts
 	keys  []PersonKey
 	facts []Facts
-	strs  arena
+	strs  arena.Arena
 
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
@@ -132,9 +134,20 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 		return out, fmt.Errorf("%w: override %q to level %d, policy %s has %d colours",
 			ErrBadEvent, ev.ID, ev.Level, e.policy.Stamp(), len(e.policy.Colours))
 	}
+	// A close contact's own close contacts, from the exposure to the case's
+	// report, are secondary contacts. Every close exposure raises its own mark
+	// (its window and case differ), even when an earlier one already set the
+	// fact.
+	closeMark, marks, err := CloseMark(ev)
+	if err != nil {
+		return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
+	}
 	idx := e.lookupOrAdd(ev.Person)
 	f := &e.facts[idx]
 	changed := e.applyFacts(f, ev)
+	if marks {
+		e.marks = append(e.marks, closeMark)
+	}
 	if !changed && f.Issued != issuedNone && (f.Review == 0 || now < f.Review) {
 		// Same facts, and no rule can have changed by the clock since the
 		// last decision (Review is the earliest such time): the decision is
@@ -181,75 +194,54 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		if fever {
 			return e.later(f, FactSuspect, ev.At, ev.ID)
 		}
-	case KindCheckin:
-		end := ev.End
-		if end == 0 {
-			end = ev.At.Add(p.CheckinDefaultStay.Std())
+	case KindCheckin, KindTravel:
+		travel := ev.Kind == KindTravel
+		end := p.StayEnd(travel, ev.At, ev.End)
+		if !p.CountsForArea(travel, ev.At, end) {
+			return false // itinerary-card rule: short travel stays do not count
 		}
-		return e.stayRisk(f, ev, "", end)
-	case KindTravel:
-		end := ev.End
-		if end == 0 {
-			end = ev.At.Add(p.TravelDefaultStay.Std())
+		region := ""
+		if travel {
+			region = ev.Place
 		}
-		if end < ev.At.Add(p.RegionMinStay.Std()) {
-			return false // itinerary-card rule: short stays do not count
-		}
-		return e.stayRisk(f, ev, ev.Place, end)
+		return e.stayRisk(f, ev, region, end)
 	case KindArrival:
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return false
 		}
-		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.put(ev.ID)})
+		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)})
 	case KindVaccination:
 		if ev.Dose > f.Doses {
 			f.Doses = ev.Dose
 			return true
 		}
 	case KindOverride:
-		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.get(f.OverrideRef)) {
+		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.Get(f.OverrideRef)) {
 			return false
 		}
 		f.OverrideAt, f.OverrideUntil, f.OverrideLevel = ev.At, ev.End, ev.Level
-		f.OverrideRef, f.OverrideText = e.strs.put(ev.ID), e.strs.put(ev.Text)
+		f.OverrideRef, f.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
 		return true
 	case KindExposure:
-		switch ExposureKind(ev.Sub) {
-		case ExposureClose:
-			// A close contact's own close contacts, from the exposure to the
-			// case's report, are secondary contacts. Every close exposure
-			// raises its own mark (its window and case differ), even when an
-			// earlier one already set the fact.
-			if ev.End > ev.At {
-				src, _ := ParsePersonKey(ev.Text)
-				e.marks = append(e.marks, Mark{Person: ev.Person, Level: MarkClose, From: ev.At, To: ev.End, Source: src, ID: ev.ID})
-			}
-			return e.later(f, FactCloseContact, ev.At, ev.ID)
-		case ExposureCompanion:
-			return e.later(f, FactCompanion, ev.At, ev.ID)
-		case ExposureSecondary:
-			return e.later(f, FactSecondaryContact, ev.At, ev.ID)
-		case ExposureAreaHigh:
-			return e.later(f, FactAreaHigh, ev.At, ev.ID)
-		case ExposureAreaMedium:
-			return e.later(f, FactAreaMedium, ev.At, ev.ID)
+		if fact, ok := ExposureKind(ev.Sub).Fact(); ok {
+			return e.later(f, fact, ev.At, ev.ID)
 		}
 	}
 	return false
 }
 
-// stayRisk checks a stay [ev.At, end) against the area table (region and H3
-// designations known now) and records it as an area fact anchored at the end of
-// the stay.
+// stayRisk checks a counted stay [ev.At, end) against the area table (region
+// and H3 designations known now) and records it as the area fact of the
+// highest level in force (AreaExposure), anchored at the end of the stay. The
+// tracer derives the same fact for designations that arrive later.
 func (e *Engine) stayRisk(f *Facts, ev *Event, region string, end Time) bool {
 	lvl, _ := e.areas.StayLevel(region, ev.Cell, ev.At, end)
-	switch lvl {
-	case RiskHigh:
-		return e.later(f, FactAreaHigh, end, ev.ID)
-	case RiskMedium:
-		return e.later(f, FactAreaMedium, end, ev.ID)
+	k, ok := AreaExposure(lvl)
+	if !ok {
+		return false
 	}
-	return false
+	fact, _ := k.Fact()
+	return e.later(f, fact, end, ev.ID)
 }
 
 // reconsider decides person idx at now and appends an update if what a code
@@ -287,7 +279,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 	}
 	for _, a := range d.Top {
 		r := Reason{Until: a.Until}
-		if id := e.strs.get(a.Ref); id != "" {
+		if id := e.strs.Get(a.Ref); id != "" {
 			r.Evidence = append(r.Evidence, id)
 		}
 		if a.Area != nil && a.Area.ID != "" {
@@ -296,7 +288,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 		if a.Rule >= 0 {
 			r.Rule = &e.policy.Rules[a.Rule]
 		} else {
-			r.Text = e.strs.get(f.OverrideText)
+			r.Text = e.strs.Get(f.OverrideText)
 		}
 		u.Reasons = append(u.Reasons, r)
 	}
@@ -405,7 +397,7 @@ func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
 }
 
 // Evidence resolves a Ref from a Decision of this engine.
-func (e *Engine) Evidence(r Ref) string { return e.strs.get(r) }
+func (e *Engine) Evidence(r Ref) string { return e.strs.Get(r) }
 
 // TakeDirty returns the persons whose state changed since the last call, for
 // the state changelog, and resets the list.

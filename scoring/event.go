@@ -87,10 +87,10 @@ func (k PersonKey) String() string { return hex.EncodeToString(k[:]) }
 func ParsePersonKey(s string) (PersonKey, error) {
 	var k PersonKey
 	if len(s) != 32 {
-		return k, fmt.Errorf("person key %q: want 32 hex characters", s)
+		return k, fmt.Errorf("person key: want 32 hex characters, have %d", len(s))
 	}
 	if _, err := hex.Decode(k[:], []byte(s)); err != nil {
-		return k, fmt.Errorf("person key %q: %w", s, err)
+		return k, errors.New("person key: want 32 hex characters, have others")
 	}
 	return k, nil
 }
@@ -169,6 +169,24 @@ const (
 	ExposureAreaHigh   // a counted stay overlapping a high-risk area designation
 	ExposureAreaMedium // a counted stay overlapping a medium-risk area designation
 )
+
+// Fact returns the fact an exposure of kind k sets (anchored at its time);
+// ok is false for an unknown kind.
+func (k ExposureKind) Fact() (f Fact, ok bool) {
+	switch k {
+	case ExposureClose:
+		return FactCloseContact, true
+	case ExposureCompanion:
+		return FactCompanion, true
+	case ExposureSecondary:
+		return FactSecondaryContact, true
+	case ExposureAreaHigh:
+		return FactAreaHigh, true
+	case ExposureAreaMedium:
+		return FactAreaMedium, true
+	}
+	return 0, false
+}
 
 // Symptom bits for KindDeclaration.
 const (
@@ -272,11 +290,15 @@ func MarkEvent(m Mark) Event {
 	return ev
 }
 
-// Mark returns the mark carried by a KindMark event.
-func (ev *Event) Mark() Mark {
+// Mark returns the mark carried by a KindMark event. It fails when Text is
+// neither empty nor a person key.
+func (ev *Event) Mark() (Mark, error) {
 	m := Mark{Person: ev.Person, Level: MarkLevel(ev.Sub), From: ev.At, To: ev.End, ID: ev.ID}
 	if ev.Text != "" {
-		m.Source, _ = ParsePersonKey(ev.Text)
+		var err error
+		if m.Source, err = ParsePersonKey(ev.Text); err != nil {
+			return Mark{}, fmt.Errorf("mark: source: %w", err)
+		}
 	}
-	return m
+	return m, nil
 }

@@ -1,9 +1,11 @@
 package scoring
 
+import "healthcode/internal/arena"
+
 // Ref points at a string (an event id or a reason text) in an engine's string
 // arena: offset+1, so that zero means none. Keeping strings out of Facts keeps
 // Facts pointer-free, so the garbage collector never scans the state.
-type Ref uint32
+type Ref = arena.Ref
 
 // numStored is the number of facts kept as anchors in Facts.Anchor; the rest
 // (arrival_high, arrival_medium, arrival_abroad) are derived from Facts.Arrivals
@@ -56,11 +58,11 @@ type Facts struct {
 // times keep the smaller event id so that order of arrival does not matter.
 func (e *Engine) later(f *Facts, fact Fact, t Time, id string) bool {
 	cur := f.Anchor[fact]
-	if t < cur || (t == cur && cur != 0 && id >= e.strs.get(f.Ref[fact])) {
+	if t < cur || (t == cur && cur != 0 && id >= e.strs.Get(f.Ref[fact])) {
 		return false
 	}
 	f.Anchor[fact] = t
-	f.Ref[fact] = e.strs.put(id)
+	f.Ref[fact] = e.strs.Put(id)
 	return true
 }
 

@@ -83,7 +83,7 @@ func TestArena_CompactionBounded(t *testing.T) {
 			if _, err := e.Apply(&ev, ev.At, nil); err != nil {
 				t.Fatal(err)
 			}
-			maxSize = max(maxSize, e.strs.size())
+			maxSize = max(maxSize, e.strs.Size())
 		}
 	}
 	live := 20 * (1 + len("c-19-199-") + len(pad))
@@ -97,7 +97,7 @@ func TestArena_CompactionBounded(t *testing.T) {
 			t.Fatalf("person %d not indexed", i)
 		}
 		f := &e.facts[idx]
-		if got, want := e.strs.get(f.Ref[FactCompanion]), fmt.Sprintf("c-%d-199-%s", i, pad); got != want {
+		if got, want := e.strs.Get(f.Ref[FactCompanion]), fmt.Sprintf("c-%d-199-%s", i, pad); got != want {
 			t.Errorf("person %d: evidence %q, want %q", i, got, want)
 		}
 	}

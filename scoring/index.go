@@ -1,6 +1,10 @@
 package scoring
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"healthcode/internal/mix"
+)
 
 // personIndex maps person keys to positions in the engine's keys and facts
 // slices: an open-addressing table of uint32 (position+1, 0 = empty) with
@@ -22,9 +26,9 @@ func newPersonIndex(capacity int) personIndex {
 }
 
 // slotOf hashes a key: person keys are HMAC output, but tests and callers may
-// use any bytes, so both halves are mixed (mix64, the tracer's finaliser).
+// use any bytes, so both halves are mixed (mix.Mix64, the tracer's finaliser too).
 func slotOf(k *PersonKey) uint64 {
-	return mix64(binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])*0x9e3779b97f4a7c15)
+	return mix.Mix64(binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])*0x9e3779b97f4a7c15)
 }
 
 // get returns the position of k.

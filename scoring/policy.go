@@ -116,6 +116,27 @@ type Params struct {
 	RegionMinStay      Duration `json:"region_min_stay"`      // shorter travel stays do not count for area risk; default 4h
 }
 
+// StayEnd is when a check-in (travel false) or travel stay from start ends:
+// at left_at when known (left != 0), else CheckinDefaultStay or
+// TravelDefaultStay after start.
+func (pa *Params) StayEnd(travel bool, start, left Time) Time {
+	if left != 0 {
+		return left
+	}
+	if travel {
+		return start.Add(pa.TravelDefaultStay.Std())
+	}
+	return start.Add(pa.CheckinDefaultStay.Std())
+}
+
+// CountsForArea reports whether a stay from start to end counts for area
+// risk: a check-in always, a travel stay only if it lasts at least
+// RegionMinStay (the itinerary-card rule, for a travel record's region and
+// cell alike).
+func (pa *Params) CountsForArea(travel bool, start, end Time) bool {
+	return !travel || end >= start.Add(pa.RegionMinStay.Std())
+}
+
 // Contacts are the contact-tracing definitions of POLICY.md.
 type Contacts struct {
 	InfectiousBefore Duration `json:"infectious_before"` // infectious from this long before the first positive sample; default 2d

@@ -228,3 +228,26 @@ func TestDuration_StringRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The stay rules the engine and the tracer share: a stay without left_at
+// lasts the default for its kind, and a travel stay counts for area risk only
+// from RegionMinStay on (POLICY: the itinerary-card rule).
+func TestParams_StayRules(t *testing.T) {
+	p := loadPolicy(t, "domestic").Params
+	start := at("1d")
+	f := func(travel bool, left, wantEnd scoring.Time, wantCounts bool) {
+		t.Helper()
+		end := p.StayEnd(travel, start, left)
+		if end != wantEnd {
+			t.Errorf("StayEnd(travel=%v, left=%s) = %s, want %s", travel, fmtTime(left), fmtTime(end), fmtTime(wantEnd))
+		}
+		if got := p.CountsForArea(travel, start, end); got != wantCounts {
+			t.Errorf("CountsForArea(travel=%v, %s..%s) = %v, want %v", travel, fmtTime(start), fmtTime(end), got, wantCounts)
+		}
+	}
+	f(false, 0, at("1d", "1h"), true)                            // check-in: 1 hour, always counts
+	f(false, at("1d", "10m"), at("1d", "10m"), true)             // a short check-in counts
+	f(true, 0, at("2d"), true)                                   // travel: 24 hours
+	f(true, at("1d", "4h"), at("1d", "4h"), true)                // exactly 4 hours counts
+	f(true, at("1d", "4h", "-1s"), at("1d", "4h", "-1s"), false) // 3h59m59s does not
+}

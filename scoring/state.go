@@ -3,6 +3,8 @@ package scoring
 import (
 	"encoding/binary"
 	"fmt"
+
+	"healthcode/internal/arena"
 )
 
 // State records carry one person's facts out of the engine (to the state
@@ -29,7 +31,7 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 	b = append(b, k[:]...)
 	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
 	str := func(r Ref) {
-		s := e.strs.get(r)
+		s := e.strs.Get(r)
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -113,7 +115,7 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	var f Facts
 	for i := 0; i < numStored; i++ {
 		f.Anchor[i] = Time(r.u32())
-		f.Ref[i] = e.strs.put(r.str())
+		f.Ref[i] = e.strs.Put(r.str())
 	}
 	for i := range f.Neg {
 		f.Neg[i] = Time(r.u32())
@@ -124,12 +126,12 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	for i := range f.Arrivals {
 		f.Arrivals[i].At = Time(r.u32())
 		copy(f.Arrivals[i].Country[:], r.bytes(3))
-		f.Arrivals[i].Ref = e.strs.put(r.str())
+		f.Arrivals[i].Ref = e.strs.Put(r.str())
 	}
 	f.OverrideAt = Time(r.u32())
 	f.OverrideUntil = Time(r.u32())
-	f.OverrideRef = e.strs.put(r.str())
-	f.OverrideText = e.strs.put(r.str())
+	f.OverrideRef = e.strs.Put(r.str())
+	f.OverrideText = e.strs.Put(r.str())
 	lv := r.bytes(3)
 	f.OverrideLevel, f.Doses, f.Issued = lv[0], lv[1], lv[2]
 	f.Version = r.u32()
@@ -158,12 +160,11 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 // maybeCompact rewrites the string arena keeping only referenced strings, once
 // it has grown past the threshold.
 func (e *Engine) maybeCompact() {
-	if e.strs.size() < e.nextComp {
+	if e.strs.Size() < e.nextComp {
 		return
 	}
-	var fresh arena
-	fresh.buf = make([]byte, 0, e.strs.size()/2)
-	move := func(r *Ref) { *r = fresh.put(e.strs.get(*r)) }
+	fresh := arena.New(e.strs.Size() / 2)
+	move := func(r *Ref) { *r = fresh.Put(e.strs.Get(*r)) }
 	for i := range e.facts {
 		f := &e.facts[i]
 		for j := range f.Ref {
@@ -176,5 +177,5 @@ func (e *Engine) maybeCompact() {
 		move(&f.OverrideText)
 	}
 	e.strs = fresh
-	e.nextComp = max(e.opts.CompactAt, 2*fresh.size())
+	e.nextComp = max(e.opts.CompactAt, 2*fresh.Size())
 }

@@ -10,6 +10,7 @@ import (
 
 	"healthcode/policies"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 )
 
@@ -77,7 +78,7 @@ func TestColourUpdate_Golden(t *testing.T) {
 }
 
 func TestNewExposure(t *testing.T) {
-	x := scoring.Exposure{Exposed: scoring.PersonKey{1}, Source: scoring.PersonKey{2}, Kind: scoring.ExposureSecondary,
+	x := tracing.Exposure{Exposed: scoring.PersonKey{1}, Source: scoring.PersonKey{2}, Kind: scoring.ExposureSecondary,
 		Place: "f:CA936/2020-03-16", Start: scoring.MustTime("2020-03-16T10:00:00+08:00"), End: scoring.MustTime("2020-03-16T11:00:00+08:00"),
 		At: scoring.MustTime("2020-03-16T11:00:00+08:00"), ID: "exp-9"}
 	rec, err := sinks.NewExposure(&x)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // Exposure is a record on the internal topic hc.exposures and a row of the
@@ -48,7 +49,7 @@ func unix(t scoring.Time) int64 {
 }
 
 // NewExposure renders a tracing exposure as a record.
-func NewExposure(x *scoring.Exposure) (Exposure, error) {
+func NewExposure(x *tracing.Exposure) (Exposure, error) {
 	kind, err := ExposureKindName(x.Kind)
 	if err != nil {
 		return Exposure{}, err

@@ -71,8 +71,14 @@ func BenchmarkDecode_Flight(b *testing.B) {
 		b.Run(fmt.Sprintf("passengers=%d", n), func(b *testing.B) {
 			d := newTestDecoder(b, Config{})
 			var passengers []any
+			ids := map[string]bool{}
 			for i := 0; i < n; i++ {
 				id := GenerateResidentID(r, "330106", time.Date(1980, 1, 1+i%28, 0, 0, 0, 0, time.UTC))
+				if ids[id] { // a person listed again with another seat is refused
+					i--
+					continue
+				}
+				ids[id] = true
 				passengers = append(passengers, map[string]any{
 					"person": map[string]any{"id_type": "resident_id", "id_number": id},
 					"seat":   fmt.Sprintf("%d%c", 1+i/6, 'A'+i%6),

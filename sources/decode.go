@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
@@ -15,10 +16,9 @@ import (
 	"healthcode/scoring"
 )
 
-// Limits on upstream values; longer input is rejected, not truncated.
+// Limits on upstream values; longer input is rejected, not truncated. The
+// limits of string fields are in text.go.
 const (
-	maxEventID    = 256  // bytes of event_id
-	maxReason     = 2000 // bytes of an override reason
 	maxPassengers = 1000 // passengers in one manifest
 	maxSymptoms   = 32   // entries in a declaration's symptoms
 	internMax     = 4096 // distinct interned strings kept per scratch
@@ -54,12 +54,13 @@ var idTypes = [...]string{IDTypeResident, IDTypePassport, IDTypeHKMacauPermit, I
 // scratch holds the buffers of one Decode call. Pooled: it is owned by one
 // call at a time.
 type scratch struct {
-	call call
-	mac  hash.Hash
-	sum  [sha256.Size]byte
-	num  [textMax]byte // the normalised document number
-	strs map[string]string
-	seen map[scoring.PersonKey]struct{}
+	call  call
+	mac   hash.Hash
+	sum   [sha256.Size]byte
+	num   [textMax]byte // the normalised document number
+	strs  map[string]string
+	seen  map[scoring.PersonKey]int32 // a manifest's passengers: who listed each person first
+	first []int32                     // a manifest's passenger index of each emitted event
 
 	flight      flightMsg
 	travel      travelMsg
@@ -88,7 +89,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		return &scratch{
 			mac:  hmac.New(sha256.New, key),
 			strs: make(map[string]string),
-			seen: make(map[scoring.PersonKey]struct{}),
+			seen: make(map[scoring.PersonKey]int32),
 		}
 	}
 	return d, nil
@@ -196,6 +197,9 @@ func (c *call) reject(class RejectClass, field, reason string) *RejectError {
 // unmarshal decodes value into m and turns encoding/json's errors into
 // rejections that quote no input.
 func (c *call) unmarshal(value []byte, m any) *RejectError {
+	if i := invalidUTF8At(value); i >= 0 {
+		return c.reject(RejectMalformed, "", fmt.Sprintf("not valid UTF-8 (byte %d), and the contract's JSON is UTF-8", i))
+	}
 	err := json.Unmarshal(value, m)
 	if err == nil {
 		return nil
@@ -247,6 +251,11 @@ func (c *call) envelope(e *envelope) (id, source string, at scoring.Time, r *Rej
 		return "", "", 0, c.reject(RejectMissing, "event_id", "is required and must not be empty")
 	case len(e.EventID) > maxEventID:
 		return "", "", 0, c.reject(RejectInvalid, "event_id", fmt.Sprintf("is longer than %d bytes", maxEventID))
+	case strings.TrimSpace(e.EventID) == "":
+		return "", "", 0, c.reject(RejectMissing, "event_id", "is required and must not be blank")
+	}
+	if f := textFaultString(e.EventID, kindIdent); f != "" {
+		return "", "", 0, c.reject(RejectInvalid, "event_id", f)
 	}
 	src, r := c.text("source", &e.Source, true)
 	if r != nil {
@@ -284,8 +293,9 @@ func (c *call) enum(field string, t *text, names ...string) (uint8, *RejectError
 	return 0, c.reject(RejectInvalid, field, "must be one of "+strings.Join(names, ", "))
 }
 
-// text checks a text field's state; required fields must be non-empty strings.
-// It returns nil bytes for an absent optional field.
+// text checks a text field's state and characters (kindIdent); required
+// fields must be non-blank strings. It returns nil bytes for an absent
+// optional field.
 func (c *call) text(field string, t *text, required bool) ([]byte, *RejectError) {
 	switch t.st {
 	case textAbsent:
@@ -298,10 +308,48 @@ func (c *call) text(field string, t *text, required bool) ([]byte, *RejectError)
 	case textTooLong:
 		return nil, c.reject(RejectInvalid, field, fmt.Sprintf("is longer than %d bytes", textMax))
 	}
-	if t.n == 0 && required {
-		return nil, c.reject(RejectMissing, field, "is required and must not be empty")
+	b := t.bytes()
+	if f := textFault(b, kindIdent); f != "" {
+		return nil, c.reject(RejectInvalid, field, f)
 	}
-	return t.bytes(), nil
+	if required {
+		switch {
+		case len(b) == 0:
+			return nil, c.reject(RejectMissing, field, "is required and must not be empty")
+		case len(bytes.TrimSpace(b)) == 0:
+			return nil, c.reject(RejectMissing, field, "is required and must not be blank")
+		}
+	}
+	return b, nil
+}
+
+// label checks an optional free-text field that is not carried.
+func (c *call) label(field string, l *label, max int) *RejectError {
+	switch {
+	case l.st == textNotString:
+		return c.reject(RejectMalformed, field, "must be a string")
+	case l.n > max:
+		return c.reject(RejectInvalid, field, fmt.Sprintf("is longer than %d bytes", max))
+	case l.fault != "":
+		return c.reject(RejectInvalid, field, l.fault)
+	}
+	return nil
+}
+
+// identString checks a required identifier held as a Go string (officer,
+// approver) and returns it trimmed.
+func (c *call) identString(field, s string) (string, *RejectError) {
+	t := strings.TrimSpace(s)
+	switch {
+	case t == "":
+		return "", c.reject(RejectMissing, field, "is required and must not be blank")
+	case len(s) > maxIdent:
+		return "", c.reject(RejectInvalid, field, fmt.Sprintf("is longer than %d bytes", maxIdent))
+	}
+	if f := textFaultString(s, kindIdent); f != "" {
+		return "", c.reject(RejectInvalid, field, f)
+	}
+	return t, nil
 }
 
 // observed converts a time that happened in the world: it must not lie more

@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 )
@@ -11,8 +12,9 @@ import (
 // they record what they saw (absent, wrong JSON type, malformed) so that
 // validation can reject the message with the field's name and a clear reason.
 
-// textMax is the longest string a text field holds.
-const textMax = 64
+// textMax is the longest string a text field holds (text.go's limit of
+// identifiers and codes).
+const textMax = maxIdent
 
 type textState uint8
 
@@ -66,12 +68,30 @@ func jsonString(b []byte) ([]byte, textState) {
 	return s, textOK
 }
 
+// label is an optional free-text field that is checked but not carried
+// (venue.name, test.lab): only what validation needs is kept.
+type label struct {
+	st    textState // textOK, textAbsent or textNotString; never textTooLong
+	n     int       // length in bytes
+	fault string    // textFault(value, kindProse), "" if none
+}
+
+func (l *label) UnmarshalJSON(b []byte) error {
+	s, st := jsonString(b)
+	*l = label{st: st, n: len(s)}
+	if st == textOK {
+		l.fault = textFault(s, kindProse)
+	}
+	return nil
+}
+
 type numState uint8
 
 const (
 	numAbsent    numState = iota // field missing or null
 	numOK                        // a finite number
-	numNotNumber                 // a JSON value that is not a number, or out of float64 range
+	numNotNumber                 // a JSON value that is not a number
+	numNotFinite                 // a number out of float64 range (1e999)
 )
 
 // num is an optional JSON number.
@@ -87,8 +107,11 @@ func (n *num) UnmarshalJSON(b []byte) error {
 		n.st = numAbsent
 	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
 		v, err := strconv.ParseFloat(string(b), 64)
-		if err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+		switch {
+		case err == nil && !math.IsInf(v, 0) && !math.IsNaN(v):
 			n.v, n.st = v, numOK
+		case errors.Is(err, strconv.ErrRange):
+			n.st = numNotFinite
 		}
 	}
 	return nil

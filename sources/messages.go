@@ -1,8 +1,8 @@
 package sources
 
 // The JSON shapes of CONTRACT.md. Fields that are validated but not carried
-// (names, labs, airports, products) use fixed-buffer types or are left out, so
-// encoding/json skips them without allocating. Unknown fields are ignored: the
+// (names, labs, airports, products) use fixed-buffer types (text, label), so
+// they do not allocate. Unknown fields are ignored: the
 // contract grows only by optional fields.
 
 type envelope struct {
@@ -57,6 +57,7 @@ type testMsg struct {
 		Kind       text     `json:"kind"`
 		Result     text     `json:"result"`
 		ReportedAt jsonTime `json:"reported_at"`
+		Lab        label    `json:"lab"`
 	} `json:"test"`
 }
 
@@ -64,9 +65,10 @@ type checkinMsg struct {
 	envelope
 	Person personJSON `json:"person"`
 	Venue  struct {
-		ID  text `json:"id"`
-		Lat num  `json:"lat"`
-		Lng num  `json:"lng"`
+		ID   text  `json:"id"`
+		Name label `json:"name"`
+		Lat  num   `json:"lat"`
+		Lng  num   `json:"lng"`
 	} `json:"venue"`
 	LeftAt jsonTime `json:"left_at"`
 }

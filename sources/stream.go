@@ -43,13 +43,3 @@ func (s Stream) String() string {
 
 // DefaultTopic is the contract's default topic name for the stream ("src.checkins").
 func (s Stream) DefaultTopic() string { return "src." + s.String() }
-
-// ParseStream parses a short name as returned by String.
-func ParseStream(name string) (Stream, error) {
-	for s, n := range streamNames {
-		if n == name {
-			return s, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown stream %q", name)
-}

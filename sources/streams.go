@@ -15,6 +15,9 @@ import (
 // cellRes is the H3 resolution of venue and location cells.
 const cellRes = 15
 
+// maxFlight is the longest flight leg accepted (departed_at to arrived_at).
+const maxFlight = 48 * 3600
+
 // flight fans a manifest out to one KindArrival event per distinct passenger.
 func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 	id, source, _, r := c.envelope(&m.envelope)
@@ -36,10 +39,12 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
-	if _, ok := parseDate(date); !ok {
+	dateDays, ok := parseDate(date)
+	if !ok {
 		return c.reject(RejectInvalid, "flight.date", "must be a calendar date YYYY-MM-DD")
 	}
-	for _, a := range [...]struct {
+	var airports [2][]byte
+	for i, a := range [...]struct {
 		name string
 		t    *text
 	}{{"flight.origin_airport", &f.OriginAirport}, {"flight.destination_airport", &f.DestinationAirport}} {
@@ -50,6 +55,10 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 		if !isAlpha3(b) {
 			return c.reject(RejectInvalid, a.name, "must be a three-letter IATA airport code like HGH")
 		}
+		airports[i] = b
+	}
+	if bytes.Equal(airports[0], airports[1]) {
+		return c.reject(RejectInvalid, "flight.destination_airport", "must differ from flight.origin_airport")
 	}
 	country, r := c.text("flight.origin_country", &f.OriginCountry, true)
 	if r != nil {
@@ -66,8 +75,16 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
-	if arrived < departed {
-		return c.reject(RejectTime, "flight.arrived_at", "is before flight.departed_at")
+	switch {
+	case arrived <= departed:
+		return c.reject(RejectTime, "flight.arrived_at", "is not after flight.departed_at")
+	case arrived-departed > maxFlight:
+		return c.reject(RejectTime, "flight.arrived_at", "is more than 48 hours after flight.departed_at, longer than any flight")
+	}
+	// The date is the departure's local date, within a day of its UTC date
+	// (offsets reach ±14 h); a day more either side allows for delays.
+	if day := func(t scoring.Time) int64 { return (int64(t) + scoring.Epoch) / 86400 }; dateDays < day(departed)-1 || dateDays > day(arrived)+1 {
+		return c.reject(RejectInvalid, "flight.date", "does not match the flight's times: it must lie between the day before departed_at and the day after arrived_at")
 	}
 	switch n := len(m.Passengers); {
 	case n == 0:
@@ -79,11 +96,12 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 	place := string(number) + "/" + string(date)
 	countryS := c.sc.intern(country)
 	start := len(out.Events)
-	seen := c.sc.seen
+	seen, first := c.sc.seen, c.sc.first[:0]
 	useMap := len(m.Passengers) > 16
 	if useMap {
 		clear(seen)
 	}
+	defer func() { c.sc.first = first[:0] }()
 	for i := range m.Passengers {
 		p := &m.Passengers[i]
 		c.passenger = i
@@ -99,9 +117,13 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 		if !ok {
 			return c.reject(RejectInvalid, "seat", "must be a row number and a letter A-K (like 23C) or CREW")
 		}
-		if duplicate(out.Events[start:], seen, useMap, key) {
-			continue // listed twice: the first entry stands
+		if j, dup := duplicate(out.Events[start:], first, seen, useMap, key, i); dup {
+			if !bytes.Equal(m.Passengers[j].Seat.bytes(), seat) {
+				return c.reject(RejectInvalid, "person", fmt.Sprintf("is the person of passengers[%d] again, with a different seat", j))
+			}
+			continue // listed twice with the same seat: the first entry stands
 		}
+		first = append(first, int32(i))
 		out.Events = append(out.Events, scoring.Event{
 			Person: key, Kind: scoring.KindArrival, Row: row, At: arrived, End: departed,
 			Country: countryS, Place: place, ID: id, Source: source,
@@ -112,21 +134,23 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 }
 
 // duplicate reports whether key was already emitted for this manifest, and
-// records it.
-func duplicate(emitted []scoring.Event, seen map[scoring.PersonKey]struct{}, useMap bool, key scoring.PersonKey) bool {
+// if so the index of the passenger that listed it first; otherwise it
+// records key as listed by passenger i. first holds the passenger index of
+// each emitted event.
+func duplicate(emitted []scoring.Event, first []int32, seen map[scoring.PersonKey]int32, useMap bool, key scoring.PersonKey, i int) (int32, bool) {
 	if useMap {
-		if _, ok := seen[key]; ok {
-			return true
+		if j, ok := seen[key]; ok {
+			return j, true
 		}
-		seen[key] = struct{}{}
-		return false
+		seen[key] = int32(i)
+		return 0, false
 	}
-	for i := range emitted {
-		if emitted[i].Person == key {
-			return true
+	for k := range emitted {
+		if emitted[k].Person == key {
+			return first[k], true
 		}
 	}
-	return false
+	return 0, false
 }
 
 func (c *call) travel(m *travelMsg, out *Batch) *RejectError {
@@ -184,6 +208,9 @@ func (c *call) test(m *testMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
+	if r := c.label("test.lab", &m.Test.Lab, maxName); r != nil {
+		return r
+	}
 	reported, r := c.observed("test.reported_at", &m.Test.ReportedAt, true)
 	if r != nil {
 		return r
@@ -205,6 +232,9 @@ func (c *call) checkin(m *checkinMsg, out *Batch) *RejectError {
 	}
 	venue, r := c.text("venue.id", &m.Venue.ID, true)
 	if r != nil {
+		return r
+	}
+	if r := c.label("venue.name", &m.Venue.Name, maxName); r != nil {
 		return r
 	}
 	lat, lng, r := c.latLng("venue.lat", &m.Venue.Lat, "venue.lng", &m.Venue.Lng)
@@ -231,11 +261,8 @@ func (c *call) vaccination(m *vaccinationMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
-	switch p := &m.Vaccine.Product; {
-	case p.st == textNotString:
-		return c.reject(RejectMalformed, "vaccine.product", "must be a string")
-	case p.st == textAbsent || (p.st == textOK && len(bytes.TrimSpace(p.bytes())) == 0):
-		return c.reject(RejectMissing, "vaccine.product", "is required and must not be empty")
+	if _, r := c.text("vaccine.product", &m.Vaccine.Product, true); r != nil {
+		return r
 	}
 	dose := &m.Vaccine.Dose
 	switch {
@@ -243,7 +270,7 @@ func (c *call) vaccination(m *vaccinationMsg, out *Batch) *RejectError {
 		return c.reject(RejectMissing, "vaccine.dose", "is required")
 	case dose.st == numNotNumber:
 		return c.reject(RejectMalformed, "vaccine.dose", "must be a number")
-	case dose.v != math.Trunc(dose.v) || dose.v < 1 || dose.v > 10:
+	case dose.st == numNotFinite || dose.v != math.Trunc(dose.v) || dose.v < 1 || dose.v > 10:
 		return c.reject(RejectInvalid, "vaccine.dose", "must be a whole number from 1 to 10")
 	}
 	out.Events = append(out.Events, scoring.Event{
@@ -277,8 +304,8 @@ func (c *call) declaration(m *declarationMsg, out *Batch) *RejectError {
 	switch t := &m.TemperatureC; t.st {
 	case numNotNumber:
 		return c.reject(RejectMalformed, "temperature_c", "must be a number")
-	case numOK:
-		if t.v < 30 || t.v > 45 {
+	case numOK, numNotFinite:
+		if t.st == numNotFinite || t.v < 30 || t.v > 45 {
 			return c.reject(RejectInvalid, "temperature_c", "must be between 30.0 and 45.0 °C")
 		}
 		temp = int16(math.Round(t.v * 10))
@@ -370,16 +397,21 @@ func (c *call) override(m *overrideMsg, out *Batch) *RejectError {
 	case len(m.Reason) > maxReason:
 		return c.reject(RejectInvalid, "reason", fmt.Sprintf("is longer than %d bytes", maxReason))
 	}
+	if f := textFaultString(m.Reason, kindProse); f != "" {
+		return c.reject(RejectInvalid, "reason", f)
+	}
 	if quotesID(m.Reason, c.num) {
 		return c.reject(RejectInvalid, "reason", "quotes the person's id_number; raw identifiers must not reach internal topics")
 	}
-	officer, approver := strings.TrimSpace(m.Officer), strings.TrimSpace(m.Approver)
-	switch {
-	case officer == "":
-		return c.reject(RejectMissing, "officer", "is required and must not be blank")
-	case approver == "":
-		return c.reject(RejectMissing, "approver", "is required and must not be blank")
-	case strings.EqualFold(officer, approver):
+	officer, r := c.identString("officer", m.Officer)
+	if r != nil {
+		return r
+	}
+	approver, r := c.identString("approver", m.Approver)
+	if r != nil {
+		return r
+	}
+	if strings.EqualFold(officer, approver) {
 		return c.reject(RejectInvalid, "approver", "must be a different person from officer")
 	}
 	out.Events = append(out.Events, scoring.Event{

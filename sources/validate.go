@@ -93,8 +93,19 @@ func isUpper(ch byte) bool { return ch >= 'A' && ch <= 'Z' }
 func isDigits(b []byte) bool { return allDigits(string(b)) }
 
 // isRegionCode reports whether b looks like a GB/T 2260 code: six digits, the
-// first not zero.
-func isRegionCode(b []byte) bool { return len(b) == 6 && b[0] != '0' && isDigits(b) }
+// first two a province-level division (11-15, 21-23, 31-37, 41-46, 50-54,
+// 61-65, 71, 81, 82).
+func isRegionCode(b []byte) bool {
+	if len(b) != 6 || !isDigits(b) {
+		return false
+	}
+	switch p := int(b[0]-'0')*10 + int(b[1]-'0'); {
+	case p >= 11 && p <= 15, p >= 21 && p <= 23, p >= 31 && p <= 37, p >= 41 && p <= 46,
+		p >= 50 && p <= 54, p >= 61 && p <= 65, p == 71, p == 81, p == 82:
+		return true
+	}
+	return false
+}
 
 // latLng validates a coordinate pair; both must be present.
 func (c *call) latLng(latField string, lat *num, lngField string, lng *num) (float64, float64, *RejectError) {
@@ -109,7 +120,7 @@ func (c *call) latLng(latField string, lat *num, lngField string, lng *num) (flo
 		case numNotNumber:
 			return 0, 0, c.reject(RejectMalformed, f.name, "must be a number")
 		}
-		if math.Abs(f.n.v) > f.max {
+		if f.n.st == numNotFinite || math.Abs(f.n.v) > f.max {
 			return 0, 0, c.reject(RejectInvalid, f.name, fmt.Sprintf("must be between -%g and %g degrees", f.max, f.max))
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"healthcode/pipeline"
 	"healthcode/pipeline/kafka"
+	"healthcode/policies"
 	"healthcode/sources"
 	"healthcode/sources/sim"
 )
@@ -31,8 +32,14 @@ func (s *simFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.truth, "truth", "", "write the simulator's ground truth (infections, by person key) to this file")
 }
 
-func (s *simFlags) config(secret []byte) sim.Config {
-	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, CheckinsPerDay: s.checkins, Key: secret}
+// config is the simulator's configuration: the flags, and the shipped
+// domestic policy's contact definitions.
+func (s *simFlags) config(secret []byte) (sim.Config, error) {
+	pol, err := policies.Load("domestic")
+	if err != nil {
+		return sim.Config{}, err
+	}
+	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, CheckinsPerDay: s.checkins, Key: secret, Policy: pol}, nil
 }
 
 func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -96,8 +103,10 @@ type simResult struct {
 // topics; it returns once every message is acknowledged.
 func simulateInto(ctx context.Context, kc *kafka.Client, topics map[sources.Stream]string, sf simFlags, secret []byte, bar *progress) simResult {
 	start := time.Now()
-	prod := pipeline.NewUpstreamProducer(kc, topics)
-	cfg := sf.config(secret)
+	cfg, err := sf.config(secret)
+	if err != nil {
+		return simResult{err: err}
+	}
 	if sf.truth != "" {
 		f, err := os.Create(sf.truth)
 		if err != nil {
@@ -106,6 +115,7 @@ func simulateInto(ctx context.Context, kc *kafka.Client, topics map[sources.Stre
 		defer f.Close()
 		cfg.Truth = f
 	}
+	prod := pipeline.NewUpstreamProducer(kc, topics)
 	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
 		before := prod.Sent()
 		if err := prod.Add(ctx, m.Stream, m.Key, m.Value); err != nil {
@@ -138,7 +148,10 @@ func simulateToFile(ctx context.Context, path string, sf simFlags, secret []byte
 	start := time.Now()
 	var line []byte
 	n := 0
-	cfg := sf.config(secret)
+	cfg, err := sf.config(secret)
+	if err != nil {
+		return err
+	}
 	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
 		line = append(line[:0], `{"topic":`...)
 		line = strconv.AppendQuote(line, m.Stream.DefaultTopic())

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sinks/clickhouse/chtest"
@@ -18,7 +19,7 @@ func TestWriteExposures(t *testing.T) {
 	}
 	defer c.Close()
 	exposed, source := scoring.PersonKey{1, 2, 3}, scoring.PersonKey{9, 8, 7}
-	x := scoring.Exposure{Exposed: exposed, Source: source, Kind: scoring.ExposureClose, Place: "v:V330102000001",
+	x := tracing.Exposure{Exposed: exposed, Source: source, Kind: scoring.ExposureClose, Place: "v:V330102000001",
 		Start: scoring.MustTime("2020-03-02T12:00:00+08:00"), End: scoring.MustTime("2020-03-02T12:30:00+08:00"),
 		At: scoring.MustTime("2020-03-02T12:30:00+08:00"), Evidence: []string{"pcr-1", "chk-1", "chk-2"}, ID: "exp-1"}
 	rec, err := sinks.NewExposure(&x)

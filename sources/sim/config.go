@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"healthcode/policies"
 	"healthcode/scoring"
 )
 
@@ -43,7 +44,8 @@ type Config struct {
 	// max(3, People/20000).
 	Cases int
 	// Transmission is the probability that an infectious person infects a
-	// susceptible one with whom they share a venue for at least 15 minutes.
+	// susceptible one with whom they share a venue for at least the policy's
+	// close-contact overlap (15 minutes in the shipped policies).
 	// Default 0.03.
 	Transmission float64
 	// Flights is the number of flights from abroad landing each day. Default
@@ -53,6 +55,12 @@ type Config struct {
 	// Truth, when set, receives the ground truth as JSON lines at the end of
 	// Run, one line per infected person in infection order (see Infection).
 	Truth io.Writer
+	// Policy is the policy whose contact definitions the simulation follows:
+	// the outbreak spreads at venues between stays overlapping by at least its
+	// Contacts.CloseOverlap, and the contact-tracing truth applies its Contacts
+	// and the default stays of its Params. Default: the shipped domestic
+	// policy.
+	Policy *scoring.Policy
 	// Contacts, when set, receives the contact-tracing ground truth as JSON
 	// lines at the end of Run: one Contact per (exposed, source) pair found by
 	// POLICY.md's contact definitions over the messages emitted, sorted by
@@ -87,6 +95,19 @@ func (c *Config) setDefaults() {
 	if c.Flights == 0 {
 		c.Flights = min(max(c.People/25000, 3), 40)
 	}
+}
+
+// defaultPolicy loads the shipped domestic policy when Policy is unset.
+func (c *Config) defaultPolicy() error {
+	if c.Policy != nil {
+		return nil
+	}
+	p, err := policies.Load("domestic")
+	if err != nil {
+		return fmt.Errorf("default policy: %w", err)
+	}
+	c.Policy = p
+	return nil
 }
 
 func (c *Config) validate() error {

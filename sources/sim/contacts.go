@@ -24,7 +24,8 @@ import (
 // brute force. It shares no code with the pipeline's tracer: it is the
 // independent answer an end-to-end test compares the tracer's exposures with.
 //
-// Definitions, with the shipped policies' parameters:
+// Definitions, with the parameters of Config.Policy (the shipped policies'
+// values in the text):
 //   - A case is a person with a positive PCR result. The infectious window runs
 //     from 2 days before the first positive sample (the earliest occurred_at of
 //     the person's positive PCRs; on a tie, the earliest reported_at) to that
@@ -107,18 +108,31 @@ func ReadContacts(r io.Reader) ([]Contact, error) {
 	}
 }
 
-// The policy parameters the truth applies (POLICY.md, "Contact definitions"),
-// in seconds.
-const (
-	ctInfectiousBefore = 2 * 86400
-	ctCloseOverlap     = 15 * 60
-	ctCompanionOverlap = 10 * 60
-	ctCloseRows        = 3
-	ctCheckinStay      = 3600
-	ctTravelStay       = 24 * 3600
-	ctFineRes          = 15 // the pipeline's cell of a coordinate
-	ctCompanionRes     = 8
-)
+// ctParams are the policy parameters the truth applies (POLICY.md, "Contact
+// definitions"), in seconds, read from Config.Policy: its Contacts and the
+// default stays of its Params.
+type ctParams struct {
+	infectiousBefore, closeOverlap, companionOverlap int64
+	checkinStay, travelStay                          int64
+	closeRows, companionRes                          int
+}
+
+func ctParamsOf(p *scoring.Policy) ctParams {
+	sec := func(d scoring.Duration) int64 { return int64(d.Std() / time.Second) }
+	return ctParams{
+		infectiousBefore: sec(p.Contacts.InfectiousBefore),
+		closeOverlap:     sec(p.Contacts.CloseOverlap),
+		companionOverlap: sec(p.Contacts.CompanionOverlap),
+		checkinStay:      sec(p.Params.CheckinDefaultStay),
+		travelStay:       sec(p.Params.TravelDefaultStay),
+		closeRows:        p.Contacts.CloseRows,
+		companionRes:     p.Contacts.CompanionH3Res,
+	}
+}
+
+// ctFineRes is the resolution of the cell the pipeline gives a coordinate
+// (sources), of which the companion cell is the parent.
+const ctFineRes = 15
 
 // Place kinds of the truth's presences.
 const (
@@ -154,6 +168,7 @@ type ctCase struct {
 // presence), so it is meant for small populations.
 type contactTracer struct {
 	key    []byte
+	par    ctParams
 	people map[scoring.PersonKey]int32
 	keys   []scoring.PersonKey
 	places map[ctPlace]int32
@@ -163,9 +178,10 @@ type contactTracer struct {
 	aboard map[int32]bool // reused: who a manifest listed already
 }
 
-func newContactTracer(key []byte) *contactTracer {
+func newContactTracer(key []byte, p *scoring.Policy) *contactTracer {
 	return &contactTracer{
 		key:    key,
+		par:    ctParamsOf(p),
 		people: map[scoring.PersonKey]int32{},
 		places: map[ctPlace]int32{},
 		cases:  map[int32]ctCase{},
@@ -238,15 +254,15 @@ func (t *contactTracer) observe(m Message) error {
 			return errors.New("check-in without a venue")
 		}
 		p := t.person(v.Person)
-		start, end := occ, stayEnd(occ, v.LeftAt, ctCheckinStay)
+		start, end := occ, stayEnd(occ, v.LeftAt, t.par.checkinStay)
 		t.add(p, ctPlace{kind: ctVenue, name: v.Venue.ID}, start, end, 0)
-		t.add(p, ctPlace{kind: ctCell, cell: companionCell(v.Venue.ctLatLng)}, start, end, 0)
+		t.add(p, ctPlace{kind: ctCell, cell: t.companionCell(v.Venue.ctLatLng)}, start, end, 0)
 	case sources.StreamTravel:
 		if v.Location == nil {
 			return nil // a region stay: area risk only
 		}
-		end := stayEnd(occ, v.LeftAt, ctTravelStay)
-		t.add(t.person(v.Person), ctPlace{kind: ctCell, cell: companionCell(*v.Location)}, occ, end, 0)
+		end := stayEnd(occ, v.LeftAt, t.par.travelStay)
+		t.add(t.person(v.Person), ctPlace{kind: ctCell, cell: t.companionCell(*v.Location)}, occ, end, 0)
 	case sources.StreamTests:
 		if v.Test == nil {
 			return errors.New("test result without a test")
@@ -289,10 +305,10 @@ func stayEnd(start int64, left *time.Time, def int64) int64 {
 	return max(left.Unix(), start)
 }
 
-// companionCell is the resolution-8 cell of a coordinate, as the parent of its
-// resolution-15 cell.
-func companionCell(ll ctLatLng) uint64 {
-	return uint64(h3.LatLngToCell(h3.NewLatLng(ll.Lat, ll.Lng), ctFineRes).Parent(ctCompanionRes))
+// companionCell is the companion-resolution cell of a coordinate, as the
+// parent of its resolution-15 cell.
+func (t *contactTracer) companionCell(ll ctLatLng) uint64 {
+	return uint64(h3.LatLngToCell(h3.NewLatLng(ll.Lat, ll.Lng), ctFineRes).Parent(t.par.companionRes))
 }
 
 // seatRowOf parses "23C" as row 23 and "CREW" as ctCrew.
@@ -332,12 +348,12 @@ func (t *contactTracer) add(person int32, pl ctPlace, start, end int64, row int1
 
 // closeRows reports whether the seat rows of a dangerous person (pr) and
 // someone on board (qr) make a close contact: every crew member, and a
-// passenger within ctCloseRows of a passenger.
-func closeRows(pr, qr int16) bool {
+// passenger within the policy's close rows of a passenger.
+func (t *contactTracer) closeRows(pr, qr int16) bool {
 	if qr == ctCrew {
 		return true
 	}
-	return pr != ctCrew && abs(int(pr)-int(qr)) <= ctCloseRows
+	return pr != ctCrew && abs(int(pr)-int(qr)) <= t.par.closeRows
 }
 
 func abs(x int) int {
@@ -390,20 +406,20 @@ func (t *contactTracer) derive() []Contact {
 	type closeExposure struct{ exposed, source int32 }
 	firstClose := map[closeExposure]int64{} // earliest end of a close overlap
 	for c, w := range t.cases {
-		t.copresent(c, w.sampled-ctInfectiousBefore, w.reported, byPerson, byPlace, func(p, q *ctStay, os, oe int64) {
+		t.copresent(c, w.sampled-t.par.infectiousBefore, w.reported, byPerson, byPlace, func(p, q *ctStay, os, oe int64) {
 			var rank uint8
 			switch t.kinds[p.place] {
 			case ctVenue:
-				if oe-os >= ctCloseOverlap {
+				if oe-os >= t.par.closeOverlap {
 					rank = rankClose
 				}
 			case ctCell:
-				if oe-os >= ctCompanionOverlap {
+				if oe-os >= t.par.companionOverlap {
 					rank = rankCompanion
 				}
 			case ctFlight:
 				rank = rankCompanion
-				if closeRows(p.row, q.row) {
+				if t.closeRows(p.row, q.row) {
 					rank = rankClose
 				}
 			}
@@ -429,13 +445,13 @@ func (t *contactTracer) derive() []Contact {
 			}
 			switch t.kinds[p.place] {
 			case ctVenue:
-				if oe-os >= ctCloseOverlap {
+				if oe-os >= t.par.closeOverlap {
 					note(q.person, y, rankSecondary)
 				}
 			case ctFlight:
 				// A window that only touches the leg at the arrival (the
 				// close contact's own exposure time) exposes no one again.
-				if oe > os && closeRows(p.row, q.row) {
+				if oe > os && t.closeRows(p.row, q.row) {
 					note(q.person, y, rankSecondary)
 				}
 			}

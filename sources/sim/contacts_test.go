@@ -12,6 +12,8 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
+	"healthcode/policies"
+	"healthcode/scoring"
 	"healthcode/sources"
 )
 
@@ -23,7 +25,12 @@ type world struct {
 	n  int
 }
 
-func newWorld(t *testing.T) *world { return &world{t: t, tr: newContactTracer(testKey)} }
+func newWorld(t *testing.T) *world { return newWorldWith(t, testPolicy(t)) }
+
+// newWorldWith applies policy p's contact definitions.
+func newWorldWith(t *testing.T, p *scoring.Policy) *world {
+	return &world{t: t, tr: newContactTracer(testKey, p)}
+}
 
 func ctID(n int) string { return fmt.Sprintf("E%08d", 31_000_000+n) }
 
@@ -133,7 +140,7 @@ func TestContacts_Definitions(t *testing.T) {
 	c8 := h3.LatLngToCell(h3.NewLatLng(30.4, 120.4), 8).LatLng()
 	p := spot{"V330103000001", float64(int(c8.Lat*1e4)) / 1e4, float64(int(c8.Lng*1e4)) / 1e4}
 	q := spot{"V330103000002", p.lat + 0.0003, p.lng}
-	if companionCell(ctLatLng{p.lat, p.lng}) != companionCell(ctLatLng{q.lat, q.lng}) {
+	if tr := newWorld(t).tr; tr.companionCell(ctLatLng{p.lat, p.lng}) != tr.companionCell(ctLatLng{q.lat, q.lng}) {
 		t.Fatal("test venues p and q are not in one cell")
 	}
 	case1 := func(w *world) { w.test(1, "pcr", "positive", S, R) }
@@ -255,6 +262,53 @@ func TestContacts_Definitions(t *testing.T) {
 				t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
 		})
+	}
+}
+
+// The truth reads its definitions from the policy: with close contacts
+// narrowed to 1 row and 30 minutes, the shipped policy's close contacts two
+// rows away or 20 minutes long become companions.
+func TestContacts_FollowPolicy(t *testing.T) {
+	raw, err := policies.Raw("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	c := m["contacts"].(map[string]any)
+	c["close_rows"], c["close_overlap"] = 1, "30m"
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow, err := scoring.ParsePolicy(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	S := time.Date(2020, 3, 13, 10, 0, 0, 0, cst)
+	build := func(w *world) {
+		w.test(1, "pcr", "positive", S, S.Add(8*time.Hour))
+		w.flight("CA936", S.Add(-30*time.Hour), S.Add(-20*time.Hour), map[int]string{1: "10C", 2: "8A", 3: "11K"})
+		v := spot{"V330102000001", 30.1, 120.1}
+		w.checkin(1, v, S.Add(-5*time.Hour), time.Hour)
+		w.checkin(4, v, S.Add(-5*time.Hour), 20*time.Minute)
+	}
+	for _, tc := range []struct {
+		name string
+		p    *scoring.Policy
+		want []string
+	}{
+		{"shipped", testPolicy(t), []string{"2>1 close_contact", "3>1 close_contact", "4>1 close_contact"}},
+		{"narrow", narrow, []string{"2>1 companion", "3>1 close_contact", "4>1 companion"}},
+	} {
+		w := newWorldWith(t, tc.p)
+		build(w)
+		if got := w.got(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 

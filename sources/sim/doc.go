@@ -15,6 +15,7 @@
 // The simulator streams: its memory is bounded by per-person and per-venue
 // state and by the messages in flight (published later than they happen), not
 // by the number of messages (the contact-tracing truth, when asked for, keeps
-// the presences of the run). It imports sources for the stream names and must
-// not import pipeline, sinks or any Kafka or ClickHouse client.
+// the presences of the run). It imports sources for the stream names, scoring
+// and policies for the contact definitions it follows (Config.Policy), and
+// must not import pipeline, sinks or any Kafka or ClickHouse client.
 package sim

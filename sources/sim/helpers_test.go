@@ -9,10 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"healthcode/policies"
+	"healthcode/scoring"
 	"healthcode/sources"
 )
 
 var testKey = []byte("sim-test-key, not a production secret")
+
+// testPolicy is the shipped domestic policy, whose contact definitions the
+// tests' simulations follow.
+func testPolicy(t testing.TB) *scoring.Policy {
+	t.Helper()
+	p, err := policies.Load("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // kept is a message whose buffers were copied out of Run.
 type kept struct {
@@ -37,6 +50,9 @@ func collect(t testing.TB, cfg Config) runResult {
 	}
 	if cfg.Key == nil {
 		cfg.Key = testKey
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = testPolicy(t)
 	}
 	sum, err := Run(context.Background(), cfg, func(m Message) error {
 		res.msgs = append(res.msgs, kept{m.Stream, bytes.Clone(m.Key), bytes.Clone(m.Value), m.At})

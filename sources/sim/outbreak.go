@@ -15,12 +15,12 @@ import (
 // of cases after onset and give 0.2% false positives.
 //
 // Transmission is by co-presence at venues: when two stays at a venue overlap
-// by at least 15 minutes and, at the later entry, one person is infectious and
+// by at least the policy's close-contact overlap (Config.Policy; 15 minutes in
+// the shipped policies) and, at the later entry, one person is infectious and
 // the other was never infected, the second is infected with probability
 // Config.Transmission, at that later entry (the start of the co-presence).
 
 const (
-	contactMin      = 15 * minute
 	preSymptomatic  = 2 * day
 	pcrSensitivity  = 97 // percent
 	antigenSens     = 70 // percent
@@ -50,7 +50,7 @@ func (s *sim) infectious(p, t int32) bool {
 }
 
 // transmit records p's stay [in, out) at venue v and lets the disease pass
-// between p and everyone present for 15 minutes or more.
+// between p and everyone present for s.contactMin or more.
 //
 // Only a stay that can transmit scans the venue: an infectious p, or a
 // never-infected p at a venue where someone infected is listed (s.infAt).
@@ -74,7 +74,7 @@ func (s *sim) transmit(p, v, in, out int32) {
 }
 
 // scan drops stays that ended before in and rolls for transmission with
-// every stay overlapping [in, out) by contactMin or more.
+// every stay overlapping [in, out) by s.contactMin or more.
 func (s *sim) scan(p, v, in, out int32, pInf, pSus bool, list []stay) []stay {
 	j := 0
 	var flagged uint16
@@ -88,7 +88,7 @@ func (s *sim) scan(p, v, in, out int32, pInf, pSus bool, list []stay) []stay {
 		if q < 0 {
 			flagged++
 		}
-		if min(out, e.out)-in < contactMin {
+		if min(out, e.out)-in < s.contactMin {
 			continue
 		}
 		if q < 0 {

@@ -114,12 +114,15 @@ type designation struct {
 
 // sim is the state of one run.
 type sim struct {
-	cfg   Config
-	rng   *rand.Rand
-	id    identity
-	start int64 // Unix seconds of Config.Start
-	sod0  int32 // local (+08:00) second of day of Start
-	loc   *time.Location
+	cfg Config
+	// contactMin is the venue overlap at which the disease can pass: the
+	// policy's close-contact overlap, in seconds.
+	contactMin int32
+	rng        *rand.Rand
+	id         identity
+	start      int64 // Unix seconds of Config.Start
+	sod0       int32 // local (+08:00) second of day of Start
+	loc        *time.Location
 
 	people     []person
 	venues     []venue
@@ -148,11 +151,12 @@ type sim struct {
 func newSim(cfg Config, emit func(Message) error) *sim {
 	seed := uint64(cfg.Seed)
 	s := &sim{
-		cfg:   cfg,
-		rng:   rand.New(rand.NewPCG(seed, seed^0x6865616c7468)),
-		id:    newIdentity(seed),
-		start: cfg.Start.Unix(),
-		loc:   time.FixedZone("CST", cstOffset),
+		cfg:        cfg,
+		contactMin: int32(cfg.Policy.Contacts.CloseOverlap.Std() / time.Second),
+		rng:        rand.New(rand.NewPCG(seed, seed^0x6865616c7468)),
+		id:         newIdentity(seed),
+		start:      cfg.Start.Unix(),
+		loc:        time.FixedZone("CST", cstOffset),
 	}
 	s.sod0 = int32((s.start + cstOffset) - floorDiv(s.start+cstOffset, 86400)*86400)
 	s.cal.init()
@@ -200,12 +204,15 @@ func poisson(r *rand.Rand, lambda float64) int {
 func Run(ctx context.Context, cfg Config, emit func(Message) error) (Summary, error) {
 	cfg.setDefaults()
 	cfg.Start = cfg.Start.Truncate(time.Second)
+	if err := cfg.defaultPolicy(); err != nil {
+		return Summary{}, fmt.Errorf("sim config: %w", err)
+	}
 	if err := cfg.validate(); err != nil {
 		return Summary{}, fmt.Errorf("sim config: %w", err)
 	}
 	var ct *contactTracer
 	if cfg.Contacts != nil {
-		ct = newContactTracer(cfg.Key)
+		ct = newContactTracer(cfg.Key, cfg.Policy)
 		emit = ct.observing(emit)
 	}
 	s := newSim(cfg, emit)

@@ -1,10 +1,11 @@
-package scoring_test
+package tracing_test
 
 import (
 	"testing"
 	"time"
 
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // TestTracer_EarlierCaseMarkReplacesLater: a case's infectious window runs
@@ -13,8 +14,8 @@ import (
 // replaces it, so presences added afterwards are judged by the right window,
 // and a later mark never widens it again.
 func TestTracer_EarlierCaseMarkReplacesLater(t *testing.T) {
-	tr := scoring.NewTracer(trPolicy(t), scoring.TracerOptions{})
-	var out []scoring.Exposure
+	tr := tracing.New(trPolicy(t), tracing.Options{})
+	var out []tracing.Exposure
 	// The case's stays: at V1 at hour 10, at V2 at hour 100.
 	out = tr.AddPresence(trVenue("case", "V1", 10*time.Hour, 11*time.Hour, "c1"), out)
 	out = tr.AddPresence(trVenue("case", "V2", 100*time.Hour, 101*time.Hour, "c2"), out)
@@ -44,8 +45,8 @@ func TestTracer_EarlierCaseMarkReplacesLater(t *testing.T) {
 // leg, so their neighbours on board are not their secondary contacts. A later
 // stay in the window still is.
 func TestTracer_NoSecondaryOnTheExposingLeg(t *testing.T) {
-	tr := scoring.NewTracer(trPolicy(t), scoring.TracerOptions{})
-	var out []scoring.Exposure
+	tr := tracing.New(trPolicy(t), tracing.Options{})
+	var out []tracing.Exposure
 	out = tr.AddPresence(trFlight("y", 10, "fy"), out)
 	out = tr.AddPresence(trFlight("z", 11, "fz"), out)
 	out = tr.AddPresence(trVenue("y", "V9", 20*time.Hour, 21*time.Hour, "vy"), out)

@@ -1,16 +1,18 @@
-package scoring
+package tracing
 
 import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+
+	"healthcode/scoring"
 )
 
 // stay is a presence record as the join sees it. A stay read from a segment
 // decodes its event id only when an exposure needs it.
 type stay struct {
 	person, loc, place uint32
-	start, end         Time
+	start, end         scoring.Time
 	id                 string
 	seg                *segment // with idx: where to read the id from when id is ""
 	idx                int
@@ -23,7 +25,7 @@ func (s *stay) eventID() string {
 	return s.id
 }
 
-func (t *Tracer) stayAt(s *segment, i int, end Time) stay {
+func (t *Tracer) stayAt(s *segment, i int, end scoring.Time) stay {
 	loc := s.loc[i]
 	return stay{person: s.person[i], loc: loc, place: t.locs.place[loc], start: s.start[i], end: end, seg: s, idx: i}
 }
@@ -75,7 +77,7 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	}
 	loc, isNew := t.locs.intern(place, locVariant(&p))
 	if !isNew && !havePlace {
-		panic("scoring: a location of a new place")
+		panic("tracing: a location of a new place")
 	}
 	if isNew && havePlace {
 		t.places.refs[place]++ // one more location uses the place
@@ -139,8 +141,8 @@ func (t *Tracer) sealActive() {
 // the marked person's presences in this partition that meet the window, joined
 // with everyone co-present. A mark equal to one known, a malformed one, or one
 // whose window ended before the expiry horizon adds nothing.
-func (t *Tracer) AddMark(m Mark, out []Exposure) []Exposure {
-	if (m.Level != MarkCase && m.Level != MarkClose) || m.From == 0 || (m.To != 0 && m.To < m.From) {
+func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
+	if (m.Level != scoring.MarkCase && m.Level != scoring.MarkClose) || m.From == 0 || (m.To != 0 && m.To < m.From) {
 		return out
 	}
 	if !t.markLive(&m) {
@@ -157,7 +159,7 @@ func (t *Tracer) AddMark(m Mark, out []Exposure) []Exposure {
 		// A case has one infectious window, from its FIRST positive sample: a
 		// mark from an earlier sample (a test processed out of order) replaces
 		// the later one. Exposures already found under the later window stay.
-		if m.Level == MarkCase && k.Level == MarkCase {
+		if m.Level == scoring.MarkCase && k.Level == scoring.MarkCase {
 			if k.From < m.From || (k.From == m.From && k.To <= m.To) {
 				return out
 			}
@@ -172,10 +174,10 @@ func (t *Tracer) AddMark(m Mark, out []Exposure) []Exposure {
 	}
 	lo, hi := m.From, windowEnd(&m)
 	if first {
-		lo, hi = 0, MaxTime
+		lo, hi = 0, scoring.MaxTime
 	}
 	var danger []stay
-	t.eachOfPerson(px, lo, hi, func(s *segment, i int, end Time) {
+	t.eachOfPerson(px, lo, hi, func(s *segment, i int, end scoring.Time) {
 		st := t.stayAt(s, i, end)
 		if !contactPlace(t.places.kind[st.place]) {
 			return
@@ -195,30 +197,30 @@ func (t *Tracer) AddMark(m Mark, out []Exposure) []Exposure {
 	return out
 }
 
-func windowEnd(m *Mark) Time {
+func windowEnd(m *scoring.Mark) scoring.Time {
 	if m.To == 0 {
-		return MaxTime
+		return scoring.MaxTime
 	}
 	return m.To
 }
 
 // join pairs the dangerous stay p of m's person with everyone at its place.
-func (t *Tracer) join(m *Mark, p *stay, out []Exposure) []Exposure {
+func (t *Tracer) join(m *scoring.Mark, p *stay, out []Exposure) []Exposure {
 	cs, ce := max(p.start, m.From), min(p.end, windowEnd(m))
-	var need Time
+	var need scoring.Time
 	switch t.places.kind[p.place] {
 	case PlaceVenue:
-		need = Time(t.closeOverlap)
+		need = scoring.Time(t.closeOverlap)
 	case PlaceCell:
-		if m.Level != MarkCase {
+		if m.Level != scoring.MarkCase {
 			return out // companions are not a close definition: no secondary contacts by cell
 		}
-		need = Time(t.companionOverlap)
+		need = scoring.Time(t.companionOverlap)
 	case PlaceFlight:
 		// On board no minimum overlap applies; but a close contact is exposed
 		// at the end of the overlap (the arrival), and a window that only
 		// touches the leg at that instant exposes no one on it a second time.
-		if m.Level == MarkClose {
+		if m.Level == scoring.MarkClose {
 			need = 1
 		}
 	default:
@@ -227,7 +229,7 @@ func (t *Tracer) join(m *Mark, p *stay, out []Exposure) []Exposure {
 	if cs > ce || ce-cs < need {
 		return out
 	}
-	t.eachAtPlace(p.place, cs+need, ce-need, func(s *segment, i int, end Time) {
+	t.eachAtPlace(p.place, cs+need, ce-need, func(s *segment, i int, end scoring.Time) {
 		q := t.stayAt(s, i, end)
 		out = t.pair(m, p, &q, out)
 	})
@@ -238,7 +240,7 @@ func (t *Tracer) join(m *Mark, p *stay, out []Exposure) []Exposure {
 // m's person. Stays are closed intervals: the overlap is min(end) - max(start)
 // of q and p clipped to the window; venues need CloseOverlap, cells
 // CompanionOverlap, flights any common instant.
-func (t *Tracer) pair(m *Mark, p, q *stay, out []Exposure) []Exposure {
+func (t *Tracer) pair(m *scoring.Mark, p, q *stay, out []Exposure) []Exposure {
 	if q.person == p.person || p.end < t.cutoff || q.end < t.cutoff || !t.markLive(m) {
 		return out
 	}
@@ -248,30 +250,30 @@ func (t *Tracer) pair(m *Mark, p, q *stay, out []Exposure) []Exposure {
 		return out
 	}
 	ov := oe - os
-	var kind ExposureKind
+	var kind scoring.ExposureKind
 	switch t.places.kind[p.place] {
 	case PlaceVenue:
-		if ov < Time(t.closeOverlap) {
+		if ov < scoring.Time(t.closeOverlap) {
 			return out
 		}
-		kind = ExposureClose
+		kind = scoring.ExposureClose
 	case PlaceCell:
-		if m.Level != MarkCase || ov < Time(t.companionOverlap) {
+		if m.Level != scoring.MarkCase || ov < scoring.Time(t.companionOverlap) {
 			return out
 		}
-		kind = ExposureCompanion
+		kind = scoring.ExposureCompanion
 	case PlaceFlight:
 		// Every crew member is a close contact of a case on board; passengers
 		// within CloseRows of a passenger case are close contacts; everyone
 		// else on board (including passengers of a crew case) is a companion.
 		pr, qr := t.locs.row(p.loc), t.locs.row(q.loc)
 		d := int(pr) - int(qr)
-		close := qr == RowCrew || (pr != RowCrew && d <= t.closeRows && -d <= t.closeRows)
+		close := qr == scoring.RowCrew || (pr != scoring.RowCrew && d <= t.closeRows && -d <= t.closeRows)
 		switch {
 		case close:
-			kind = ExposureClose
-		case m.Level == MarkCase:
-			kind = ExposureCompanion
+			kind = scoring.ExposureClose
+		case m.Level == scoring.MarkCase:
+			kind = scoring.ExposureCompanion
 		default:
 			return out
 		}
@@ -279,13 +281,13 @@ func (t *Tracer) pair(m *Mark, p, q *stay, out []Exposure) []Exposure {
 		return out
 	}
 	exposed := t.people.keys[q.person]
-	var wend Time
-	if m.Level == MarkClose {
+	var wend scoring.Time
+	if m.Level == scoring.MarkClose {
 		if exposed == m.Source {
 			return out
 		}
-		kind = ExposureSecondary // the close definitions, one hop further
-	} else if kind == ExposureClose {
+		kind = scoring.ExposureSecondary // the close definitions, one hop further
+	} else if kind == scoring.ExposureClose {
 		wend = m.To
 	}
 	return t.emit(out, Exposure{Exposed: exposed, Source: m.Person, Kind: kind, Start: os, End: oe, At: oe, WindowEnd: wend},
@@ -295,7 +297,7 @@ func (t *Tracer) pair(m *Mark, p, q *stay, out []Exposure) []Exposure {
 // emit appends x (completed with its place, id and evidence) unless this tracer
 // has emitted it before; keep is when it can be forgotten (every stay behind it
 // has expired by then).
-func (t *Tracer) emit(out []Exposure, x Exposure, place uint32, keep Time, evidence ...string) []Exposure {
+func (t *Tracer) emit(out []Exposure, x Exposure, place uint32, keep scoring.Time, evidence ...string) []Exposure {
 	x.Place = t.places.key(place)
 	sum := exposureHash(&x)
 	k := binary.LittleEndian.Uint64(sum[:8])
@@ -327,7 +329,7 @@ func exposureHash(x *Exposure) [32]byte {
 
 // eachAtPlace calls fn for every unexpired record at place with start <= hi
 // and end >= lo, segment by segment.
-func (t *Tracer) eachAtPlace(place uint32, lo, hi Time, fn func(s *segment, i int, end Time)) {
+func (t *Tracer) eachAtPlace(place uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
 	lp := t.locs.place
 	for _, s := range t.segs {
 		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
@@ -353,7 +355,7 @@ func (t *Tracer) eachAtPlace(place uint32, lo, hi Time, fn func(s *segment, i in
 
 // eachOfPerson calls fn for every unexpired record of person with start <= hi
 // and end >= lo.
-func (t *Tracer) eachOfPerson(person uint32, lo, hi Time, fn func(s *segment, i int, end Time)) {
+func (t *Tracer) eachOfPerson(person uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
 	for _, s := range t.segs {
 		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
 			continue

@@ -1,9 +1,11 @@
-package scoring
+package tracing
+
+import "healthcode/scoring"
 
 // sweepEvery is how far the expiry horizon must move before the marks, hot
 // stays and emitted exposures are swept (they never match once expired; the
 // sweep only frees their memory).
-const sweepEvery Time = 3600
+const sweepEvery scoring.Time = 3600
 
 // Expire moves the expiry horizon to now - Contacts.Lookback: presences that
 // ended before it and marks whose window ended before it never match again
@@ -11,10 +13,10 @@ const sweepEvery Time = 3600
 // Memory is reclaimed in bulk: a segment is dropped once all its presences have
 // expired and rewritten once about half have; the interning tables free the
 // entries no presence uses any more.
-func (t *Tracer) Expire(now Time) {
-	var cutoff Time
+func (t *Tracer) Expire(now scoring.Time) {
+	var cutoff scoring.Time
 	if uint32(now) > t.lookback {
-		cutoff = now - Time(t.lookback)
+		cutoff = now - scoring.Time(t.lookback)
 	}
 	if cutoff <= t.cutoff {
 		return
@@ -139,7 +141,7 @@ func (t *Tracer) sweep() {
 }
 
 // markLive reports whether m's window reaches the expiry horizon.
-func (t *Tracer) markLive(m *Mark) bool {
+func (t *Tracer) markLive(m *scoring.Mark) bool {
 	if m.To == 0 {
 		return m.From >= t.cutoff
 	}

@@ -1,4 +1,4 @@
-package scoring_test
+package tracing_test
 
 import (
 	"crypto/sha256"
@@ -12,6 +12,7 @@ import (
 
 	"healthcode/policies"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // The tracer tests name their people and times: trNames maps a key back to its
@@ -39,16 +40,16 @@ func trPolicy(t testing.TB) *scoring.Policy {
 	return p
 }
 
-func trVenue(who, venue string, from, to time.Duration, id string) scoring.Presence {
-	return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceVenue, Place: venue, Start: trAt(from), End: trAt(to), ID: id}
+func trVenue(who, venue string, from, to time.Duration, id string) tracing.Presence {
+	return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceVenue, Place: venue, Start: trAt(from), End: trAt(to), ID: id}
 }
 
-func trCell(who string, cell uint64, from, to time.Duration, id string) scoring.Presence {
-	return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceCell, Cell: cell, Start: trAt(from), End: trAt(to), ID: id}
+func trCell(who string, cell uint64, from, to time.Duration, id string) tracing.Presence {
+	return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceCell, Cell: cell, Start: trAt(from), End: trAt(to), ID: id}
 }
 
-func trFlight(who string, row int16, id string) scoring.Presence {
-	return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceFlight, Place: "CA936/2020-03-10", Start: trAt(0), End: trAt(11 * time.Hour), Row: row, ID: id}
+func trFlight(who string, row int16, id string) tracing.Presence {
+	return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceFlight, Place: "CA936/2020-03-10", Start: trAt(0), End: trAt(11 * time.Hour), Row: row, ID: id}
 }
 
 // trCaseMark marks "case" from from to to.
@@ -69,7 +70,7 @@ func trOffset(t scoring.Time) string {
 }
 
 // trDescribe renders exposures as sorted lines "kind exposed<-source place start..end at".
-func trDescribe(xs []scoring.Exposure) []string {
+func trDescribe(xs []tracing.Exposure) []string {
 	out := make([]string, 0, len(xs))
 	for _, x := range xs {
 		src := trNames[x.Source]
@@ -83,7 +84,7 @@ func trDescribe(xs []scoring.Exposure) []string {
 	return out
 }
 
-func trExpect(t *testing.T, what string, got []scoring.Exposure, want ...string) {
+func trExpect(t *testing.T, what string, got []tracing.Exposure, want ...string) {
 	t.Helper()
 	if g := trDescribe(got); !slices.Equal(g, want) {
 		t.Errorf("%s:\n got  %q\n want %q", what, g, want)
@@ -99,39 +100,39 @@ func TestPresencesOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ev   scoring.Event
-		want []scoring.Presence
+		want []tracing.Presence
 		keys []string
 	}{
 		{"check-in with left_at and cell", scoring.Event{Person: who, Kind: scoring.KindCheckin, Place: "V1", Cell: fine, At: t1, End: t2, ID: "e1"},
-			[]scoring.Presence{
-				{Person: who, Kind: scoring.PlaceVenue, Place: "V1", Start: t1, End: t2, ID: "e1"},
-				{Person: who, Kind: scoring.PlaceCell, Cell: cell8, Fine: fine, Start: t1, End: t2, ID: "e1"},
+			[]tracing.Presence{
+				{Person: who, Kind: tracing.PlaceVenue, Place: "V1", Start: t1, End: t2, ID: "e1"},
+				{Person: who, Kind: tracing.PlaceCell, Cell: cell8, Fine: fine, Start: t1, End: t2, ID: "e1"},
 			}, []string{"v:V1", "c:" + h3.Cell(cell8).String()}},
 		{"check-in without left_at: default stay", scoring.Event{Person: who, Kind: scoring.KindCheckin, Place: "V1", At: t1, ID: "e2"},
-			[]scoring.Presence{{Person: who, Kind: scoring.PlaceVenue, Place: "V1", Start: t1, End: t1.Add(p.Params.CheckinDefaultStay.Std()), ID: "e2"}},
+			[]tracing.Presence{{Person: who, Kind: tracing.PlaceVenue, Place: "V1", Start: t1, End: t1.Add(p.Params.CheckinDefaultStay.Std()), ID: "e2"}},
 			[]string{"v:V1"}},
 		{"travel without location or left_at", scoring.Event{Person: who, Kind: scoring.KindTravel, Place: "330102", Country: "CHN", At: t1, ID: "e3"},
-			[]scoring.Presence{{Person: who, Kind: scoring.PlaceRegion, Place: "330102", Start: t1, End: t1.Add(p.Params.TravelDefaultStay.Std()), Travel: true, ID: "e3"}},
+			[]tracing.Presence{{Person: who, Kind: tracing.PlaceRegion, Place: "330102", Start: t1, End: t1.Add(p.Params.TravelDefaultStay.Std()), Travel: true, ID: "e3"}},
 			[]string{"r:330102"}},
 		{"travel with location", scoring.Event{Person: who, Kind: scoring.KindTravel, Place: "330102", Cell: fine, At: t1, End: t2, ID: "e4"},
-			[]scoring.Presence{
-				{Person: who, Kind: scoring.PlaceRegion, Place: "330102", Start: t1, End: t2, Travel: true, ID: "e4"},
-				{Person: who, Kind: scoring.PlaceCell, Cell: cell8, Fine: fine, Start: t1, End: t2, Travel: true, ID: "e4"},
+			[]tracing.Presence{
+				{Person: who, Kind: tracing.PlaceRegion, Place: "330102", Start: t1, End: t2, Travel: true, ID: "e4"},
+				{Person: who, Kind: tracing.PlaceCell, Cell: cell8, Fine: fine, Start: t1, End: t2, Travel: true, ID: "e4"},
 			}, []string{"r:330102", "c:" + h3.Cell(cell8).String()}},
 		{"flight arrival: departed..arrived at the row", scoring.Event{Person: who, Kind: scoring.KindArrival, Place: "CA936/2020-03-16", Country: "DEU", Row: 23, At: t2, End: t1, ID: "e5"},
-			[]scoring.Presence{{Person: who, Kind: scoring.PlaceFlight, Place: "CA936/2020-03-16", Start: t1, End: t2, Row: 23, ID: "e5"}},
+			[]tracing.Presence{{Person: who, Kind: tracing.PlaceFlight, Place: "CA936/2020-03-16", Start: t1, End: t2, Row: 23, ID: "e5"}},
 			[]string{"f:CA936/2020-03-16"}},
 		{"crew", scoring.Event{Person: who, Kind: scoring.KindArrival, Place: "CA936/2020-03-16", Row: scoring.RowCrew, At: t2, End: t1, ID: "e6"},
-			[]scoring.Presence{{Person: who, Kind: scoring.PlaceFlight, Place: "CA936/2020-03-16", Start: t1, End: t2, Row: scoring.RowCrew, ID: "e6"}},
+			[]tracing.Presence{{Person: who, Kind: tracing.PlaceFlight, Place: "CA936/2020-03-16", Start: t1, End: t2, Row: scoring.RowCrew, ID: "e6"}},
 			[]string{"f:CA936/2020-03-16"}},
 		{"left_at before the start", scoring.Event{Person: who, Kind: scoring.KindCheckin, Place: "V1", At: t2, End: t1, ID: "e7"},
-			[]scoring.Presence{{Person: who, Kind: scoring.PlaceVenue, Place: "V1", Start: t2, End: t2, ID: "e7"}},
+			[]tracing.Presence{{Person: who, Kind: tracing.PlaceVenue, Place: "V1", Start: t2, End: t2, ID: "e7"}},
 			[]string{"v:V1"}},
 		{"test result: none", scoring.Event{Person: who, Kind: scoring.KindTest, At: t1, ID: "e8"}, nil, nil},
 		{"exposure: none", scoring.Event{Person: who, Kind: scoring.KindExposure, At: t1, ID: "e9"}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := scoring.PresencesOf(&tc.ev, p)
+			got := tracing.PresencesOf(&tc.ev, p)
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tc.want)
 			}
@@ -160,25 +161,25 @@ func TestTracer_Boundaries(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mark scoring.Mark
-		ps   []scoring.Presence
+		ps   []tracing.Presence
 		want []string
 	}{
-		{"venue: 15m overlap is close", window, []scoring.Presence{
+		{"venue: 15m overlap is close", window, []tracing.Presence{
 			trVenue("case", "V", 0, h, "p1"), trVenue("b", "V", h-15*time.Minute, 2*h, "q1")},
 			[]string{"close b<-case v:V 45m0s..1h0m0s at 1h0m0s"}},
-		{"venue: 14m59s is not", window, []scoring.Presence{
+		{"venue: 14m59s is not", window, []tracing.Presence{
 			trVenue("case", "V", 0, h, "p1"), trVenue("b", "V", h-15*time.Minute+time.Second, 2*h, "q1")}, nil},
-		{"venue: contained stay", window, []scoring.Presence{
+		{"venue: contained stay", window, []tracing.Presence{
 			trVenue("case", "V", 0, 3*h, "p1"), trVenue("b", "V", h, h+cl, "q1")},
 			[]string{"close b<-case v:V 1h0m0s..1h15m0s at 1h15m0s"}},
-		{"venue: other venue", window, []scoring.Presence{
+		{"venue: other venue", window, []tracing.Presence{
 			trVenue("case", "V", 0, h, "p1"), trVenue("b", "W", 0, h, "q1")}, nil},
-		{"cell: 10m overlap is companion", window, []scoring.Presence{
+		{"cell: 10m overlap is companion", window, []tracing.Presence{
 			trCell("case", cell, 0, h, "p1"), trCell("b", cell, h-co, 2*h, "q1")},
 			[]string{"companion b<-case " + ck + " 50m0s..1h0m0s at 1h0m0s"}},
-		{"cell: 9m59s is not", window, []scoring.Presence{
+		{"cell: 9m59s is not", window, []tracing.Presence{
 			trCell("case", cell, 0, h, "p1"), trCell("b", cell, h-co+time.Second, 2*h, "q1")}, nil},
-		{"flight: rows within 3 are close, beyond are companions, crew is close", window, []scoring.Presence{
+		{"flight: rows within 3 are close, beyond are companions, crew is close", window, []tracing.Presence{
 			trFlight("case", 20, "m1"), trFlight("r17", 17, "m1"), trFlight("r23", 23, "m1"), trFlight("r16", 16, "m1"),
 			trFlight("r24", 24, "m1"), trFlight("r20", 20, "m1"), trFlight("crew", scoring.RowCrew, "m1")},
 			[]string{
@@ -189,46 +190,46 @@ func TestTracer_Boundaries(t *testing.T) {
 				"companion r16<-case f:CA936/2020-03-10 0s..10h0m0s at 10h0m0s",
 				"companion r24<-case f:CA936/2020-03-10 0s..10h0m0s at 10h0m0s",
 			}},
-		{"flight: a crew case makes crew close and passengers companions", window, []scoring.Presence{
+		{"flight: a crew case makes crew close and passengers companions", window, []tracing.Presence{
 			trFlight("case", scoring.RowCrew, "m1"), trFlight("crew", scoring.RowCrew, "m1"), trFlight("r1", 1, "m1")},
 			[]string{
 				"close crew<-case f:CA936/2020-03-10 0s..10h0m0s at 10h0m0s",
 				"companion r1<-case f:CA936/2020-03-10 0s..10h0m0s at 10h0m0s",
 			}},
-		{"window start: a stay ending at From-1s is outside", trCaseMark(11*h+time.Second, 20*h), []scoring.Presence{
+		{"window start: a stay ending at From-1s is outside", trCaseMark(11*h+time.Second, 20*h), []tracing.Presence{
 			trFlight("case", 20, "m1"), trFlight("b", 21, "m1")}, nil},
-		{"window start: a stay ending exactly at From is inside", trCaseMark(11*h, 20*h), []scoring.Presence{
+		{"window start: a stay ending exactly at From is inside", trCaseMark(11*h, 20*h), []tracing.Presence{
 			trFlight("case", 20, "m1"), trFlight("b", 21, "m1")},
 			[]string{"close b<-case f:CA936/2020-03-10 11h0m0s..11h0m0s at 11h0m0s"}},
-		{"window start: the overlap counts from From", trCaseMark(h, 20*h), []scoring.Presence{
+		{"window start: the overlap counts from From", trCaseMark(h, 20*h), []tracing.Presence{
 			trVenue("case", "V", 0, h+cl, "p1"), trVenue("b", "V", 0, 2*h, "q1")},
 			[]string{"close b<-case v:V 1h0m0s..1h15m0s at 1h15m0s"}},
-		{"window start: 14m59s after From is not enough", trCaseMark(h+time.Second, 20*h), []scoring.Presence{
+		{"window start: 14m59s after From is not enough", trCaseMark(h+time.Second, 20*h), []tracing.Presence{
 			trVenue("case", "V", 0, h+cl, "p1"), trVenue("b", "V", 0, 2*h, "q1")}, nil},
-		{"window end: reported_at included", trCaseMark(-20*h, 0), []scoring.Presence{
+		{"window end: reported_at included", trCaseMark(-20*h, 0), []tracing.Presence{
 			trFlight("case", 20, "m1"), trFlight("b", 21, "m1")},
 			[]string{"close b<-case f:CA936/2020-03-10 0s..0s at 0s"}},
-		{"window end: a stay starting after reported_at is outside", trCaseMark(-20*h, -time.Second), []scoring.Presence{
+		{"window end: a stay starting after reported_at is outside", trCaseMark(-20*h, -time.Second), []tracing.Presence{
 			trFlight("case", 20, "m1"), trFlight("b", 21, "m1")}, nil},
-		{"window end: overlap clipped at reported_at", trCaseMark(-20*h, cl), []scoring.Presence{
+		{"window end: overlap clipped at reported_at", trCaseMark(-20*h, cl), []tracing.Presence{
 			trVenue("case", "V", 0, 2*h, "p1"), trVenue("b", "V", 0, 2*h, "q1")},
 			[]string{"close b<-case v:V 0s..15m0s at 15m0s"}},
-		{"the case's own stays expose nobody", window, []scoring.Presence{
+		{"the case's own stays expose nobody", window, []tracing.Presence{
 			trVenue("case", "V", 0, h, "p1"), trVenue("case", "V", 0, h, "p2")}, nil},
-		{"region stays are not contacts", window, []scoring.Presence{
-			{Person: trWho("case"), Kind: scoring.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(h), Travel: true, ID: "p1"},
-			{Person: trWho("b"), Kind: scoring.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(h), Travel: true, ID: "q1"}}, nil},
+		{"region stays are not contacts", window, []tracing.Presence{
+			{Person: trWho("case"), Kind: tracing.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(h), Travel: true, ID: "p1"},
+			{Person: trWho("b"), Kind: tracing.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(h), Travel: true, ID: "q1"}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Mark first, then presences; and presences first, then the mark: the same exposures.
-			tr := scoring.NewTracer(p, scoring.TracerOptions{})
+			tr := tracing.New(p, tracing.Options{})
 			got := tr.AddMark(tc.mark, nil)
 			for _, pr := range tc.ps {
 				got = tr.AddPresence(pr, got)
 			}
 			trExpect(t, "mark first", got, tc.want...)
-			tr = scoring.NewTracer(p, scoring.TracerOptions{})
-			var late []scoring.Exposure
+			tr = tracing.New(p, tracing.Options{})
+			var late []tracing.Exposure
 			for _, pr := range tc.ps {
 				late = tr.AddPresence(pr, late)
 			}
@@ -253,7 +254,7 @@ func TestTracer_CaseMarkWindow(t *testing.T) {
 	if m.From != sampled.Add(-48*time.Hour) || m.To != reported || m.Level != scoring.MarkCase {
 		t.Fatalf("CaseMark = %+v", m)
 	}
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	// Two days before the sample: the stay counts from From, 15 minutes exactly.
 	got := tr.AddPresence(trVenue("case", "V", -49*time.Hour, -48*time.Hour+15*time.Minute, "p1"), nil)
 	got = tr.AddPresence(trVenue("b", "V", -49*time.Hour, -47*time.Hour, "q1"), got)
@@ -280,8 +281,8 @@ func TestTracer_LatePresences(t *testing.T) {
 	orders := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
 	var ids []string
 	for _, o := range orders {
-		tr := scoring.NewTracer(p, scoring.TracerOptions{})
-		var got []scoring.Exposure
+		tr := tracing.New(p, tracing.Options{})
+		var got []tracing.Exposure
 		for _, i := range o {
 			switch items[i] {
 			case "mark":
@@ -305,7 +306,7 @@ func TestTracer_LatePresences(t *testing.T) {
 func TestTracer_Duplicates(t *testing.T) {
 	p := trPolicy(t)
 	const h = time.Hour
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	pc, pb := trVenue("case", "V", 0, h, "p1"), trVenue("b", "V", 0, h, "q1")
 	got := tr.AddPresence(pc, nil)
 	got = tr.AddPresence(pb, got)
@@ -346,7 +347,7 @@ func TestTracer_Duplicates(t *testing.T) {
 func TestTracer_SameOverlapOnce(t *testing.T) {
 	p := trPolicy(t)
 	const h = time.Hour
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	got := tr.AddMark(trCaseMark(-h, 10*h), nil)
 	got = tr.AddPresence(trVenue("case", "V", 0, h, "p1"), got)
 	got = tr.AddPresence(trVenue("b", "V", 0, h, "q1"), got)
@@ -358,16 +359,17 @@ func TestTracer_SecondaryContacts(t *testing.T) {
 	p := trPolicy(t)
 	const h = time.Hour
 	cell := uint64(h3.LatLngToCell(h3.NewLatLng(30.27, 120.15), 8))
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	got := tr.AddMark(trCaseMark(-24*h, 48*h), nil)
 	got = tr.AddPresence(trVenue("case", "V1", 0, h, "p1"), got)
 	got = tr.AddPresence(trVenue("b", "V1", 0, h, "b1"), got)
 	trExpect(t, "close contact", got, "close b<-case v:V1 0s..1h0m0s at 1h0m0s")
-	bm, ok := scoring.CloseMark(&got[0])
-	if !ok || bm.From != trAt(h) || bm.To != trAt(48*h) || bm.Source != trWho("case") || bm.Person != trWho("b") {
-		t.Fatalf("CloseMark = %+v, %v", bm, ok)
+	closeEv := got[0].Event()
+	bm, ok, err := scoring.CloseMark(&closeEv)
+	if err != nil || !ok || bm.From != trAt(h) || bm.To != trAt(48*h) || bm.Source != trWho("case") || bm.Person != trWho("b") {
+		t.Fatalf("CloseMark = %+v, %v, %v", bm, ok, err)
 	}
-	stays := []scoring.Presence{
+	stays := []tracing.Presence{
 		trVenue("b", "V2", 10*h, 11*h, "b2"),                // after the exposure: dangerous
 		trVenue("c", "V2", 10*h, 11*h, "c2"),                // secondary
 		trVenue("case", "V2", 10*h, 11*h, "p2"),             // the case is not its own secondary (but is the case's own stay)
@@ -382,7 +384,7 @@ func TestTracer_SecondaryContacts(t *testing.T) {
 		trFlight("b", 5, "fl"), trFlight("h", 8, "fl"), trFlight("i", 9, "fl"), trFlight("crew", scoring.RowCrew, "fl"),
 	}
 	// Half of the stays before the close mark, half after.
-	var sec []scoring.Exposure
+	var sec []tracing.Exposure
 	for _, s := range stays[:6] {
 		sec = tr.AddPresence(s, sec)
 	}
@@ -401,8 +403,9 @@ func TestTracer_SecondaryContacts(t *testing.T) {
 	)
 	// The chain stops: a secondary exposure marks nobody.
 	for _, x := range sec {
-		if _, ok := scoring.CloseMark(&x); ok != (x.Kind == scoring.ExposureClose) {
-			t.Errorf("CloseMark(%s) ok=%v", trKinds[x.Kind], ok)
+		ev := x.Event()
+		if _, ok, err := scoring.CloseMark(&ev); err != nil || ok != (x.Kind == scoring.ExposureClose) {
+			t.Errorf("CloseMark(%s) ok=%v err=%v", trKinds[x.Kind], ok, err)
 		}
 	}
 }
@@ -411,10 +414,10 @@ func TestTracer_RegionRisk(t *testing.T) {
 	p := trPolicy(t)
 	const h = time.Hour
 	minStay := p.Params.RegionMinStay.Std()
-	travel := func(who string, from, to time.Duration, id string) scoring.Presence {
-		return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceRegion, Place: "330102", Start: trAt(from), End: trAt(to), Travel: true, ID: id}
+	travel := func(who string, from, to time.Duration, id string) tracing.Presence {
+		return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceRegion, Place: "330102", Start: trAt(from), End: trAt(to), Travel: true, ID: id}
 	}
-	stays := []scoring.Presence{
+	stays := []tracing.Presence{
 		travel("a", 0, minStay, "a1"),             // 4h: counts
 		travel("b", 0, minStay-time.Second, "b1"), // 3h59m59s: does not
 		travel("c", -10*h, -5*h, "c1"),            // before the designation
@@ -422,8 +425,8 @@ func TestTracer_RegionRisk(t *testing.T) {
 		travel("e", -10*h, time.Second, "e1"),     // one second inside
 		travel("f", 100*h, 130*h, "f1"),           // after until
 		travel("g", 90*h, 100*h, "g1"),            // ends exactly at until: counts
-		{Person: trWho("h"), Kind: scoring.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(10 * h), ID: "h1"}, // not a travel stay
-		{Person: trWho("i"), Kind: scoring.PlaceRegion, Place: "330103", Start: trAt(0), End: trAt(10 * h), Travel: true, ID: "i1"},
+		{Person: trWho("h"), Kind: tracing.PlaceRegion, Place: "330102", Start: trAt(0), End: trAt(10 * h), ID: "h1"}, // not a travel stay
+		{Person: trWho("i"), Kind: tracing.PlaceRegion, Place: "330103", Start: trAt(0), End: trAt(10 * h), Travel: true, ID: "i1"},
 	}
 	d := scoring.Designation{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskHigh, From: trAt(0), Until: trAt(100 * h), ID: "area-1"}
 	want := []string{
@@ -432,8 +435,8 @@ func TestTracer_RegionRisk(t *testing.T) {
 		"area-high g<-- r:330102 90h0m0s..100h0m0s at 100h0m0s",
 	}
 	// Retroactive: the designation after the stays.
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
-	var got []scoring.Exposure
+	tr := tracing.New(p, tracing.Options{})
+	var got []tracing.Exposure
 	for _, s := range stays {
 		got = tr.AddPresence(s, got)
 	}
@@ -445,7 +448,7 @@ func TestTracer_RegionRisk(t *testing.T) {
 		}
 	}
 	// Stays after the designation: the same.
-	tr = scoring.NewTracer(p, scoring.TracerOptions{})
+	tr = tracing.New(p, tracing.Options{})
 	got = tr.AddDesignation(d, nil)
 	for _, s := range stays {
 		got = tr.AddPresence(s, got)
@@ -457,7 +460,7 @@ func TestTracer_RegionRisk(t *testing.T) {
 	}
 	// Medium gives medium; low gives nothing.
 	for _, lvl := range []scoring.RiskLevel{scoring.RiskMedium, scoring.RiskLow} {
-		tr = scoring.NewTracer(p, scoring.TracerOptions{})
+		tr = tracing.New(p, tracing.Options{})
 		dd := d
 		dd.Level = lvl
 		got = tr.AddPresence(stays[0], tr.AddDesignation(dd, nil))
@@ -475,10 +478,10 @@ func TestTracer_DesignationReplaced(t *testing.T) {
 	high := scoring.Designation{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskHigh, From: trAt(0), ID: "d-high"}
 	low := scoring.Designation{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskLow, From: trAt(3 * day), ID: "d-low"}
 	medium := scoring.Designation{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskMedium, From: trAt(5 * day), Until: trAt(6 * day), ID: "d-medium"}
-	travel := func(who string, from, to time.Duration) scoring.Presence {
-		return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceRegion, Place: "330102", Start: trAt(from), End: trAt(to), Travel: true, ID: who + "-t"}
+	travel := func(who string, from, to time.Duration) tracing.Presence {
+		return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceRegion, Place: "330102", Start: trAt(from), End: trAt(to), Travel: true, ID: who + "-t"}
 	}
-	stays := []scoring.Presence{
+	stays := []tracing.Presence{
 		travel("a", day, day+5*time.Hour),     // high
 		travel("b", 4*day, 4*day+5*time.Hour), // low by then
 		travel("c", 2*day, 4*day),             // high until day 3
@@ -492,8 +495,8 @@ func TestTracer_DesignationReplaced(t *testing.T) {
 	}
 	for _, order := range [][]scoring.Designation{{high, low, medium}, {medium, low, high}, {low, high, medium}} {
 		for _, stayFirst := range []bool{true, false} {
-			tr := scoring.NewTracer(p, scoring.TracerOptions{})
-			var got []scoring.Exposure
+			tr := tracing.New(p, tracing.Options{})
+			var got []tracing.Exposure
 			if stayFirst {
 				for _, s := range stays {
 					got = tr.AddPresence(s, got)
@@ -540,11 +543,11 @@ func TestTracer_H3Designations(t *testing.T) {
 		}
 	}
 	fineC := h3.LatLngToCell(h3.NewLatLng(31.2304, 121.4737), 15)
-	stay := func(who string, fine h3.Cell, travel bool, dur time.Duration) scoring.Presence {
-		return scoring.Presence{Person: trWho(who), Kind: scoring.PlaceCell, Cell: uint64(fine.Parent(res)), Fine: uint64(fine),
+	stay := func(who string, fine h3.Cell, travel bool, dur time.Duration) tracing.Presence {
+		return tracing.Presence{Person: trWho(who), Kind: tracing.PlaceCell, Cell: uint64(fine.Parent(res)), Fine: uint64(fine),
 			Start: trAt(0), End: trAt(dur), Travel: travel, ID: who + "-s"}
 	}
-	stays := []scoring.Presence{
+	stays := []tracing.Presence{
 		stay("a", fineA, false, h),
 		stay("b", fineB, false, h),
 		stay("c", fineC, false, h),
@@ -575,13 +578,13 @@ func TestTracer_H3Designations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := scoring.Designation{Kind: scoring.AreaH3, Code: tc.cell.String(), Cell: uint64(tc.cell), Level: scoring.RiskHigh, From: trAt(-h), ID: "h3"}
-			tr := scoring.NewTracer(p, scoring.TracerOptions{})
-			var got []scoring.Exposure
+			tr := tracing.New(p, tracing.Options{})
+			var got []tracing.Exposure
 			for _, s := range stays {
 				got = tr.AddPresence(s, got)
 			}
 			trExpect(t, "retroactive", tr.AddDesignation(d, got), tc.want...)
-			tr = scoring.NewTracer(p, scoring.TracerOptions{})
+			tr = tracing.New(p, tracing.Options{})
 			got = tr.AddDesignation(d, nil)
 			for _, s := range stays {
 				got = tr.AddPresence(s, got)
@@ -595,7 +598,7 @@ func TestTracer_Expire(t *testing.T) {
 	p := trPolicy(t)
 	const h, day = time.Hour, 24 * time.Hour
 	lookback := p.Contacts.Lookback.Std()
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	for i := range 10 {
 		tr.AddPresence(trVenue("old", "V", time.Duration(i)*h, time.Duration(i)*h+h, fmt.Sprint("o", i)), nil)
 	}

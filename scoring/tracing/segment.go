@@ -1,9 +1,13 @@
-package scoring
+package tracing
 
 import (
 	"slices"
 	"sort"
 	"strconv"
+
+	"healthcode/internal/arena"
+	"healthcode/internal/mix"
+	"healthcode/scoring"
 )
 
 // segCap is the number of records in a full segment: record indices fit in 16
@@ -16,7 +20,7 @@ const segCap = 1<<16 - 1
 // place's presences are one run found by binary search, with byPerson listing
 // the records in (person, start) order.
 type segment struct {
-	start    []Time
+	start    []scoring.Time
 	dur      []uint16 // see encodeDur
 	loc      []uint32
 	person   []uint32
@@ -24,13 +28,13 @@ type segment struct {
 	idLocal  []uint8  // index in pfx, or idArena
 	idNum    []uint32 // number - pfx base, or the Ref of the id in ids
 	pfx      []idPrefix
-	long     []longEnd // ends dur cannot hold, by record index
-	ids      arena     // event ids that do not split into a known prefix and number
-	hours    []uint32  // distinct start hours (Time/3600), sealed only
+	long     []longEnd   // ends dur cannot hold, by record index
+	ids      arena.Arena // event ids that do not split into a known prefix and number
+	hours    []uint32    // distinct start hours (Time/3600), sealed only
 
-	minStart, maxStart Time
-	minEnd, midEnd     Time // midEnd: about half the records end before it
-	maxEnd             Time
+	minStart, maxStart scoring.Time
+	minEnd, midEnd     scoring.Time // midEnd: about half the records end before it
+	maxEnd             scoring.Time
 	sorted             bool
 }
 
@@ -44,7 +48,7 @@ type idPrefix struct {
 
 type longEnd struct {
 	i   uint16
-	end Time
+	end scoring.Time
 }
 
 // Durations up to 2^15-1 seconds are stored exactly in seconds; longer whole
@@ -67,13 +71,13 @@ func encodeDur(d uint32) (uint16, bool) {
 
 func (s *segment) n() int { return len(s.start) }
 
-func (s *segment) end(i int) Time {
+func (s *segment) end(i int) scoring.Time {
 	d := s.dur[i]
 	switch {
 	case d < durMinutes:
-		return s.start[i] + Time(d)
+		return s.start[i] + scoring.Time(d)
 	case d != durLong:
-		return s.start[i] + Time(d-durMinutes)*60
+		return s.start[i] + scoring.Time(d-durMinutes)*60
 	}
 	j := sort.Search(len(s.long), func(j int) bool { return s.long[j].i >= uint16(i) })
 	return s.long[j].end
@@ -82,7 +86,7 @@ func (s *segment) end(i int) Time {
 func (s *segment) id(i int) string {
 	l := s.idLocal[i]
 	if l == idArena {
-		return s.ids.get(Ref(s.idNum[i]))
+		return s.ids.Get(arena.Ref(s.idNum[i]))
 	}
 	p := &s.pfx[l]
 	if !p.num {
@@ -93,7 +97,7 @@ func (s *segment) id(i int) string {
 
 func (s *segment) bytes() int {
 	n := cap(s.start)*4 + cap(s.dur)*2 + cap(s.loc)*4 + cap(s.person)*4 + cap(s.byPerson)*2 +
-		cap(s.idLocal) + cap(s.idNum)*4 + cap(s.long)*8 + cap(s.ids.buf) + cap(s.hours)*4 + 200
+		cap(s.idLocal) + cap(s.idNum)*4 + cap(s.long)*8 + s.ids.Cap() + cap(s.hours)*4 + 200
 	for _, p := range s.pfx {
 		n += 40 + len(p.s)
 	}
@@ -102,7 +106,7 @@ func (s *segment) bytes() int {
 
 // placeRun returns the first record at place with start >= from in a sealed
 // segment, comparing places through locPlace.
-func (s *segment) placeRun(locPlace []uint32, place uint32, from Time) int {
+func (s *segment) placeRun(locPlace []uint32, place uint32, from scoring.Time) int {
 	return sort.Search(s.n(), func(i int) bool {
 		p := locPlace[s.loc[i]]
 		return p > place || (p == place && s.start[i] >= from)
@@ -117,9 +121,9 @@ func (s *segment) personRun(person uint32) int {
 // meta recomputes the time bounds and hours of a sealed segment.
 func (s *segment) meta() {
 	n := s.n()
-	s.minStart, s.maxStart, s.minEnd, s.maxEnd = MaxTime, 0, MaxTime, 0
+	s.minStart, s.maxStart, s.minEnd, s.maxEnd = scoring.MaxTime, 0, scoring.MaxTime, 0
 	step := max(1, n/512)
-	sample := make([]Time, 0, n/step+1)
+	sample := make([]scoring.Time, 0, n/step+1)
 	var hours []uint32
 	last := ^uint32(0)
 	for i := 0; i < n; i++ {
@@ -165,7 +169,7 @@ type sortItem struct {
 }
 
 func (b *builder) init() {
-	b.seg = segment{minStart: MaxTime, minEnd: MaxTime}
+	b.seg = segment{minStart: scoring.MaxTime, minEnd: scoring.MaxTime}
 	b.placeHead = map[uint32]uint16{}
 	b.dup = make([]uint16, 64)
 	b.pfxIndex = map[pfxKey]uint8{}
@@ -175,7 +179,7 @@ func (b *builder) init() {
 func (b *builder) reset() {
 	s := &b.seg
 	*s = segment{start: s.start[:0], dur: s.dur[:0], loc: s.loc[:0], person: s.person[:0],
-		idLocal: s.idLocal[:0], idNum: s.idNum[:0], minStart: MaxTime, minEnd: MaxTime}
+		idLocal: s.idLocal[:0], idNum: s.idNum[:0], minStart: scoring.MaxTime, minEnd: scoring.MaxTime}
 	clear(b.placeHead)
 	b.placeNext = b.placeNext[:0]
 	clear(b.dup)
@@ -185,17 +189,8 @@ func (b *builder) reset() {
 func (b *builder) bytes() int {
 	s := &b.seg
 	n := cap(s.start)*4 + cap(s.dur)*2 + cap(s.loc)*4 + cap(s.person)*4 + cap(s.idLocal) + cap(s.idNum)*4 +
-		cap(s.long)*8 + cap(s.ids.buf) + len(s.pfx)*40
+		cap(s.long)*8 + s.ids.Cap() + len(s.pfx)*40
 	return n + len(b.placeHead)*8 + cap(b.placeNext)*2 + cap(b.dup)*2 + len(b.pfxIndex)*48
-}
-
-func mix64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
 }
 
 // encodeID returns the id's local prefix index and number in the builder's
@@ -218,8 +213,8 @@ func (b *builder) encodeID(id string, add bool) (uint8, uint32) {
 	return l, uint32(num - k.base)
 }
 
-func (b *builder) dupHash(person, place uint32, start, end Time, id string) uint64 {
-	h := mix64(uint64(person)<<32|uint64(place)) ^ mix64(uint64(start)<<32|uint64(end)+0x9e37)
+func (b *builder) dupHash(person, place uint32, start, end scoring.Time, id string) uint64 {
+	h := mix.Mix64(uint64(person)<<32|uint64(place)) ^ mix.Mix64(uint64(start)<<32|uint64(end)+0x9e37)
 	for i := 0; i < len(id); i++ {
 		h = (h ^ uint64(id[i])) * 0x100000001b3
 	}
@@ -227,7 +222,7 @@ func (b *builder) dupHash(person, place uint32, start, end Time, id string) uint
 }
 
 // findDup returns whether the builder holds the record.
-func (b *builder) findDup(locPlace []uint32, person, place uint32, start, end Time, id string) bool {
+func (b *builder) findDup(locPlace []uint32, person, place uint32, start, end scoring.Time, id string) bool {
 	mask := len(b.dup) - 1
 	s := &b.seg
 	for i := int(b.dupHash(person, place, start, end, id)) & mask; ; i = (i + 1) & mask {
@@ -261,7 +256,7 @@ func (b *builder) insertDup(locPlace []uint32, i int, place uint32, id string) {
 
 // add appends a record; the caller has checked that it is not a duplicate and
 // that the segment is not full.
-func (b *builder) add(locPlace []uint32, person, loc, place uint32, start, end Time, id string) {
+func (b *builder) add(locPlace []uint32, person, loc, place uint32, start, end scoring.Time, id string) {
 	s := &b.seg
 	i := s.n()
 	d, ok := encodeDur(uint32(end - start))
@@ -270,7 +265,7 @@ func (b *builder) add(locPlace []uint32, person, loc, place uint32, start, end T
 	}
 	l, num := b.encodeID(id, true)
 	if l == idArena {
-		num = uint32(s.ids.put(id))
+		num = uint32(s.ids.Put(id))
 	}
 	s.start = append(s.start, start)
 	s.dur = append(s.dur, d)
@@ -293,7 +288,7 @@ func (b *builder) seal(locPlace []uint32) *segment {
 	// The sort buffers are transient: a sealed tracer keeps only its records.
 	items := make([]sortItem, 0, n)
 	radixBuf := make([]sortItem, n)
-	ends := make([]Time, 0, n)
+	ends := make([]scoring.Time, 0, n)
 	for i := 0; i < n; i++ {
 		items = append(items, sortItem{k: uint64(locPlace[src.loc[i]])<<32 | uint64(src.start[i]), i: uint32(i)})
 	}
@@ -302,9 +297,9 @@ func (b *builder) seal(locPlace []uint32) *segment {
 		ends = append(ends, src.end(i))
 	}
 	s := &segment{
-		start: make([]Time, n), dur: make([]uint16, n), loc: make([]uint32, n), person: make([]uint32, n),
+		start: make([]scoring.Time, n), dur: make([]uint16, n), loc: make([]uint32, n), person: make([]uint32, n),
 		idLocal: make([]uint8, n), idNum: make([]uint32, n), byPerson: make([]uint16, n),
-		pfx: slices.Clip(src.pfx), ids: arena{buf: slices.Clip(src.ids.buf)}, sorted: true,
+		pfx: slices.Clip(src.pfx), ids: src.ids, sorted: true,
 	}
 	for j, it := range items {
 		i := it.i
@@ -314,6 +309,7 @@ func (b *builder) seal(locPlace []uint32) *segment {
 			s.long = append(s.long, longEnd{i: uint16(j), end: ends[i]})
 		}
 	}
+	s.ids.Clip()
 	s.long = slices.Clip(s.long)
 	items = items[:0]
 	for j := 0; j < n; j++ {
@@ -325,7 +321,7 @@ func (b *builder) seal(locPlace []uint32) *segment {
 	}
 	s.meta()
 	// The prefix table and id arena now belong to s.
-	b.seg.pfx, b.seg.ids.buf = nil, nil
+	b.seg.pfx, b.seg.ids = nil, arena.Arena{}
 	b.reset()
 	return s
 }
@@ -348,7 +344,7 @@ func (s *segment) filter(drop func(i int) bool) *segment {
 		return nil
 	}
 	f := &segment{
-		start: make([]Time, 0, kept), dur: make([]uint16, 0, kept), loc: make([]uint32, 0, kept),
+		start: make([]scoring.Time, 0, kept), dur: make([]uint16, 0, kept), loc: make([]uint32, 0, kept),
 		person: make([]uint32, 0, kept), idLocal: make([]uint8, 0, kept), idNum: make([]uint32, 0, kept),
 		byPerson: make([]uint16, 0, kept), pfx: s.pfx, sorted: true,
 	}
@@ -363,7 +359,7 @@ func (s *segment) filter(drop func(i int) bool) *segment {
 		f.idLocal = append(f.idLocal, s.idLocal[i])
 		num := s.idNum[i]
 		if s.idLocal[i] == idArena {
-			num = uint32(f.ids.put(s.ids.get(Ref(num))))
+			num = uint32(f.ids.Put(s.ids.Get(arena.Ref(num))))
 		}
 		f.idNum = append(f.idNum, num)
 		if s.dur[i] == durLong {
@@ -375,7 +371,7 @@ func (s *segment) filter(drop func(i int) bool) *segment {
 			f.byPerson = append(f.byPerson, uint16(r))
 		}
 	}
-	f.ids.buf = slices.Clip(f.ids.buf)
+	f.ids.Clip()
 	f.long = slices.Clip(f.long)
 	f.meta()
 	return f

@@ -1,8 +1,10 @@
-package scoring
+package tracing
 
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"healthcode/scoring"
 )
 
 // The tracer's interning tables map people, places and locations to dense
@@ -15,7 +17,7 @@ import (
 // power-of-two slice of index+1 (person keys are HMAC output, so their bytes
 // hash well), keys and counts in flat slices. About 24 bytes a person.
 type personTable struct {
-	keys  []PersonKey
+	keys  []scoring.PersonKey
 	refs  []uint32
 	free  []uint32
 	slots []uint32 // index+1; 0 = empty
@@ -25,17 +27,17 @@ type personTable struct {
 func (t *personTable) init(n int) {
 	size := 1 << bits.Len(uint(max(n, 8)*10/7))
 	t.slots = make([]uint32, size)
-	t.keys = make([]PersonKey, 0, n)
+	t.keys = make([]scoring.PersonKey, 0, n)
 	t.refs = make([]uint32, 0, n)
 }
 
-func personHash(k *PersonKey) uint64 {
+func personHash(k *scoring.PersonKey) uint64 {
 	h := binary.LittleEndian.Uint64(k[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(k[8:]), 29)
 	return h * 0x9e3779b97f4a7c15
 }
 
 // find returns the slot of k and whether it holds k.
-func (t *personTable) find(k *PersonKey) (int, bool) {
+func (t *personTable) find(k *scoring.PersonKey) (int, bool) {
 	if len(t.slots) == 0 {
 		return 0, false
 	}
@@ -52,7 +54,7 @@ func (t *personTable) find(k *PersonKey) (int, bool) {
 }
 
 // lookup returns the index of k if it is interned.
-func (t *personTable) lookup(k PersonKey) (uint32, bool) {
+func (t *personTable) lookup(k scoring.PersonKey) (uint32, bool) {
 	i, ok := t.find(&k)
 	if !ok {
 		return 0, false
@@ -61,7 +63,7 @@ func (t *personTable) lookup(k PersonKey) (uint32, bool) {
 }
 
 // intern returns the index of k, adding it if needed, and counts one more use.
-func (t *personTable) intern(k PersonKey) uint32 {
+func (t *personTable) intern(k scoring.PersonKey) uint32 {
 	if (t.live+1)*10 > len(t.slots)*7 {
 		t.grow()
 	}
@@ -110,7 +112,7 @@ func (t *personTable) release(x uint32) {
 	}
 	i, ok := t.find(&t.keys[x])
 	if !ok {
-		panic("scoring: person table lost a key")
+		panic("tracing: person table lost a key")
 	}
 	// Backward-shift deletion keeps every probe sequence unbroken.
 	mask := len(t.slots) - 1
@@ -121,7 +123,7 @@ func (t *personTable) release(x uint32) {
 			j = (j + 1) & mask
 			s := t.slots[j]
 			if s == 0 {
-				t.keys[x] = PersonKey{}
+				t.keys[x] = scoring.PersonKey{}
 				t.free = append(t.free, x)
 				t.live--
 				return
@@ -323,7 +325,7 @@ func (t *locTable) release(x uint32) (gone bool) {
 	}
 	i, ok := t.find(t.place[x], t.vari[x])
 	if !ok {
-		panic("scoring: location table lost a key")
+		panic("tracing: location table lost a key")
 	}
 	mask := len(t.slots) - 1
 	for {

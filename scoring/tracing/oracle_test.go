@@ -1,4 +1,4 @@
-package scoring_test
+package tracing_test
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // TestTracer_MatchesBruteForce feeds a tracer enough random presences to fill
@@ -30,22 +31,22 @@ func TestTracer_MatchesBruteForce(t *testing.T) {
 	}
 	regions := []string{"330102", "330103", "330104"}
 	who := func(i int) scoring.PersonKey { return trWho(fmt.Sprint("p", i)) }
-	var ps []scoring.Presence
+	var ps []tracing.Presence
 	for i := range n {
-		pr := scoring.Presence{Person: who(rng.IntN(people)), ID: fmt.Sprintf("ev-%d", i)}
+		pr := tracing.Presence{Person: who(rng.IntN(people)), ID: fmt.Sprintf("ev-%d", i)}
 		start := trAt(time.Duration(rng.Int64N(int64(span/time.Second))) * time.Second)
 		dur := time.Duration(rng.IntN(3*3600)) * time.Second
 		switch k := rng.IntN(10); {
 		case k < 5:
-			pr.Kind, pr.Place = scoring.PlaceVenue, fmt.Sprint("V", rng.IntN(60))
+			pr.Kind, pr.Place = tracing.PlaceVenue, fmt.Sprint("V", rng.IntN(60))
 		case k < 8:
-			pr.Kind, pr.Cell = scoring.PlaceCell, cells[rng.IntN(len(cells))]
+			pr.Kind, pr.Cell = tracing.PlaceCell, cells[rng.IntN(len(cells))]
 		case k < 9:
-			pr.Kind, pr.Place, pr.Travel = scoring.PlaceRegion, regions[rng.IntN(len(regions))], true
+			pr.Kind, pr.Place, pr.Travel = tracing.PlaceRegion, regions[rng.IntN(len(regions))], true
 			dur = time.Duration(rng.IntN(8*3600)) * time.Second
 		default:
 			f := rng.IntN(flights)
-			pr.Kind, pr.Place = scoring.PlaceFlight, fmt.Sprintf("F%d/2020-03-1%d", f, f)
+			pr.Kind, pr.Place = tracing.PlaceFlight, fmt.Sprintf("F%d/2020-03-1%d", f, f)
 			start, dur = trAt(time.Duration(f*30)*time.Hour), 10*time.Hour+time.Duration(f)*time.Second
 			pr.Row = int16(rng.IntN(40) + 1)
 			if rng.IntN(20) == 0 {
@@ -81,7 +82,7 @@ func TestTracer_MatchesBruteForce(t *testing.T) {
 
 	// Arrival order: shuffled, with 1% of presences sent twice.
 	type input struct {
-		pr *scoring.Presence
+		pr *tracing.Presence
 		m  *scoring.Mark
 		d  *scoring.Designation
 	}
@@ -99,8 +100,8 @@ func TestTracer_MatchesBruteForce(t *testing.T) {
 		in = append(in, input{d: &designations[i]})
 	}
 	rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
-	tr := scoring.NewTracer(p, scoring.TracerOptions{Expected: len(ps)})
-	var got []scoring.Exposure
+	tr := tracing.New(p, tracing.Options{Expected: len(ps)})
+	var got []tracing.Exposure
 	for _, x := range in {
 		switch {
 		case x.pr != nil:
@@ -143,16 +144,16 @@ func TestTracer_MatchesBruteForce(t *testing.T) {
 	t.Logf("%d presences, %d exposures, %d bytes held (%.1f a presence)", tr.Len(), len(got), tr.Bytes(), float64(tr.Bytes())/float64(tr.Len()))
 }
 
-func exposureKey(x *scoring.Exposure) string {
+func exposureKey(x *tracing.Exposure) string {
 	return fmt.Sprintf("%d %x<-%x %s %d..%d at %d w %d", x.Kind, x.Exposed[:4], x.Source[:4], x.Place, x.Start, x.End, x.At, x.WindowEnd)
 }
 
 // bruteForce applies POLICY.md's definitions to every pair of presences.
-func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, ds []scoring.Designation) map[string]bool {
+func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, ds []scoring.Designation) map[string]bool {
 	closeOv := scoring.Time(p.Contacts.CloseOverlap.Std() / time.Second)
 	compOv := scoring.Time(p.Contacts.CompanionOverlap.Std() / time.Second)
 	minStay := scoring.Time(p.Params.RegionMinStay.Std() / time.Second)
-	byPlace := map[string][]*scoring.Presence{}
+	byPlace := map[string][]*tracing.Presence{}
 	for i := range ps {
 		byPlace[ps[i].PlaceKey()] = append(byPlace[ps[i].PlaceKey()], &ps[i])
 	}
@@ -164,7 +165,7 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 		}
 		for i := range ps {
 			pp := &ps[i]
-			if pp.Person != m.Person || pp.Kind == scoring.PlaceRegion {
+			if pp.Person != m.Person || pp.Kind == tracing.PlaceRegion {
 				continue
 			}
 			cs, ce := max(pp.Start, m.From), min(pp.End, to)
@@ -181,15 +182,15 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 				}
 				var kind scoring.ExposureKind
 				switch pp.Kind {
-				case scoring.PlaceVenue:
+				case tracing.PlaceVenue:
 					if oe-os >= closeOv {
 						kind = scoring.ExposureClose
 					}
-				case scoring.PlaceCell:
+				case tracing.PlaceCell:
 					if oe-os >= compOv && m.Level == scoring.MarkCase {
 						kind = scoring.ExposureCompanion
 					}
-				case scoring.PlaceFlight:
+				case tracing.PlaceFlight:
 					d := int(pp.Row) - int(q.Row)
 					switch {
 					case q.Row == scoring.RowCrew || (pp.Row != scoring.RowCrew && d >= -3 && d <= 3):
@@ -207,7 +208,7 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 				} else if kind == scoring.ExposureClose {
 					wend = m.To
 				}
-				x := scoring.Exposure{Exposed: q.Person, Source: m.Person, Kind: kind, Place: pp.PlaceKey(), Start: os, End: oe, At: oe, WindowEnd: wend}
+				x := tracing.Exposure{Exposed: q.Person, Source: m.Person, Kind: kind, Place: pp.PlaceKey(), Start: os, End: oe, At: oe, WindowEnd: wend}
 				out[exposureKey(&x)] = true
 			}
 		}
@@ -220,9 +221,9 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 		for i := range ps {
 			s := &ps[i]
 			switch {
-			case d.Kind == scoring.AreaRegion && (s.Kind != scoring.PlaceRegion || s.Place != d.Code):
+			case d.Kind == scoring.AreaRegion && (s.Kind != tracing.PlaceRegion || s.Place != d.Code):
 				continue
-			case d.Kind == scoring.AreaH3 && (s.Kind != scoring.PlaceCell || uint64(h3.Cell(s.Cell).Parent(h3.Cell(d.Cell).Resolution())) != d.Cell):
+			case d.Kind == scoring.AreaH3 && (s.Kind != tracing.PlaceCell || uint64(h3.Cell(s.Cell).Parent(h3.Cell(d.Cell).Resolution())) != d.Cell):
 				continue
 			}
 			if s.Travel && s.End-s.Start < minStay {
@@ -235,7 +236,7 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 			if d.From > last || (d.Until != 0 && d.Until <= s.Start) {
 				continue
 			}
-			x := scoring.Exposure{Exposed: s.Person, Kind: kind, Place: s.PlaceKey(), Start: max(s.Start, d.From), End: s.End, At: s.End}
+			x := tracing.Exposure{Exposed: s.Person, Kind: kind, Place: s.PlaceKey(), Start: max(s.Start, d.From), End: s.End, At: s.End}
 			if d.Until != 0 && d.Until < x.End {
 				x.End = d.Until
 			}
@@ -250,12 +251,12 @@ func bruteForce(p *scoring.Policy, ps []scoring.Presence, marks []scoring.Mark, 
 func TestTracer_ExpireReclaims(t *testing.T) {
 	p := trPolicy(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	tr := scoring.NewTracer(p, scoring.TracerOptions{})
+	tr := tracing.New(p, tracing.Options{})
 	const perDay = 20_000
 	for day := range 21 {
 		for i := range perDay {
 			start := trAt(time.Duration(day)*24*time.Hour + time.Duration(i)*86400/perDay*time.Second)
-			tr.AddPresence(scoring.Presence{Person: trWho(fmt.Sprint("p", rng.IntN(30_000))), Kind: scoring.PlaceVenue,
+			tr.AddPresence(tracing.Presence{Person: trWho(fmt.Sprint("p", rng.IntN(30_000))), Kind: tracing.PlaceVenue,
 				Place: fmt.Sprint("V", rng.IntN(2000)), Start: start, End: start.Add(time.Hour), ID: fmt.Sprintf("d%d-%d", day, i)}, nil)
 		}
 	}

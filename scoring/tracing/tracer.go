@@ -1,0 +1,105 @@
+package tracing
+
+import (
+	"time"
+
+	"healthcode/scoring"
+)
+
+// Options configure a Tracer. The zero value is valid.
+type Options struct {
+	// Expected is the number of presences to pre-size for; default 0 (grow as
+	// needed).
+	Expected int
+}
+
+// Tracer is the contact-tracing join of one place partition: an index of who
+// was where and when, the marks and designations it knows, and the exposures
+// already emitted (each is emitted once).
+//
+// Memory: presences are kept in segments of up to 65,535 records, column by
+// column and pointer-free: start (4 bytes), duration (2), location (4), person
+// (4), event id as a per-segment prefix and 32-bit number (5), sorted by
+// (place, start) once full, with a 16-bit person-order permutation (2): 21
+// bytes a presence, plus the tables of people (about 28 bytes each), places
+// and locations. bench/trace_test.go measures about 23 bytes a presence at 50
+// million presences (2.5 million people).
+type Tracer struct {
+	closeOverlap, companionOverlap, lookback uint32 // seconds
+	closeRows                                int
+	companionRes                             int
+	params                                   scoring.Params // the stay rules (Params.CountsForArea)
+
+	people  personTable
+	places  placeTable
+	locs    locTable
+	areas   *scoring.Areas
+	segs    []*segment            // sealed, oldest first
+	byHour  map[uint32][]*segment // sealed segments holding a start in that hour
+	act     builder               // the segment being filled
+	cutoff  scoring.Time          // presences ending before this are expired
+	marks   map[scoring.PersonKey][]scoring.Mark
+	hot     map[uint32][]hotStay    // place -> presences of marked people there
+	emitted map[uint64]scoring.Time // exposure id hash -> when it can be forgotten
+	swept   scoring.Time            // cutoff at the last sweep of emitted
+	held    int                     // presences held in sealed segments
+}
+
+// hotStay is a presence of a marked person at a contact place, kept so that a
+// presence arriving later at that place is matched at once.
+type hotStay struct {
+	stay
+	key scoring.PersonKey
+}
+
+// New returns an empty tracer for policy p (already validated).
+func New(p *scoring.Policy, o Options) *Tracer {
+	sec := func(d scoring.Duration) uint32 { return uint32(d.Std() / time.Second) }
+	t := &Tracer{
+		closeOverlap:     sec(p.Contacts.CloseOverlap),
+		companionOverlap: sec(p.Contacts.CompanionOverlap),
+		params:           p.Params,
+		lookback:         sec(p.Contacts.Lookback),
+		closeRows:        p.Contacts.CloseRows,
+		companionRes:     p.Contacts.CompanionH3Res,
+		areas:            scoring.NewAreas(),
+		byHour:           map[uint32][]*segment{},
+		marks:            map[scoring.PersonKey][]scoring.Mark{},
+		hot:              map[uint32][]hotStay{},
+		emitted:          map[uint64]scoring.Time{},
+	}
+	if o.Expected > 0 {
+		// About 20 presences per person and 250 per location in a partition.
+		t.people.init(o.Expected / 20)
+		t.segs = make([]*segment, 0, o.Expected/segCap+1)
+	}
+	t.act.init()
+	return t
+}
+
+// Len is the number of presences held. Expired presences never match after
+// Expire; their memory is reclaimed in bulk (a whole segment once all of it has
+// expired, or a rewrite once half of it has).
+func (t *Tracer) Len() int { return t.held + t.act.seg.n() }
+
+// Bytes is the memory held by the index: presence columns, event ids, the
+// tables of people, places and locations, marks and emitted exposures. Go map
+// overheads are estimated.
+func (t *Tracer) Bytes() int {
+	n := t.act.bytes() + t.people.bytes() + t.places.bytes() + t.locs.bytes()
+	for _, s := range t.segs {
+		n += s.bytes()
+	}
+	n += len(t.byHour) * 48
+	for _, l := range t.byHour {
+		n += cap(l) * 8
+	}
+	for _, l := range t.marks {
+		n += 48 + cap(l)*64
+	}
+	for _, l := range t.hot {
+		n += 48 + cap(l)*64
+	}
+	n += len(t.emitted) * 24
+	return n
+}
