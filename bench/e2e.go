@@ -1,27 +1,30 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/google/pprof/profile"
 	"golang.org/x/sync/errgroup"
 
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sources/sim"
@@ -44,7 +47,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	o.SetDefaults()
 	log := o.Logger.With(slog.String("section", "e2e"))
 
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Logger: o.Logger})
+	emb, err := broker.Start(broker.Options{Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("e2e: %w", err)
 	}
@@ -61,7 +64,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	o.E2EDatabase = chOpts.Database
 
 	popts := pipeline.Options{
-		Kafka:      pipeline.KafkaOptions{Brokers: emb.Addrs(), Logger: o.Logger},
+		Kafka:      kafka.Config{Brokers: emb.Addrs(), Logger: o.Logger},
 		Policy:     pol,
 		ClickHouse: chOpts,
 		Clock:      pipeline.ClockEvent,
@@ -75,13 +78,13 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return fmt.Errorf("e2e: %w", err)
 	}
-	ko, topics := p.Options().Kafka, p.Options().Topics.Sources
+	kc, topics := p.Kafka(), p.Options().Topics.Sources
 
 	// Load the whole province into the upstream topics first, so that the
 	// ceiling and the pipeline read the same bytes.
 	log.Info("simulating and producing", slog.Int("people", o.E2EPeople), slog.Int("days", o.E2EDays))
 	start := time.Now()
-	prod := ko.NewUpstreamProducer(topics)
+	prod := pipeline.NewUpstreamProducer(kc, topics)
 	sum, err := sim.Run(ctx, sim.Config{People: o.E2EPeople, Days: o.E2EDays, Seed: 1, Policy: pol},
 		func(m sim.Message) error { return prod.Add(ctx, m.Stream, m.Key, m.Value) })
 	if cerr := prod.Close(ctx); err == nil {
@@ -98,7 +101,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	for _, t := range topics {
 		srcTopics = append(srcTopics, t)
 	}
-	ceil, err := measureCeiling(ctx, ko, srcTopics, n)
+	ceil, err := measureCeiling(ctx, kc, srcTopics, n)
 	if err != nil {
 		return fmt.Errorf("e2e: ceiling: %w", err)
 	}
@@ -118,7 +121,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 	r.Add(
 		Figure{Key: "ceiling_events_per_sec", Value: ceilingRate, Unit: "events/s",
 			Baseline: "producing the same messages (simulator + kafka-go writer, lz4, acks=all)", BaselineValue: float64(n) / produceTook.Seconds(),
-			Note: fmt.Sprintf("kafka-go group reader over the %d src.* topics (pipeline.NewGroupReader, FetchBatch), each value "+
+			Note: fmt.Sprintf("kafka-go group reader over the %d src.* topics (kafka.Client.NewGroupReader, kafka.FetchBatch), each value "+
 				"json.Unmarshal'ed into a struct of the common fields on %d goroutines, nothing else; %d messages in %.2fs "+
 				"from creating the reader (first message after %.0f ms: the group join) to the last message decoded",
 				len(srcTopics), runtime.GOMAXPROCS(0), n, ceil.took.Seconds(), ms(ceil.first))},
@@ -146,7 +149,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 		Figure{Key: "e2e_seconds", Value: run.took.Seconds(), Unit: "s", Baseline: "ceiling run", BaselineValue: ceil.took.Seconds()},
 	)
 	if run.profile != "" {
-		reportProfile(ctx, r, run.profile, log)
+		reportProfile(r, run.profile, log)
 	}
 	return nil
 }
@@ -172,10 +175,10 @@ type ceilingMessage struct {
 
 // measureCeiling consumes want messages of topics with a fresh consumer group
 // and JSON-decodes each, on as many goroutines as there are CPUs.
-func measureCeiling(ctx context.Context, ko pipeline.KafkaOptions, topics []string, want int64) (ceilingResult, error) {
+func measureCeiling(ctx context.Context, kc *kafka.Client, topics []string, want int64) (ceilingResult, error) {
 	var res ceilingResult
 	start := time.Now()
-	rd := ko.NewGroupReader(e2eCeilingGroup, topics...)
+	rd := kc.NewGroupReader(ctx, e2eCeilingGroup, topics...)
 	defer rd.Close()
 	batches := make(chan []kafka.Message, 4)
 	g, gctx := errgroup.WithContext(ctx)
@@ -183,7 +186,7 @@ func measureCeiling(ctx context.Context, ko pipeline.KafkaOptions, topics []stri
 		defer close(batches)
 		var got int64
 		for got < want {
-			msgs, err := pipeline.FetchBatch(gctx, rd, 10000, 5*time.Millisecond, nil)
+			msgs, err := kafka.FetchBatch(gctx, rd, 10000, 5*time.Millisecond, nil)
 			if err != nil {
 				return err
 			}
@@ -290,7 +293,7 @@ func runE2EPipeline(ctx context.Context, o *Options, p *pipeline.Pipeline, want 
 			}
 		}
 		drained <- p.WaitDrained(runCtx, 100*time.Millisecond, func(l pipeline.Lag) {
-			log.Debug("lag", slog.Int64("total", l.Total()), slog.Any("groups", map[string]int64(l)))
+			log.Debug("lag", slog.Int64("total", l.Total()), slog.Any("groups", l.ByGroup()))
 			switch {
 			case l.Total() != 0:
 				firstZero = time.Time{}
@@ -381,122 +384,150 @@ func (s *rssSampler) stop() int64 {
 	return s.peak.Load()
 }
 
-// profileGroups attribute CPU samples: a sample counts for the first group
-// one of whose patterns occurs in one of its stack's frames. The stages come
-// first; what no stage's goroutine ran (the embedded broker, kafka-go's own
-// goroutines that fetch and write for the stages, the GC) is named after it.
-var profileGroups = []struct {
-	name     string
-	patterns []string
-}{
-	{"ingest", []string{"healthcode/pipeline.(*ingest)"}},
-	{"score", []string{"healthcode/pipeline.(*score)", "healthcode/pipeline.(*part)"}},
-	{"trace", []string{"healthcode/pipeline.(*trace)", "healthcode/pipeline.(*tracePart)"}},
-	{"sink", []string{"healthcode/pipeline.(*sink)"}},
-	{"broker (kfake)", []string{"franz-go/pkg/kfake"}},
-	{"kafka-go background", []string{"segmentio/kafka-go"}},
-	{"clickhouse-go background", []string{"ClickHouse/clickhouse-go"}},
-	{"gc", []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}},
+// stageCPU sums the CPU samples of a profile by the pipeline's stage label
+// (pipeline.ProfileLabel, set by each stage with pprof.Do). Samples without
+// the label ran outside every stage's goroutines (the embedded broker,
+// kafka-go's background goroutines, the runtime) and are grouped by the
+// package of their innermost frame that belongs to one of those; the rest is
+// "other".
+type stageCPU struct {
+	stages    map[string]time.Duration // by stage label
+	unlabeled map[string]time.Duration // by unlabelledGroups name, or "other"
+	total     time.Duration
+	top       []funcCPU // functions by flat CPU, most first
 }
 
-// stageCPU sums the samples of go tool pprof -traces output by group; the
-// last element of the result is "other".
-func stageCPU(traces string) (sums []time.Duration, total time.Duration) {
-	sums = make([]time.Duration, len(profileGroups)+1)
-	var (
-		val    time.Duration
-		frames []string
-	)
-	flush := func() {
-		if val == 0 {
-			return
+// funcCPU is one function's CPU in a profile.
+type funcCPU struct {
+	name      string
+	flat, cum time.Duration
+}
+
+// unlabelledGroups name what ran the samples without a stage label, by a
+// package path prefix of a frame in the stack.
+var unlabelledGroups = []struct{ name, prefix string }{
+	{"broker (kfake)", "github.com/twmb/franz-go/pkg/kfake"},
+	{"kafka-go background", "github.com/segmentio/kafka-go"},
+	{"gc", "runtime.gcBgMarkWorker"},
+	{"gc", "runtime.bgsweep"},
+	{"gc", "runtime.bgscavenge"},
+}
+
+// readStageCPU reads a CPU profile with github.com/google/pprof/profile and
+// attributes its samples.
+func readStageCPU(path string) (stageCPU, error) {
+	sc := stageCPU{stages: map[string]time.Duration{}, unlabeled: map[string]time.Duration{}}
+	f, err := os.Open(path)
+	if err != nil {
+		return sc, fmt.Errorf("cpu profile: %w", err)
+	}
+	defer f.Close()
+	prof, err := profile.Parse(f)
+	if err != nil {
+		return sc, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	vi := -1 // index of the cpu nanoseconds value
+	for i, st := range prof.SampleType {
+		if st.Type == "cpu" && st.Unit == "nanoseconds" {
+			vi = i
 		}
-		g := len(profileGroups)
-	find:
-		for i, pg := range profileGroups {
-			for _, f := range frames {
-				for _, p := range pg.patterns {
-					if strings.Contains(f, p) {
-						g = i
-						break find
-					}
+	}
+	if vi < 0 {
+		return sc, fmt.Errorf("cpu profile %s: no cpu/nanoseconds sample type", path)
+	}
+	flat, cum := map[string]time.Duration{}, map[string]time.Duration{}
+	for _, smp := range prof.Sample {
+		d := time.Duration(smp.Value[vi])
+		sc.total += d
+		seen := map[string]bool{}
+		for li, loc := range smp.Location {
+			for _, line := range loc.Line {
+				if line.Function == nil {
+					continue
+				}
+				name := line.Function.Name
+				if li == 0 {
+					flat[name] += d
+				}
+				if !seen[name] {
+					seen[name] = true
+					cum[name] += d
 				}
 			}
 		}
-		sums[g] += val
-		total += val
-		val, frames = 0, frames[:0]
+		if stage := smp.Label[pipeline.ProfileLabel]; len(stage) > 0 {
+			sc.stages[stage[0]] += d
+			continue
+		}
+		sc.unlabeled[unlabelledGroup(smp)] += d
 	}
-	for _, line := range strings.Split(traces, "\n") {
-		if strings.HasPrefix(line, "-----------+") {
-			flush()
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		if d, err := time.ParseDuration(fields[0]); err == nil && len(fields) >= 2 && line[0] == ' ' {
-			val = d
-			frames = append(frames, fields[1])
-			continue
-		}
-		if val != 0 {
-			frames = append(frames, fields[0])
-		}
+	for name, d := range flat {
+		sc.top = append(sc.top, funcCPU{name: name, flat: d, cum: cum[name]})
 	}
-	flush()
-	return sums, total
+	slices.SortFunc(sc.top, func(a, b funcCPU) int {
+		if a.flat != b.flat {
+			return cmp.Compare(b.flat, a.flat)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	return sc, nil
 }
 
-// reportProfile adds the CPU per stage and the top of the profile to r,
-// through go tool pprof. Without a go command it notes so and adds nothing.
-func reportProfile(ctx context.Context, r *Report, path string, log *slog.Logger) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		r.Note("e2e CPU profile written to %s; not analysed: no go command on PATH (%v)", path, err)
-		return
-	}
-	pp := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, goBin, append(append([]string{"tool", "pprof"}, args...), path)...)
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("go tool pprof %s: %w", strings.Join(args, " "), err)
+// unlabelledGroup names the group of an unlabelled sample: the first of
+// unlabelledGroups one of whose prefixes starts a function of the stack.
+func unlabelledGroup(smp *profile.Sample) string {
+	for _, g := range unlabelledGroups {
+		for _, loc := range smp.Location {
+			for _, line := range loc.Line {
+				if line.Function != nil && strings.HasPrefix(line.Function.Name, g.prefix) {
+					return g.name
+				}
+			}
 		}
-		return string(out), nil
 	}
-	traces, err := pp("-traces")
+	return "other"
+}
+
+// reportProfile adds the CPU per stage and the top of the profile to r.
+func reportProfile(r *Report, path string, log *slog.Logger) {
+	sc, err := readStageCPU(path)
 	if err != nil {
 		log.Warn("cpu profile", slog.Any("err", err))
 		r.Note("e2e CPU profile %s: %v", path, err)
 		return
 	}
-	sums, total := stageCPU(traces)
-	if total > 0 {
-		var b strings.Builder
-		fmt.Fprintf(&b, "e2e CPU by stage (%s of samples; a sample counts for the stage whose goroutine ran it): ", total.Round(10*time.Millisecond))
-		for i, d := range sums {
-			name := "other"
-			if i < len(profileGroups) {
-				name = profileGroups[i].name
-			}
-			share := 100 * d.Seconds() / total.Seconds()
-			if i < 4 {
-				r.Add(Figure{Key: "e2e_cpu_share_" + name, Value: share, Unit: "% of CPU samples",
-					Note: "share of the end-to-end run's CPU profile samples whose stack holds the stage's goroutine"})
-			}
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %s (%.1f%%)", name, d.Round(10*time.Millisecond), share)
-		}
-		r.Note("%s", b.String())
-	}
-	top, err := pp("-top", "-cum")
-	if err != nil {
-		r.Note("e2e CPU profile %s: %v", path, err)
+	if sc.total <= 0 {
+		r.Note("e2e CPU profile %s holds no samples", path)
 		return
 	}
-	lines := strings.Split(strings.TrimRight(top, "\n"), "\n")
-	r.Note("e2e CPU profile (%s), go tool pprof -top -cum, first 25 lines:\n\n```\n%s\n```\n", path, strings.Join(lines[:min(25, len(lines))], "\n"))
+	var b strings.Builder
+	fmt.Fprintf(&b, "e2e CPU by stage (%s of samples; a sample counts for the stage whose pprof label %q it carries): ",
+		sc.total.Round(10*time.Millisecond), pipeline.ProfileLabel)
+	share := func(d time.Duration) float64 { return 100 * d.Seconds() / sc.total.Seconds() }
+	for i, stage := range pipeline.AllStages {
+		d := sc.stages[stage]
+		r.Add(Figure{Key: "e2e_cpu_share_" + stage, Value: share(d), Unit: "% of CPU samples",
+			Note: "share of the end-to-end run's CPU profile samples labelled " + pipeline.ProfileLabel + "=" + stage})
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s (%.1f%%)", stage, d.Round(10*time.Millisecond), share(d))
+	}
+	var names []string
+	for name := range sc.unlabeled {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		d := sc.unlabeled[name]
+		fmt.Fprintf(&b, ", unlabelled %s %s (%.1f%%)", name, d.Round(10*time.Millisecond), share(d))
+	}
+	r.Note("%s", b.String())
+	var top strings.Builder
+	fmt.Fprintf(&top, "%10s %6s %10s %6s  %s\n", "flat", "flat%", "cum", "cum%", "function")
+	for _, fc := range sc.top[:min(25, len(sc.top))] {
+		fmt.Fprintf(&top, "%10s %5.1f%% %10s %5.1f%%  %s\n", fc.flat.Round(time.Millisecond), share(fc.flat),
+			fc.cum.Round(time.Millisecond), share(fc.cum), fc.name)
+	}
+	r.Note("e2e CPU profile (%s), top 25 functions by flat CPU:\n\n```\n%s```\n", path, top.String())
 }

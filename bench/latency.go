@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/scoring"
 	"healthcode/sinks/clickhouse"
@@ -52,17 +52,20 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 	log.Info("generating people", slog.Int("count", warm+measured))
 	people := newLatencyPeople(key, warm+measured)
 
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Logger: o.Logger})
+	emb, err := broker.Start(broker.Options{Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
 	defer emb.Close()
-	brokers := emb.Addrs()
-	ko := pipeline.KafkaOptions{Brokers: brokers, Logger: o.Logger}
+	ko := kafka.Config{Brokers: emb.Addrs(), Logger: o.Logger}
+	kc, err := kafka.New(ko)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
 
 	// Baseline: the same messages to a plain topic and back, before the
 	// pipeline loads the broker.
-	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.TopicSpec{Name: latencyRoundTripTopic, Partitions: 8}); err != nil {
+	if err := kc.EnsureTopics(ctx, kafka.TopicSpec{Name: latencyRoundTripTopic, Partitions: 8}); err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
 	base := newLatencyProbe(people, warm, measured, rate)
@@ -74,7 +77,7 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 		return i
 	}
 	log.Info("baseline: broker round trip", slog.Int("rate", rate), slog.Duration("duration", dur))
-	err = base.run(ctx, ko, map[sources.Stream]string{sources.StreamCheckins: latencyRoundTripTopic},
+	err = base.run(ctx, kc, map[sources.Stream]string{sources.StreamCheckins: latencyRoundTripTopic},
 		latencyRoundTripTopic, baseIndex, func(context.Context) error { return nil })
 	if err != nil {
 		return fmt.Errorf("latency: baseline: %w", err)
@@ -127,7 +130,7 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 	log.Info("pipeline: produce → colour update", slog.Int("rate", rate), slog.Duration("duration", dur))
 	probeErr := make(chan error, 1)
 	go func() {
-		probeErr <- probe.run(runCtx, ko, p.Options().Topics.Sources, p.Options().Topics.ColourUpdates, pipeIndex, settle)
+		probeErr <- probe.run(runCtx, p.Kafka(), p.Options().Topics.Sources, p.Options().Topics.ColourUpdates, pipeIndex, settle)
 	}()
 	select {
 	case err = <-probeErr:
@@ -213,7 +216,7 @@ func newLatencyProbe(people *latencyPeople, warm, measured, rate int) *latencyPr
 // its answers and then settle, offers the measured events, and waits for their
 // answers (at most latencyGrace after the last). index maps an arriving
 // message to its event, or -1.
-func (lp *latencyProbe) run(ctx context.Context, ko pipeline.KafkaOptions, topics map[sources.Stream]string, out string,
+func (lp *latencyProbe) run(ctx context.Context, kc *kafka.Client, topics map[sources.Stream]string, out string,
 	index func(*kafka.Message) int, settle func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -222,7 +225,7 @@ func (lp *latencyProbe) run(ctx context.Context, ko pipeline.KafkaOptions, topic
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	err := readPartitions(ctx, ko.Brokers, out, &wg, readErr, func(m *kafka.Message, at int64) {
+	err := readPartitions(ctx, kc, out, &wg, readErr, func(m *kafka.Message, at int64) {
 		i := index(m)
 		if i < 0 || !lp.recv[i].CompareAndSwap(0, at) {
 			return
@@ -236,7 +239,7 @@ func (lp *latencyProbe) run(ctx context.Context, ko pipeline.KafkaOptions, topic
 	if err != nil {
 		return err
 	}
-	prod := ko.NewUpstreamProducer(topics)
+	prod := pipeline.NewUpstreamProducer(kc, topics)
 	defer prod.Close(context.WithoutCancel(ctx))
 
 	wait := func(what string, count *atomic.Int64, want int64, limit time.Duration) error {
@@ -323,15 +326,14 @@ func appendLatencyCheckin(dst []byte, i int, id, at string) []byte {
 // offset, calling got with each message and its arrival time (UnixNano). The
 // readers stop when ctx ends; wg tracks them; the first read error goes to
 // errs.
-func readPartitions(ctx context.Context, brokers []string, topic string, wg *sync.WaitGroup, errs chan<- error,
+func readPartitions(ctx context.Context, kc *kafka.Client, topic string, wg *sync.WaitGroup, errs chan<- error,
 	got func(m *kafka.Message, at int64)) error {
-	n, err := pipeline.PartitionCount(ctx, brokers, topic)
+	n, err := kc.PartitionCount(ctx, topic)
 	if err != nil {
 		return err
 	}
 	for p := range n {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, ReadLagInterval: -1})
+		rd := kc.NewPartitionReader(topic, p)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
+	"sync/atomic"
 
-	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 )
@@ -19,11 +20,11 @@ import (
 type areaHub struct {
 	mu    sync.Mutex // protects list
 	list  []scoring.Designation
-	ready chan struct{} // closed once the topic has been read to its end at start
+	ready gate // opened once the topic has been read to its end at start, or the hub failed
 }
 
 func newAreaHub() *areaHub {
-	return &areaHub{ready: make(chan struct{})}
+	return &areaHub{ready: newGate()}
 }
 
 // since returns the designations after the first n.
@@ -42,75 +43,81 @@ func (h *areaHub) add(ds []scoring.Designation) {
 	h.mu.Unlock()
 }
 
-// run reads every partition of topic from the start and follows it.
-func (h *areaHub) run(ctx context.Context, o *Options, topic string) error {
-	n, err := PartitionCount(ctx, o.Kafka.Brokers, topic)
+// run reads every partition of the topic from the start and follows it, one
+// goroutine per partition under an errgroup: the first failure stops the
+// others and is returned (and given to whoever waits for the hub to be
+// ready). It returns nil when ctx is done.
+func (h *areaHub) run(ctx context.Context, o *Options, kc *kafka.Client) error {
+	topic := o.Topics.AreaRisk
+	err := h.follow(ctx, o, kc, topic)
 	if err != nil {
-		return fmt.Errorf("area hub: %w", err)
+		err = fmt.Errorf("area hub: %w", err)
 	}
-	// Find where each partition ends now, so "ready" means everything that
-	// existed at start has been loaded.
-	parts := make([]int, n)
-	for p := range parts {
-		parts[p] = p
-	}
-	ends, err := endOffsets(ctx, o.Kafka.Brokers, topic, parts...)
-	if err != nil {
-		return fmt.Errorf("area hub: %w", err)
-	}
-	pending := sync.WaitGroup{}
-	errc := make(chan error, n)
-	for p := 0; p < n; p++ {
-		end := ends[p]
-		if end > 0 {
-			pending.Add(1)
-		}
-		go func(p int, end int64) {
-			errc <- h.follow(ctx, o, topic, p, end, &pending)
-		}(p, end)
-	}
-	go func() {
-		pending.Wait()
-		close(h.ready)
-	}()
-	for p := 0; p < n; p++ {
-		if err := <-errc; err != nil {
-			return err
-		}
-	}
-	return nil
+	// A no-op if the hub was ready; otherwise partitions waiting for it
+	// learn why it never will be.
+	h.ready.open(fmt.Errorf("area hub stopped before loading %s: %v", topic, err))
+	return err
 }
 
-func (h *areaHub) follow(ctx context.Context, o *Options, topic string, p int, end int64, pending *sync.WaitGroup) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   o.Kafka.Brokers,
-		Topic:     topic,
-		Partition: p,
-		MinBytes:  1,
-		MaxBytes:  8 << 20,
-		MaxWait:   100 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
-		return fmt.Errorf("area hub: %w", err)
+func (h *areaHub) follow(ctx context.Context, o *Options, kc *kafka.Client, topic string) error {
+	n, err := kc.PartitionCount(ctx, topic)
+	if err != nil {
+		return err
 	}
-	caughtUp := end <= 0
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return ignoreCancel(err)
+	var pending atomic.Int64 // partitions not yet read to their end at start
+	pending.Store(int64(n))
+	if n == 0 {
+		h.ready.open(nil)
+	}
+	caughtUp := func() {
+		if pending.Add(-1) == 0 {
+			h.ready.open(nil)
 		}
-		d, err := wire.DecodeDesignation(m.Value)
-		if err != nil {
-			// Only the ingest stage writes here, after validation: a bad record
-			// is a bug or a foreign writer. Skip it loudly rather than stall.
-			o.Logger.Error("area hub: undecodable designation", slog.Int("partition", p), slog.Int64("offset", m.Offset), slog.Any("error", err))
-		} else {
-			h.add([]scoring.Designation{d})
-		}
-		if !caughtUp && m.Offset+1 >= end {
-			caughtUp = true
-			pending.Done()
-		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for p := range n {
+		g.Go(func() error {
+			return kc.Follow(gctx, topic, p, caughtUp, func(m *kafka.Message) error {
+				d, err := wire.DecodeDesignation(m.Value)
+				if err != nil {
+					// Only the ingest stage writes here, after validation: a bad
+					// record is a bug or a foreign writer. Skip it loudly rather
+					// than stall.
+					o.Logger.Error("area hub: undecodable designation", slog.Int("partition", p), slog.Int64("offset", m.Offset), slog.Any("error", err))
+					return nil
+				}
+				h.add([]scoring.Designation{d})
+				return nil
+			})
+		})
+	}
+	return g.Wait()
+}
+
+// gate is opened once, with or without an error, and can be waited for.
+type gate struct {
+	done chan struct{}
+	once *sync.Once
+	err  *error // set before done is closed
+}
+
+func newGate() gate { return gate{done: make(chan struct{}), once: &sync.Once{}, err: new(error)} }
+
+// open opens the gate with err (nil: ready); later calls do nothing.
+func (g gate) open(err error) {
+	g.once.Do(func() {
+		*g.err = err
+		close(g.done)
+	})
+}
+
+// wait returns once the gate is open, with the error it was opened with, or
+// ctx's error.
+func (g gate) wait(ctx context.Context) error {
+	select {
+	case <-g.done:
+		return *g.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/policies"
 	"healthcode/scoring"
 	"healthcode/sinks"
@@ -62,7 +63,7 @@ type harness struct {
 // database.
 func startParts(t *testing.T) (brokers []string, ch clickhouse.Options) {
 	t.Helper()
-	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Partitions: 4})
+	emb, err := broker.Start(broker.Options{Partitions: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func startPipeline(t *testing.T, brokers []string, ch clickhouse.Options) *harne
 		t.Fatal(err)
 	}
 	o := pipeline.Options{
-		Kafka:      pipeline.KafkaOptions{Brokers: brokers},
+		Kafka:      kafka.Config{Brokers: brokers},
 		Partitions: 4,
 		Policy:     pol,
 		ClickHouse: ch,
@@ -119,9 +120,19 @@ func (h *harness) drain(ctx context.Context) {
 	}
 }
 
+// kafkaClient returns a toolkit client of brokers.
+func kafkaClient(t *testing.T, brokers []string) *kafka.Client {
+	t.Helper()
+	kc, err := kafka.New(kafka.Config{Brokers: brokers, FetchMaxWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
 func produce(t *testing.T, brokers []string, msgs []upstream) {
 	t.Helper()
-	w := pipeline.KafkaOptions{Brokers: brokers}.NewWriter("", &kafka.Hash{})
+	w := kafkaClient(t, brokers).NewWriter("", &kafka.Hash{})
 	defer w.Close()
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
@@ -137,33 +148,24 @@ func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	n, err := pipeline.PartitionCount(ctx, brokers, topic)
+	kc := kafkaClient(t, brokers)
+	n, err := kc.PartitionCount(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	var out []kafka.Message
 	for p := 0; p < n; p++ {
-		res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p)}}})
+		ends, err := kc.EndOffsets(ctx, topic, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		end := res.Topics[topic][0].LastOffset
-		if end == 0 {
-			continue
+		err = kc.Replay(ctx, topic, p, ends[p], func(m *kafka.Message) error {
+			out = append(out, *m)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
 	}
 	return out
 }
@@ -481,10 +483,10 @@ func TestEndToEnd_PolicyChange(t *testing.T) {
 	if v2 == string(raw) || !strings.Contains(v2, `"version": 2`) {
 		t.Fatal("could not derive domestic@2 from the shipped policy")
 	}
-	w := pipeline.KafkaOptions{Brokers: brokers}.NewWriter("hc.policy", nil)
+	w := kafkaClient(t, brokers).NewWriter("hc.policy", nil)
 	defer w.Close()
-	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(v2)},
-		kafka.Message{Key: []byte(pipeline.PolicyKey), Value: []byte(`{"name": "broken"}`)}); err != nil {
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(wire.PolicyKey), Value: []byte(v2)},
+		kafka.Message{Key: []byte(wire.PolicyKey), Value: []byte(`{"name": "broken"}`)}); err != nil {
 		t.Fatal(err)
 	}
 

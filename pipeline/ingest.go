@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sources"
@@ -20,6 +20,7 @@ import (
 // only after everything a batch produced has been acknowledged.
 type ingest struct {
 	o       *Options
+	kc      *kafka.Client
 	dec     *sources.Decoder
 	streams map[string]sources.Stream // topic -> stream
 	events  *kafka.Writer
@@ -38,18 +39,18 @@ type ingestOut struct {
 	nEv    int
 }
 
-func newIngest(o *Options) (*ingest, error) {
+func newIngest(o *Options, kc *kafka.Client) (*ingest, error) {
 	dec, err := sources.NewDecoder(o.Decoder)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	in := &ingest{o: o, dec: dec, streams: map[string]sources.Stream{}}
+	in := &ingest{o: o, kc: kc, dec: dec, streams: map[string]sources.Stream{}}
 	for s, t := range o.Topics.Sources {
 		in.streams[t] = s
 	}
-	in.events = o.Kafka.NewWriter(o.Topics.PersonEvents, PartitionBalancer{})
-	in.areas = o.Kafka.NewWriter(o.Topics.AreaRisk, &kafka.Hash{})
-	in.dead = o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})
+	in.events = kc.NewWriter(o.Topics.PersonEvents, kafka.PartitionBalancer{})
+	in.areas = kc.NewWriter(o.Topics.AreaRisk, &kafka.Hash{})
+	in.dead = kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})
 	return in, nil
 }
 
@@ -63,7 +64,7 @@ func (in *ingest) run(ctx context.Context) error {
 	for t := range in.streams {
 		topics = append(topics, t)
 	}
-	r := in.o.Kafka.NewGroupReader(in.o.group(StageIngest), topics...)
+	r := in.kc.NewGroupReader(ctx, in.o.group(StageIngest), topics...)
 	defer r.Close()
 
 	// Two steps overlap: while one batch is written and committed, the next is
@@ -83,7 +84,7 @@ func (in *ingest) run(ctx context.Context) error {
 			default:
 				buf = make([]kafka.Message, 0, in.o.IngestBatch)
 			}
-			msgs, err := FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
+			msgs, err := kafka.FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
 			if err != nil {
 				return ignoreCancel(err)
 			}

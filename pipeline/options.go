@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/scoring"
 	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
@@ -72,7 +73,7 @@ func (t *Topics) setDefaults() {
 // Options configure a pipeline. The zero value is valid but for Kafka.Brokers,
 // Policy and Decoder.Key.
 type Options struct {
-	Kafka       KafkaOptions
+	Kafka       kafka.Config // brokers and every Kafka client setting; Logger defaults to Logger
 	Topics      Topics
 	Partitions  int                // partitions of internal topics (created if missing); default 8
 	Policy      *scoring.Policy    // required: in force until a policy is published on Topics.Policy

@@ -35,7 +35,7 @@ func TestEndToEnd_Outbreak(t *testing.T) {
 	for _, s := range sources.Streams {
 		topics[s] = s.DefaultTopic()
 	}
-	prod := pipeline.KafkaOptions{Brokers: brokers}.NewUpstreamProducer(topics)
+	prod := pipeline.NewUpstreamProducer(kafkaClient(t, brokers), topics)
 	var truth bytes.Buffer
 	pol, err := policies.Load("domestic") // the pipeline's policy (startPipeline): the truth follows its definitions
 	if err != nil {

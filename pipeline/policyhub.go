@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 )
-
-// PolicyKey is the key of policy records on the policy topic (compacted: the
-// latest record is the policy in force).
-const PolicyKey = "policy"
 
 // policyHub follows the compacted hc.policy topic. A record that is not a
 // valid policy is refused (dead-lettered with the reason) and the policy in
@@ -22,12 +17,12 @@ const PolicyKey = "policy"
 // scoring partition recomputes all its persons under it.
 type policyHub struct {
 	current atomic.Pointer[scoring.Policy]
-	ready   chan struct{} // closed once the topic has been read to its end at start
+	ready   gate // opened once the topic has been read to its end at start, or the hub failed
 	dead    *kafka.Writer
 }
 
 func newPolicyHub(initial *scoring.Policy, dead *kafka.Writer) *policyHub {
-	h := &policyHub{ready: make(chan struct{}), dead: dead}
+	h := &policyHub{ready: newGate(), dead: dead}
 	h.current.Store(initial)
 	return h
 }
@@ -35,42 +30,26 @@ func newPolicyHub(initial *scoring.Policy, dead *kafka.Writer) *policyHub {
 // Policy returns the policy in force.
 func (h *policyHub) Policy() *scoring.Policy { return h.current.Load() }
 
-func (h *policyHub) run(ctx context.Context, o *Options) error {
+// run follows the policy topic's single partition until ctx is done (nil) or
+// it fails.
+func (h *policyHub) run(ctx context.Context, o *Options, kc *kafka.Client) error {
 	topic := o.Topics.Policy
-	ends, err := endOffsets(ctx, o.Kafka.Brokers, topic, 0)
+	err := kc.Follow(ctx, topic, 0, func() { h.ready.open(nil) }, func(m *kafka.Message) error {
+		return h.apply(ctx, o, m)
+	})
 	if err != nil {
-		return fmt.Errorf("policy hub: %w", err)
+		err = fmt.Errorf("policy hub: %w", err)
 	}
-	end := ends[0]
-	if end <= 0 {
-		close(h.ready)
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Kafka.Brokers, Topic: topic, Partition: 0,
-		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 250 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(kafka.FirstOffset); err != nil {
-		return fmt.Errorf("policy hub: %w", err)
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			return ignoreCancel(err)
-		}
-		if err := h.apply(ctx, o, &m); err != nil {
-			return err
-		}
-		if end > 0 && m.Offset+1 == end {
-			close(h.ready)
-		}
-	}
+	h.ready.open(fmt.Errorf("policy hub stopped before loading %s: %v", topic, err))
+	return err
 }
 
 func (h *policyHub) apply(ctx context.Context, o *Options, m *kafka.Message) error {
-	p, err := scoring.ParsePolicy(m.Value)
+	p, err := wire.DecodePolicy(m.Key, m.Value)
 	if err != nil {
 		o.Logger.Error("policy refused; the policy in force is kept", slog.String("policy", h.Policy().Stamp()), slog.Any("error", err))
-		if werr := h.dead.WriteMessages(ctx, deadLetter(m, fmt.Errorf("policy refused: %w", err))); werr != nil {
-			return ignoreCancel(fmt.Errorf("policy hub: dead letter: %w", werr))
+		if werr := kafka.Write(ctx, h.dead, deadLetter(m, fmt.Errorf("policy refused: %w", err))); werr != nil {
+			return fmt.Errorf("dead letter: %w", werr)
 		}
 		o.Metrics.DeadLetters.Add(1)
 		return nil

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/segmentio/kafka-go"
-
+	"healthcode/pipeline/kafka"
 	"healthcode/sources"
 )
 
@@ -20,8 +19,8 @@ type UpstreamProducer struct {
 }
 
 // NewUpstreamProducer returns a producer for the given stream topics.
-func (o KafkaOptions) NewUpstreamProducer(topics map[sources.Stream]string) *UpstreamProducer {
-	return &UpstreamProducer{w: o.NewWriter("", &kafka.Hash{}), topics: topics, batch: make([]kafka.Message, 0, 10000)}
+func NewUpstreamProducer(kc *kafka.Client, topics map[sources.Stream]string) *UpstreamProducer {
+	return &UpstreamProducer{w: kc.NewWriter("", &kafka.Hash{}), topics: topics, batch: make([]kafka.Message, 0, 10000)}
 }
 
 // Add queues one message, writing the batch when it is full.
@@ -43,7 +42,7 @@ func (p *UpstreamProducer) Flush(ctx context.Context) error {
 	if len(p.batch) == 0 {
 		return nil
 	}
-	if err := p.w.WriteMessages(ctx, p.batch...); err != nil {
+	if err := kafka.Write(ctx, p.w, p.batch...); err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
 	p.sent += int64(len(p.batch))

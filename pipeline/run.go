@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"healthcode/pipeline/kafka"
 )
 
 // Pipeline runs the chosen stages in one process. Each stage is a Kafka
 // consumer group, so the same stages started in more processes share the work.
 type Pipeline struct {
-	o Options
+	o  Options
+	kc *kafka.Client
 }
 
 // New validates o and returns a pipeline ready to Run.
@@ -21,11 +25,19 @@ func New(o Options) (*Pipeline, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	return &Pipeline{o: o}, nil
+	kc, err := kafka.New(o.Kafka)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	o.Kafka = kc.Config()
+	return &Pipeline{o: o, kc: kc}, nil
 }
 
 // Options returns the effective options (defaults filled in).
 func (p *Pipeline) Options() *Options { return &p.o }
+
+// Kafka returns the Kafka client builder every stage uses.
+func (p *Pipeline) Kafka() *kafka.Client { return p.kc }
 
 // Metrics returns the pipeline's counters.
 func (p *Pipeline) Metrics() *Metrics { return p.o.Metrics }
@@ -34,7 +46,7 @@ func (p *Pipeline) Metrics() *Metrics { return p.o.Metrics }
 func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 	t := &p.o.Topics
 	n := p.o.Partitions
-	specs := []TopicSpec{
+	specs := []kafka.TopicSpec{
 		{Name: t.PersonEvents, Partitions: n},
 		{Name: t.AreaRisk, Partitions: 1, Compacted: true},
 		{Name: t.ColourUpdates, Partitions: n},
@@ -47,15 +59,15 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		{Name: t.Policy, Partitions: 1, Compacted: true},
 	}
 	for _, name := range t.Sources {
-		specs = append(specs, TopicSpec{Name: name, Partitions: n})
+		specs = append(specs, kafka.TopicSpec{Name: name, Partitions: n})
 	}
-	if err := EnsureTopics(ctx, p.o.Kafka.Brokers, specs...); err != nil {
+	if err := p.kc.EnsureTopics(ctx, specs...); err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
 	}
 	// Scoring state is partitioned like its input: a changelog partition must
 	// belong to the person-events partition of the same number.
 	for _, topic := range []string{t.PersonEvents, t.State} {
-		got, err := PartitionCount(ctx, p.o.Kafka.Brokers, topic)
+		got, err := p.kc.PartitionCount(ctx, topic)
 		if err != nil {
 			return err
 		}
@@ -66,9 +78,12 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 	return nil
 }
 
-// Run runs the stages until ctx is done or one fails. On cancellation each
-// stage finishes the batch in hand (its effects acknowledged, offsets
-// committed) before returning.
+// Run runs the stages until ctx is done or one fails; the first failure
+// cancels the others, and Run returns it once every stage has returned. On
+// cancellation a stage stops at once: a batch in hand whose effects are not
+// all acknowledged is dropped uncommitted, and is delivered again to whoever
+// consumes its partition next (effects are idempotent, so nothing is lost or
+// doubled).
 func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err
@@ -79,26 +94,37 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for i, stage := range p.o.Stages {
 		switch stage {
 		case StageIngest:
-			in, err := newIngest(&p.o)
+			in, err := newIngest(&p.o, p.kc)
 			if err != nil {
 				return err
 			}
 			runs[i] = in.run
 		case StageScore:
-			runs[i] = newScore(&p.o).run
+			runs[i] = newScore(&p.o, p.kc).run
 		case StageTrace:
-			runs[i] = newTrace(&p.o).run
+			runs[i] = newTrace(&p.o, p.kc).run
 		case StageSink:
-			runs[i] = newSink(&p.o).run
+			runs[i] = newSink(&p.o, p.kc).run
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for i, stage := range p.o.Stages {
-		g.Go(func() error { return wrapStage(stage, runs[i](ctx)) })
+		g.Go(func() error {
+			// The stage's goroutines, and those they start, carry the label
+			// stage=<name> in CPU profiles (kafka-go's own goroutines do not:
+			// the toolkit starts them unlabelled).
+			var err error
+			pprof.Do(ctx, pprof.Labels(ProfileLabel, stage), func(ctx context.Context) { err = runs[i](ctx) })
+			return wrapStage(stage, err)
+		})
 		p.o.Logger.Info("stage started", slog.String("stage", stage))
 	}
 	return g.Wait()
 }
+
+// ProfileLabel is the pprof label key whose value names the stage
+// (StageIngest, StageScore, ...) that ran a CPU profile sample.
+const ProfileLabel = "stage"
 
 func wrapStage(stage string, err error) error {
 	if err == nil {

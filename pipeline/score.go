@@ -2,32 +2,26 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 )
 
-// offsetKey is the changelog key of a partition's progress marker: the
-// offset of the next hc.person-events message not yet reflected in the state
-// records before it (8 bytes) and the partition's event clock (4 bytes).
-// Person keys are 16 bytes, so it cannot collide.
-var offsetKey = []byte("\x00next-offset")
-
 // score is the scoring stage. Each owned partition of hc.person-events gets an
 // engine, restored from the changelog before any new input, and one goroutine.
 type score struct {
 	o        *Options
+	kc       *kafka.Client
 	hub      *areaHub
 	policies *policyHub
 	presence *kafka.Writer
@@ -36,15 +30,16 @@ type score struct {
 	dead     *kafka.Writer
 }
 
-func newScore(o *Options) *score {
+func newScore(o *Options, kc *kafka.Client) *score {
 	return &score{
 		o:        o,
+		kc:       kc,
 		hub:      newAreaHub(),
-		policies: newPolicyHub(o.Policy, o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
-		presence: o.Kafka.NewWriter(o.Topics.Presence, PartitionBalancer{}),
-		updates:  o.Kafka.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
-		state:    o.Kafka.NewWriter(o.Topics.State, PartitionBalancer{}),
-		dead:     o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+		policies: newPolicyHub(o.Policy, kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
+		presence: kc.NewWriter(o.Topics.Presence, kafka.PartitionBalancer{}),
+		updates:  kc.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
+		dead:     kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 	}
 }
 
@@ -56,13 +51,13 @@ func (s *score) run(ctx context.Context) error {
 	// The area hub and the partitions live and die together: partitions wait
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.hub.run(ctx, s.o, s.o.Topics.AreaRisk) })
+	g.Go(func() error { return s.hub.run(ctx, s.o, s.kc) })
 	g.Go(func() error {
 		defer s.policies.dead.Close()
-		return s.policies.run(ctx, s.o)
+		return s.policies.run(ctx, s.o, s.kc)
 	})
 	g.Go(func() error {
-		return RunPartitioned(ctx, s.o.Kafka, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
+		return s.kc.RunPartitioned(ctx, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
 	})
 	return g.Wait()
 }
@@ -73,6 +68,8 @@ type part struct {
 	p       int
 	eng     *scoring.Engine
 	clock   scoring.Time // event clock: highest occurred_at seen
+	wall    scoring.Time // last wall-clock reading in range (ClockWall)
+	wallErr error        // a wall-clock reading out of range: fails the batch
 	areasAt int          // designations of the hub applied so far
 	skipTo  int64        // offsets below this are already reflected in restored state
 	updates []scoring.Update
@@ -83,7 +80,7 @@ type part struct {
 	dead    []kafka.Message
 }
 
-func (s *score) partition(ctx context.Context, c Claim) error {
+func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
 	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
 	start := time.Now()
@@ -92,11 +89,12 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 	}
 	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
 		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
-	for _, ready := range []chan struct{}{s.hub.ready, s.policies.ready} {
-		select {
-		case <-ready:
-		case <-ctx.Done():
-			return nil
+	for _, ready := range []gate{s.hub.ready, s.policies.ready} {
+		if err := ready.wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 	}
 
@@ -118,7 +116,7 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 			}
 		}
 		fctx, fcancel := context.WithTimeout(ctx, wait)
-		msgs, err := FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
+		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
 		if ctx.Err() != nil {
 			return nil
@@ -138,6 +136,11 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 			pt.applyMessage(m)
 		}
 		pt.updates = pt.eng.Advance(pt.now(), pt.updates)
+		if pt.wallErr != nil {
+			// Nothing of the batch is written or committed; the partition
+			// restarts from its changelog after a backoff.
+			return fmt.Errorf("partition %d: %w", c.Partition, pt.wallErr)
+		}
 		if err := pt.flush(ctx, next); err != nil {
 			return err
 		}
@@ -150,12 +153,19 @@ func (s *score) partition(ctx context.Context, c Claim) error {
 }
 
 // now is the decision time: the wall clock, or the partition's event clock.
+// A wall clock outside scoring's range (a broken system clock) must not fire
+// every timer: the error is kept in wallErr, which fails the batch before any
+// of it is written, and the last reading in range stands in meanwhile.
 func (pt *part) now() scoring.Time {
 	if pt.s.o.Clock == ClockWall {
 		t, err := scoring.TimeOf(pt.s.o.Now())
 		if err != nil {
-			return scoring.MaxTime
+			if pt.wallErr == nil {
+				pt.wallErr = fmt.Errorf("wall clock: %w", err)
+			}
+			return pt.wall
 		}
+		pt.wall = t
 		return t
 	}
 	return pt.clock
@@ -264,17 +274,30 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		pt.places[p] = evs[:0]
 	}
 	pt.stateB = pt.stateB[:0]
+	missing := 0
 	for _, k := range pt.eng.TakeDirty() {
-		rec, _ := pt.eng.AppendState(nil, k)
+		rec, ok := pt.eng.AppendState(nil, k)
+		if !ok {
+			// A nil value would be a tombstone on the compacted changelog: a
+			// silent deletion of the person's state. Keep the last record.
+			missing++
+			continue
+		}
 		pt.stateB = append(pt.stateB, kafka.Message{Partition: pt.p, Key: append([]byte(nil), k[:]...), Value: rec})
+	}
+	if missing > 0 {
+		o.Logger.Error("scoring: dirty persons without state; their last state records are kept",
+			slog.Int("partition", pt.p), slog.Int("persons", missing))
 	}
 	// The marker goes in a write of its own, after the person records are
 	// acknowledged: a marker must never claim records that were not written.
 	var markerMsg []kafka.Message
 	if next >= 0 {
-		marker := binary.BigEndian.AppendUint64(nil, uint64(next))
-		marker = binary.BigEndian.AppendUint32(marker, uint32(pt.clock))
-		markerMsg = []kafka.Message{{Partition: pt.p, Key: offsetKey, Value: marker}}
+		marker, err := wire.EncodeMarker(wire.Marker{Next: next, Clock: pt.clock})
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", pt.p, err)
+		}
+		markerMsg = []kafka.Message{{Partition: pt.p, Key: wire.MarkerKey(), Value: marker}}
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
@@ -294,17 +317,22 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 // number) to its end: every person's last state record, and the offset marker.
 func (pt *part) restore(ctx context.Context) error {
 	o := pt.s.o
-	ends, err := endOffsets(ctx, o.Kafka.Brokers, o.Topics.State, pt.p)
+	ends, err := pt.s.kc.EndOffsets(ctx, o.Topics.State, pt.p)
 	if err != nil {
 		return err
 	}
-	err = replayPartition(ctx, o, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
+	err = pt.s.kc.Replay(ctx, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
 		switch {
-		case string(m.Key) == string(offsetKey):
-			if len(m.Value) == 12 {
-				pt.skipTo = int64(binary.BigEndian.Uint64(m.Value))
-				pt.clock = max(pt.clock, scoring.Time(binary.BigEndian.Uint32(m.Value[8:])))
+		case wire.IsMarkerKey(m.Key):
+			mk, err := wire.DecodeMarker(m.Value)
+			if err != nil {
+				// Without the marker, input already reflected is applied
+				// again, which is idempotent: slower, never wrong.
+				o.Logger.Error("scoring: bad changelog marker ignored", slog.Int("partition", pt.p), slog.Int64("offset", m.Offset), slog.Any("error", err))
+				return nil
 			}
+			pt.skipTo = mk.Next
+			pt.clock = max(pt.clock, mk.Clock)
 		case len(m.Value) > 0:
 			if _, err := pt.eng.LoadState(m.Value); err != nil {
 				return fmt.Errorf("offset %d: %w", m.Offset, err)

@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sinks/clickhouse"
@@ -22,13 +22,14 @@ import (
 // tables' keys.
 type sink struct {
 	o     *Options
+	kc    *kafka.Client
 	ch    *clickhouse.Client
 	dead  *kafka.Writer
 	clock atomic.Uint32 // highest occurred_at inserted (scoring.Time): "now" for retention in event-clock mode
 }
 
-func newSink(o *Options) *sink {
-	return &sink{o: o, dead: o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})}
+func newSink(o *Options, kc *kafka.Client) *sink {
+	return &sink{o: o, kc: kc, dead: kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})}
 }
 
 func (s *sink) run(ctx context.Context) error {
@@ -66,11 +67,11 @@ func (s *sink) run(ctx context.Context) error {
 // decodes a batch into the dead letters it holds and the insert that writes
 // the rest; both are retried until done, the dead letters written once.
 func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) error)) error {
-	r := s.o.Kafka.NewGroupReader(group, topic)
+	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
 	var buf []kafka.Message
 	for {
-		msgs, err := FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
+		msgs, err := kafka.FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
 		if err != nil {
 			return ignoreCancel(err)
 		}
@@ -187,7 +188,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	if err := s.dead.WriteMessages(ctx, dead...); err != nil {
+	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
 	s.o.Metrics.DeadLetters.Add(int64(len(dead)))

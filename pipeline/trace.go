@@ -8,8 +8,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/scoring/tracing"
@@ -31,17 +30,19 @@ func placePartition(key string, n int) int {
 // committed offset, whose exposures were already sent.
 type trace struct {
 	o         *Options
+	kc        *kafka.Client
 	events    *kafka.Writer // exposures as person events, back into hc.person-events
 	exposures *kafka.Writer // hc.exposures, for ClickHouse
 	dead      *kafka.Writer
 }
 
-func newTrace(o *Options) *trace {
+func newTrace(o *Options, kc *kafka.Client) *trace {
 	return &trace{
 		o:         o,
-		events:    o.Kafka.NewWriter(o.Topics.PersonEvents, PartitionBalancer{}),
-		exposures: o.Kafka.NewWriter(o.Topics.Exposures, &kafka.Murmur2Balancer{}),
-		dead:      o.Kafka.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+		kc:        kc,
+		events:    kc.NewWriter(o.Topics.PersonEvents, kafka.PartitionBalancer{}),
+		exposures: kc.NewWriter(o.Topics.Exposures, &kafka.Murmur2Balancer{}),
+		dead:      kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 	}
 }
 
@@ -49,7 +50,7 @@ func (t *trace) run(ctx context.Context) error {
 	defer t.events.Close()
 	defer t.exposures.Close()
 	defer t.dead.Close()
-	return RunPartitioned(ctx, t.o.Kafka, t.o.group(StageTrace), t.o.Topics.Presence, t.partition)
+	return t.kc.RunPartitioned(ctx, t.o.group(StageTrace), t.o.Topics.Presence, t.partition)
 }
 
 // tracePart is one owned partition of hc.presence.
@@ -64,7 +65,7 @@ type tracePart struct {
 	dead    []kafka.Message
 }
 
-func (t *trace) partition(ctx context.Context, c Claim) error {
+func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
 	tp := &tracePart{t: t, p: c.Partition, tr: tracing.New(t.o.Policy, tracing.Options{})}
 	start := time.Now()
@@ -76,7 +77,7 @@ func (t *trace) partition(ctx context.Context, c Claim) error {
 	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
-		msgs, err := FetchBatch(ctx, c.Reader, 1000, t.o.Linger, buf[:0])
+		msgs, err := kafka.FetchBatch(ctx, c.Reader, 1000, t.o.Linger, buf[:0])
 		if err != nil {
 			return ignoreCancel(err)
 		}
@@ -98,7 +99,7 @@ func (t *trace) partition(ctx context.Context, c Claim) error {
 // rebuild replays the partition up to the committed offset into the index,
 // discarding the exposures it finds (they were sent before the commit).
 func (tp *tracePart) rebuild(ctx context.Context, committed int64) error {
-	return replayPartition(ctx, tp.t.o, tp.t.o.Topics.Presence, tp.p, committed, func(m *kafka.Message) error {
+	return tp.t.kc.Replay(ctx, tp.t.o.Topics.Presence, tp.p, committed, func(m *kafka.Message) error {
 		tp.apply(m)
 		tp.found, tp.dead = tp.found[:0], tp.dead[:0]
 		return nil

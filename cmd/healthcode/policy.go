@@ -7,9 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/segmentio/kafka-go"
-
-	"healthcode/pipeline"
+	"healthcode/pipeline/kafka"
+	"healthcode/pipeline/wire"
 	"healthcode/policies"
 	"healthcode/scoring"
 )
@@ -60,17 +59,20 @@ func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		p, err := scoring.ParsePolicy(b) // refuse locally what the pipeline would refuse
+		key, value, p, err := wire.EncodePolicy(b) // refuses locally what the pipeline would refuse
 		if err != nil {
 			return err
 		}
-		bs := splitList(*brokers)
-		if err := pipeline.EnsureTopics(ctx, bs, pipeline.TopicSpec{Name: *topic, Partitions: 1, Compacted: true}); err != nil {
+		kc, err := kafka.New(kafka.Config{Brokers: splitList(*brokers)})
+		if err != nil {
 			return err
 		}
-		w := pipeline.KafkaOptions{Brokers: bs}.NewWriter(*topic, nil)
+		if err := kc.EnsureTopics(ctx, kafka.TopicSpec{Name: *topic, Partitions: 1, Compacted: true}); err != nil {
+			return err
+		}
+		w := kc.NewWriter(*topic, nil)
 		defer w.Close()
-		if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(pipeline.PolicyKey), Value: b}); err != nil {
+		if err := w.WriteMessages(ctx, kafka.Message{Key: key, Value: value}); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
 		fmt.Fprintf(stdout, "published %s to %s: the scoring stage recomputes every person under it\n", p.Stamp(), *topic)

@@ -3,16 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
 )
 
-// progress draws a one-line progress bar on a terminal (or plain lines every
-// few seconds elsewhere, so CI logs stay readable).
+// progress draws a one-line progress bar on a terminal (redrawn in place with
+// \r), or writes plain lines every few seconds elsewhere, so CI logs stay
+// readable.
 type progress struct {
 	mu        sync.Mutex // protects every field below
 	w         io.Writer
+	tty       bool // w is a terminal
 	start     time.Time
 	last      time.Time
 	sent      int64
@@ -23,7 +26,19 @@ type progress struct {
 	lag       int64
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
+func newProgress(w io.Writer) *progress {
+	return &progress{w: w, tty: isTerminal(w), start: time.Now()}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
 
 // produced records how many upstream messages the simulator has produced.
 func (p *progress) produced(n int64) {
@@ -41,13 +56,22 @@ func (p *progress) set(in, total, updates, dead, lag int64) {
 	p.draw(false)
 }
 
-func (p *progress) done() { p.draw(true); fmt.Fprintln(p.w) }
+func (p *progress) done() {
+	p.draw(true)
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
 
 func (p *progress) draw(force bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	if !force && now.Sub(p.last) < 250*time.Millisecond {
+	every := 250 * time.Millisecond
+	if !p.tty {
+		every = 5 * time.Second
+	}
+	if !force && now.Sub(p.last) < every {
 		return
 	}
 	p.last = now
@@ -64,5 +88,10 @@ func (p *progress) draw(force bool) {
 		line = fmt.Sprintf("[%s%s] %3.0f%%  in %d/%d  dead %d  updates %d  lag %d",
 			strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, p.in, p.finalSent, p.dead, p.updates, p.lag)
 	}
-	fmt.Fprintf(p.w, "\r%-100s %6s", line, now.Sub(p.start).Round(time.Second))
+	elapsed := now.Sub(p.start).Round(time.Second)
+	if !p.tty {
+		fmt.Fprintf(p.w, "%s  %s\n", line, elapsed)
+		return
+	}
+	fmt.Fprintf(p.w, "\r%-100s %6s", line, elapsed)
 }

@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"healthcode/pipeline"
+	"healthcode/pipeline/broker"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 )
@@ -69,7 +73,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{DataDir: dir, Partitions: f.partitions})
+		emb, err := broker.Start(broker.Options{DataDir: dir, Partitions: f.partitions})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -78,7 +82,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		slog.Info("embedded Kafka-protocol broker (kfake) started", slog.Any("addrs", brokers), slog.String("data_dir", dir))
 	}
 	opts := pipeline.Options{
-		Kafka:      pipeline.KafkaOptions{Brokers: brokers},
+		Kafka:      kafka.Config{Brokers: brokers},
 		Partitions: f.partitions,
 		Policy:     pol,
 		ClickHouse: clickhouse.Options{Addr: f.chAddr, Database: f.chDB, RetentionDays: f.retention},
@@ -129,45 +133,46 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 		return err
 	}
 	start := time.Now()
-	runCtx, stop := context.WithCancel(ctx)
+	// Two goroutines under one errgroup: the pipeline, and the demo that feeds
+	// it and waits for it to drain, then stops it. The first to fail cancels
+	// the other; both are waited for before returning.
+	g, gctx := errgroup.WithContext(ctx)
+	runCtx, stop := context.WithCancel(gctx)
 	defer stop()
-	runErr := make(chan error, 1)
-	go func() { runErr <- p.Run(runCtx) }()
-
+	g.Go(func() error {
+		err := p.Run(runCtx)
+		if runCtx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+			return nil // stopped by the demo, or by ctx
+		}
+		if err == nil {
+			err = errors.New("stages returned early")
+		}
+		return fmt.Errorf("pipeline stopped before draining: %w", err)
+	})
 	bar := newProgress(os.Stderr)
-	simDone := make(chan simResult, 1)
-	go func() {
-		simDone <- simulateInto(runCtx, p.Options().Kafka, p.Options().Topics.Sources, f.sim, secret, bar)
-	}()
-
-	var sr simResult
-	select {
-	case sr = <-simDone:
-	case err := <-runErr:
-		return fmt.Errorf("pipeline stopped during the simulation: %w", err)
-	}
-	if sr.err != nil {
-		return fmt.Errorf("simulate: %w", sr.err)
-	}
 	m := p.Metrics()
-	drainErr := make(chan error, 1)
-	go func() {
-		drainErr <- p.WaitDrained(runCtx, 500*time.Millisecond, func(l pipeline.Lag) {
+	var sr simResult
+	var took time.Duration
+	g.Go(func() error {
+		defer stop()
+		sr = simulateInto(gctx, p.Kafka(), p.Options().Topics.Sources, f.sim, secret, bar)
+		if sr.err != nil {
+			return fmt.Errorf("simulate: %w", sr.err)
+		}
+		err := p.WaitDrained(gctx, 500*time.Millisecond, func(l pipeline.Lag) {
 			bar.set(m.UpstreamIn.Load(), int64(sr.messages), m.Updates.Load(), m.DeadLetters.Load(), l.Total())
 		})
-	}()
-	select {
-	case err := <-drainErr:
 		if err != nil {
-			return err
+			return fmt.Errorf("wait drained: %w", err)
 		}
-	case err := <-runErr:
-		return fmt.Errorf("pipeline stopped before draining: %w", err)
+		bar.done()
+		took = time.Since(start)
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	bar.done()
-	took := time.Since(start)
-	stop()
-	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return printSummary(ctx, stdout, opts, m, sr, took)

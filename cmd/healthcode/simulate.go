@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"healthcode/pipeline"
+	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sources"
 	"healthcode/sources/sim"
@@ -65,16 +66,20 @@ func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return simulateToFile(ctx, *outPath, sf, secret, stdout)
 	}
 	topics := map[sources.Stream]string{}
-	var specs []pipeline.TopicSpec
+	var specs []kafka.TopicSpec
 	for _, s := range sources.Streams {
 		topics[s] = s.DefaultTopic()
-		specs = append(specs, pipeline.TopicSpec{Name: s.DefaultTopic(), Partitions: *partitions})
+		specs = append(specs, kafka.TopicSpec{Name: s.DefaultTopic(), Partitions: *partitions})
 	}
-	if err := pipeline.EnsureTopics(ctx, bs, specs...); err != nil {
+	kc, err := kafka.New(kafka.Config{Brokers: bs})
+	if err != nil {
+		return err
+	}
+	if err := kc.EnsureTopics(ctx, specs...); err != nil {
 		return err
 	}
 	bar := newProgress(os.Stderr)
-	r := simulateInto(ctx, pipeline.KafkaOptions{Brokers: bs}, topics, sf, secret, bar)
+	r := simulateInto(ctx, kc, topics, sf, secret, bar)
 	bar.done()
 	if r.err != nil {
 		return r.err
@@ -96,9 +101,8 @@ type simResult struct {
 
 // simulateInto runs the simulator and produces its messages into the upstream
 // topics; it returns once every message is acknowledged.
-func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sources.Stream]string, sf simFlags, secret []byte, bar *progress) simResult {
+func simulateInto(ctx context.Context, kc *kafka.Client, topics map[sources.Stream]string, sf simFlags, secret []byte, bar *progress) simResult {
 	start := time.Now()
-	prod := ko.NewUpstreamProducer(topics)
 	cfg, err := sf.config(secret)
 	if err != nil {
 		return simResult{err: err}
@@ -111,6 +115,7 @@ func simulateInto(ctx context.Context, ko pipeline.KafkaOptions, topics map[sour
 		defer f.Close()
 		cfg.Truth = f
 	}
+	prod := pipeline.NewUpstreamProducer(kc, topics)
 	sum, err := sim.Run(ctx, cfg, func(m sim.Message) error {
 		before := prod.Sent()
 		if err := prod.Add(ctx, m.Stream, m.Key, m.Value); err != nil {

@@ -1,9 +1,11 @@
-// Package wire owns the binary formats of the pipeline's internal topics:
-// hc.person-events, whose messages are Apache Arrow IPC streams holding many
-// scoring.Events each, and hc.area-risk, whose messages are single area risk
-// designations.
+// Package wire owns the formats of the pipeline's internal topics:
+// hc.person-events (and hc.presence), whose messages are Apache Arrow IPC
+// streams holding many scoring.Events each; hc.area-risk, whose messages are
+// single area risk designations; the progress marker of the scoring changelog
+// (hc.scoring-state); and the policy records of hc.policy (a policy document
+// under the key "policy", validated by scoring.ParsePolicy).
 //
-// Every message starts with a four-byte header: a three-byte magic naming the
+// Every binary message but the changelog marker (see EncodeMarker) starts with a four-byte header: a three-byte magic naming the
 // format and a version byte. A decoder refuses a magic or version it does not
 // know, so a format can change incompatibly by bumping the version; readers are
 // upgraded before writers.

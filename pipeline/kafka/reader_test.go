@@ -1,4 +1,4 @@
-package pipeline
+package kafka
 
 import (
 	"context"
@@ -9,15 +9,13 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 func TestFetchBatch_MaxAndLinger(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
+	o := testClient(t, e)
 	ctx := testContext(t, 20*time.Second)
-	if err := EnsureTopics(ctx, o.Brokers, TopicSpec{Name: "b", Partitions: 1}); err != nil {
+	if err := o.EnsureTopics(ctx, TopicSpec{Name: "b", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	values := make([]string, 25)
@@ -25,11 +23,11 @@ func TestFetchBatch_MaxAndLinger(t *testing.T) {
 		values[i] = strconv.Itoa(i)
 	}
 	produceTo(t, o, "b", values)
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: "b", MaxWait: 50 * time.Millisecond})
+	r := mustNew(t, func() Config { c := testConfig(t, e); c.FetchMaxWait = 50 * time.Millisecond; return c }()).NewPartitionReader("b", 0)
 	defer r.Close()
 
 	const linger = 300 * time.Millisecond
-	var buf []kafka.Message
+	var buf []Message
 	next := int64(0)
 	for _, want := range []int{10, 10, 5} {
 		start := time.Now()
@@ -77,10 +75,11 @@ func TestFetchBatch_MaxAndLinger(t *testing.T) {
 // offset arrives exactly once and in order.
 func TestFetchBatch_NoLossWhenLingerFires(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
-	o.BatchTimeout = time.Millisecond
+	cfg := testConfig(t, e)
+	cfg.BatchTimeout = time.Millisecond
+	o := mustNew(t, cfg)
 	ctx := testContext(t, 60*time.Second)
-	if err := EnsureTopics(ctx, o.Brokers, TopicSpec{Name: "stream", Partitions: 1}); err != nil {
+	if err := o.EnsureTopics(ctx, TopicSpec{Name: "stream", Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 5000
@@ -90,7 +89,7 @@ func TestFetchBatch_NoLossWhenLingerFires(t *testing.T) {
 		defer w.Close()
 		rng := rand.New(rand.NewPCG(7, 8))
 		for i := 0; i < n; {
-			msgs := make([]kafka.Message, min(1+rng.IntN(60), n-i))
+			msgs := make([]Message, min(1+rng.IntN(60), n-i))
 			for j := range msgs {
 				msgs[j].Value = []byte(strconv.Itoa(i + j))
 			}
@@ -103,10 +102,11 @@ func TestFetchBatch_NoLossWhenLingerFires(t *testing.T) {
 		produced <- nil
 	}()
 
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: o.Brokers, Topic: "stream", MaxWait: 20 * time.Millisecond, QueueCapacity: 1000})
+	cfg.FetchMaxWait, cfg.PartitionQueueCapacity = 20*time.Millisecond, 1000
+	r := mustNew(t, cfg).NewPartitionReader("stream", 0)
 	defer r.Close()
 	rng := rand.New(rand.NewPCG(5, 6))
-	var buf []kafka.Message
+	var buf []Message
 	next, batches, short, deadlines := int64(0), 0, 0, 0
 	for next < n {
 		fctx, cancel := context.WithTimeout(ctx, time.Duration(rng.IntN(3000))*time.Microsecond)
@@ -143,9 +143,9 @@ func TestFetchBatch_NoLossWhenLingerFires(t *testing.T) {
 
 func TestNewGroupReader_CommitsResume(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
+	o := testClient(t, e)
 	ctx := testContext(t, 30*time.Second)
-	if err := EnsureTopics(ctx, o.Brokers, TopicSpec{Name: "in", Partitions: 4}); err != nil {
+	if err := o.EnsureTopics(ctx, TopicSpec{Name: "in", Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 200
@@ -157,7 +157,7 @@ func TestNewGroupReader_CommitsResume(t *testing.T) {
 
 	seen := map[string]int{}
 	consume := func(limit int) int {
-		r := o.NewGroupReader("stateless", "in")
+		r := o.NewGroupReader(ctx, "stateless", "in")
 		got := 0
 		for got < limit {
 			fctx, cancel := context.WithTimeout(ctx, 2*time.Second)

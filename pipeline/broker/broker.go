@@ -1,4 +1,11 @@
-package pipeline
+// Package broker owns the embedded Kafka-protocol broker (franz-go's kfake)
+// that healthcode runs in process when no broker is configured: `healthcode
+// run` starts one, and a future `healthcode broker` command shares it. It
+// listens on loopback only, since it has no authentication.
+//
+// It knows nothing of the pipeline or of the Kafka client the pipeline uses
+// (healthcode/pipeline/kafka); it must import neither.
+package broker
 
 import (
 	"context"
@@ -9,16 +16,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// EmbeddedOptions configure the embedded broker. The zero value is valid: an
+// Options configure the embedded broker. The zero value is valid: an
 // in-memory broker on a free loopback port.
-type EmbeddedOptions struct {
+type Options struct {
 	DataDir    string       // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
 	Port       int          // loopback TCP port; default 0: one chosen by the kernel
 	Partitions int          // partitions of topics created without a count (auto-created topics); default 8
 	Logger     *slog.Logger // receives the broker's errors (and warnings at debug level); default slog.Default()
 }
 
-func (o *EmbeddedOptions) setDefaults() {
+func (o *Options) setDefaults() {
 	if o.Partitions == 0 {
 		o.Partitions = 8
 	}
@@ -27,7 +34,7 @@ func (o *EmbeddedOptions) setDefaults() {
 	}
 }
 
-func (o *EmbeddedOptions) validate() error {
+func (o *Options) validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fmt.Errorf("embedded broker: port %d out of range", o.Port)
 	}
@@ -37,17 +44,17 @@ func (o *EmbeddedOptions) validate() error {
 	return nil
 }
 
-// Embedded is a single-broker Kafka-protocol server in this process (franz-go's
+// Broker is a single-broker Kafka-protocol server in this process (franz-go's
 // kfake), used when no broker is configured. The pipeline still speaks Kafka to
 // it through kafka-go. Its limits are Kafka's defaults (a 1 MiB produce batch,
 // a 6 s minimum group session), so what works here works on a real cluster.
-type Embedded struct {
+type Broker struct {
 	c     *kfake.Cluster
 	addrs []string
 }
 
-// StartEmbedded starts a broker listening on 127.0.0.1 only.
-func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+// Start starts a broker listening on 127.0.0.1 only.
+func Start(o Options) (*Broker, error) {
 	o.setDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -70,15 +77,15 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Embedded{c: c, addrs: c.ListenAddrs()}, nil
+	return &Broker{c: c, addrs: c.ListenAddrs()}, nil
 }
 
 // Addrs returns the broker addresses (host:port) to bootstrap from.
-func (e *Embedded) Addrs() []string { return append([]string(nil), e.addrs...) }
+func (e *Broker) Addrs() []string { return append([]string(nil), e.addrs...) }
 
 // Close stops the broker; with a DataDir it first writes its state there.
 // Calling Close twice is harmless.
-func (e *Embedded) Close() { e.c.Close() }
+func (e *Broker) Close() { e.c.Close() }
 
 // listenLoopback is kfake's listen function. kfake already binds 127.0.0.1;
 // this refuses anything else should that ever change, since the embedded

@@ -1,4 +1,4 @@
-package pipeline
+package broker
 
 import (
 	"context"
@@ -9,35 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-)
+	kafkago "github.com/segmentio/kafka-go"
 
-// startTestBroker starts an in-memory embedded broker for one test.
-func startTestBroker(t *testing.T) *Embedded {
-	t.Helper()
-	e, err := StartEmbedded(EmbeddedOptions{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	return e
-}
+	"healthcode/pipeline/kafka"
+)
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// testKafkaOptions are options for brokers with timings short enough for
-// tests: a rebalance is noticed within 100ms.
-func testKafkaOptions(t *testing.T, e *Embedded) KafkaOptions {
-	return KafkaOptions{
-		Brokers:           e.Addrs(),
-		HeartbeatInterval: 100 * time.Millisecond,
-		SessionTimeout:    6 * time.Second, // kfake's minimum, as Kafka's
-		RebalanceTimeout:  5 * time.Second,
-		RetryBackoff:      50 * time.Millisecond,
-		Logger:            testLogger(t),
-	}
 }
 
 // testContext is a context that ends with the test or after d.
@@ -47,10 +25,28 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// produceTo writes values to topic, value i to partition parts[i%len(parts)].
-func produceTo(t *testing.T, o KafkaOptions, topic string, values []string, parts ...int) {
+// client returns a toolkit client of b with test timings.
+func client(t *testing.T, b *Broker) *kafka.Client {
 	t.Helper()
-	w := o.NewWriter(topic, PartitionBalancer{})
+	c, err := kafka.New(kafka.Config{
+		Brokers:           b.Addrs(),
+		HeartbeatInterval: 100 * time.Millisecond,
+		SessionTimeout:    6 * time.Second, // kfake's minimum, as Kafka's
+		RebalanceTimeout:  5 * time.Second,
+		RetryBackoff:      50 * time.Millisecond,
+		FetchMaxWait:      50 * time.Millisecond,
+		Logger:            testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// produceTo writes values to topic, value i to partition parts[i%len(parts)].
+func produceTo(t *testing.T, c *kafka.Client, topic string, values []string, parts ...int) {
+	t.Helper()
+	w := c.NewWriter(topic, kafka.PartitionBalancer{})
 	defer w.Close()
 	msgs := make([]kafka.Message, len(values))
 	for i, v := range values {
@@ -65,9 +61,9 @@ func produceTo(t *testing.T, o KafkaOptions, topic string, values []string, part
 }
 
 // readPartition reads n messages of one partition from its start.
-func readPartition(t *testing.T, brokers []string, topic string, partition, n int) []kafka.Message {
+func readPartition(t *testing.T, c *kafka.Client, topic string, partition, n int) []kafka.Message {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
+	r := c.NewPartitionReader(topic, partition)
 	defer r.Close()
 	ctx := testContext(t, 10*time.Second)
 	var out []kafka.Message
@@ -81,7 +77,7 @@ func readPartition(t *testing.T, brokers []string, topic string, partition, n in
 	return out
 }
 
-func TestStartEmbedded_Loopback(t *testing.T) {
+func TestStart_Loopback(t *testing.T) {
 	// A free port, to check that Port is honoured.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -90,8 +86,8 @@ func TestStartEmbedded_Loopback(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	for _, o := range []EmbeddedOptions{{}, {Port: port}} {
-		e, err := StartEmbedded(o)
+	for _, o := range []Options{{}, {Port: port}} {
+		e, err := Start(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,20 +104,20 @@ func TestStartEmbedded_Loopback(t *testing.T) {
 	if _, err := listenLoopback("tcp", "0.0.0.0:0"); err == nil {
 		t.Error("listenLoopback accepted 0.0.0.0")
 	}
-	if _, err := StartEmbedded(EmbeddedOptions{Port: 70000}); err == nil {
+	if _, err := Start(Options{Port: 70000}); err == nil {
 		t.Error("port 70000 accepted")
 	}
 }
 
-func TestStartEmbedded_AutoCreatesWithDefaultPartitions(t *testing.T) {
-	e, err := StartEmbedded(EmbeddedOptions{Partitions: 3, Logger: testLogger(t)})
+func TestStart_AutoCreatesWithDefaultPartitions(t *testing.T) {
+	e, err := Start(Options{Partitions: 3, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
 	// kafka.Conn.ReadPartitions asks for auto-creation, as kafka-go's group
 	// code does.
-	conn, err := kafka.Dial("tcp", e.Addrs()[0])
+	conn, err := kafkago.Dial("tcp", e.Addrs()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,30 +125,30 @@ func TestStartEmbedded_AutoCreatesWithDefaultPartitions(t *testing.T) {
 	if _, err := conn.ReadPartitions("auto"); err != nil {
 		t.Fatal(err)
 	}
-	n, err := PartitionCount(testContext(t, 10*time.Second), e.Addrs(), "auto")
+	n, err := client(t, e).PartitionCount(testContext(t, 10*time.Second), "auto")
 	if err != nil || n != 3 {
 		t.Fatalf("auto-created topic: %d partitions, %v; want 3", n, err)
 	}
 }
 
-func TestStartEmbedded_DataDirPersists(t *testing.T) {
+func TestStart_DataDirPersists(t *testing.T) {
 	dir := t.TempDir()
 	ctx := testContext(t, 30*time.Second)
-	start := func() (*Embedded, KafkaOptions) {
-		e, err := StartEmbedded(EmbeddedOptions{DataDir: dir, Logger: testLogger(t)})
+	start := func() (*Broker, *kafka.Client) {
+		e, err := Start(Options{DataDir: dir, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e, testKafkaOptions(t, e)
+		return e, client(t, e)
 	}
 
 	e, o := start()
-	if err := EnsureTopics(ctx, o.Brokers, TopicSpec{Name: "kept", Partitions: 2}); err != nil {
+	if err := o.EnsureTopics(ctx, kafka.TopicSpec{Name: "kept", Partitions: 2}); err != nil {
 		t.Fatal(err)
 	}
 	produceTo(t, o, "kept", []string{"a", "b", "c", "d"}, 0, 1)
 	// A committed group offset must survive too.
-	r := o.NewGroupReader("g", "kept")
+	r := o.NewGroupReader(ctx, "g", "kept")
 	var got []kafka.Message
 	for len(got) < 2 {
 		m, err := r.FetchMessage(ctx)
@@ -171,30 +167,27 @@ func TestStartEmbedded_DataDirPersists(t *testing.T) {
 
 	e, o = start()
 	defer e.Close()
-	if n, err := PartitionCount(ctx, o.Brokers, "kept"); err != nil || n != 2 {
+	if n, err := o.PartitionCount(ctx, "kept"); err != nil || n != 2 {
 		t.Fatalf("after restart: %d partitions, %v", n, err)
 	}
 	var values []string
 	for p := 0; p < 2; p++ {
-		for _, m := range readPartition(t, o.Brokers, "kept", p, 2) {
+		for _, m := range readPartition(t, o, "kept", p, 2) {
 			values = append(values, string(m.Value))
 		}
 	}
 	if strings.Join(values, "") != "acbd" {
 		t.Errorf("after restart: values %q, want a c b d", values)
 	}
-	client := &kafka.Client{Addr: kafka.TCP(o.Brokers...)}
-	res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "g", Topics: map[string][]int{"kept": {0, 1}}})
+	lag, err := o.Lag(ctx, "g", "kept")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var committed int64
-	for _, p := range res.Topics["kept"] {
-		if p.CommittedOffset > 0 {
-			committed += p.CommittedOffset
-		}
+	for _, p := range lag {
+		committed += max(p.Committed, 0)
 	}
 	if committed != 2 {
-		t.Errorf("after restart: committed offsets sum to %d, want 2 (%+v)", committed, res.Topics["kept"])
+		t.Errorf("after restart: committed offsets sum to %d, want 2 (%+v)", committed, lag)
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package kafka
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // owners records which member handles which partition, and any moment two
@@ -54,10 +52,10 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // runMember runs RunPartitioned in the background; stop cancels it and
 // returns its error once it has returned.
-func runMember(o KafkaOptions, group, topic string, h func(context.Context, Claim) error) (stop func() error) {
+func runMember(o *Client, group, topic string, h func(context.Context, Claim) error) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- RunPartitioned(ctx, o, group, topic, h) }()
+	go func() { done <- o.RunPartitioned(ctx, group, topic, h) }()
 	return func() error {
 		cancel()
 		return <-done
@@ -66,8 +64,8 @@ func runMember(o KafkaOptions, group, topic string, h func(context.Context, Clai
 
 func TestRunPartitioned_ShareAndRebalance(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
-	if err := EnsureTopics(testContext(t, 10*time.Second), o.Brokers, TopicSpec{Name: "pe", Partitions: 4}); err != nil {
+	o := testClient(t, e)
+	if err := o.EnsureTopics(testContext(t, 10*time.Second), TopicSpec{Name: "pe", Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	own := &owners{by: map[int]string{}}
@@ -120,8 +118,8 @@ func TestRunPartitioned_ShareAndRebalance(t *testing.T) {
 
 func TestRunPartitioned_ResumesCommittedOffsets(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
-	if err := EnsureTopics(testContext(t, 10*time.Second), o.Brokers, TopicSpec{Name: "pe", Partitions: 4}); err != nil {
+	o := testClient(t, e)
+	if err := o.EnsureTopics(testContext(t, 10*time.Second), TopicSpec{Name: "pe", Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	values := make([]string, 40)
@@ -171,7 +169,7 @@ func TestRunPartitioned_ResumesCommittedOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p, s := range starts {
-		if s.claimed != kafka.FirstOffset || s.first != 0 {
+		if s.claimed != FirstOffset || s.first != 0 {
 			t.Errorf("first run, partition %d: claim offset %d, first message %d; want FirstOffset and 0", p, s.claimed, s.first)
 		}
 	}
@@ -194,8 +192,8 @@ func TestRunPartitioned_ResumesCommittedOffsets(t *testing.T) {
 
 func TestRunPartitioned_RetriesFailedHandler(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
-	if err := EnsureTopics(testContext(t, 10*time.Second), o.Brokers, TopicSpec{Name: "pe", Partitions: 2}); err != nil {
+	o := testClient(t, e)
+	if err := o.EnsureTopics(testContext(t, 10*time.Second), TopicSpec{Name: "pe", Partitions: 2}); err != nil {
 		t.Fatal(err)
 	}
 	produceTo(t, o, "pe", []string{"a", "b", "c", "d", "e"}, 0)
@@ -207,7 +205,7 @@ func TestRunPartitioned_RetriesFailedHandler(t *testing.T) {
 	idleDone := make(chan struct{}) // closed when partition 1's handler is cancelled
 	h := func(ctx context.Context, c Claim) error {
 		if c.Partition == 1 {
-			if c.Offset != kafka.FirstOffset { // not the first generation
+			if c.Offset != FirstOffset { // not the first generation
 				return nil
 			}
 			<-ctx.Done()
@@ -255,7 +253,7 @@ func TestRunPartitioned_RetriesFailedHandler(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []int64{kafka.FirstOffset, 3, 3}
+	want := []int64{FirstOffset, 3, 3}
 	if !slices.Equal(attempts, want) || !slices.Equal(firsts, []int64{0, 3, 3}) {
 		t.Errorf("attempts started at claim offsets %v reading first %v; want %v and [0 3 3]", attempts, firsts, want)
 	}
@@ -265,8 +263,8 @@ func TestRunPartitioned_RetriesFailedHandler(t *testing.T) {
 }
 
 func TestRunPartitioned_InvalidOptions(t *testing.T) {
-	err := RunPartitioned(t.Context(), KafkaOptions{}, "g", "t", func(context.Context, Claim) error { return nil })
+	_, err := New(Config{Brokers: []string{"b:9092"}, HeartbeatInterval: time.Minute})
 	if err == nil {
-		t.Fatal("no error without brokers")
+		t.Fatal("no error with a heartbeat interval above the session timeout")
 	}
 }

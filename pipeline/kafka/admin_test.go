@@ -1,4 +1,4 @@
-package pipeline
+package kafka
 
 import (
 	"errors"
@@ -6,40 +6,44 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 func TestEnsureTopics(t *testing.T) {
 	e := startTestBroker(t)
 	ctx := testContext(t, 20*time.Second)
-	brokers := e.Addrs()
+	c := testClient(t, e)
 	specs := []TopicSpec{
 		{Name: "events", Partitions: 4},
 		{Name: "areas", Partitions: 1, Compacted: true},
 	}
 	for round := 0; round < 2; round++ { // the second round finds them all
-		if err := EnsureTopics(ctx, brokers, specs...); err != nil {
+		if err := c.EnsureTopics(ctx, specs...); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		for _, s := range specs {
-			if n, err := PartitionCount(ctx, brokers, s.Name); err != nil || n != s.Partitions {
+			if n, err := c.PartitionCount(ctx, s.Name); err != nil || n != s.Partitions {
 				t.Errorf("round %d: %s has %d partitions (%v), want %d", round, s.Name, n, err, s.Partitions)
 			}
 		}
 	}
 	// An existing topic keeps its partition count.
-	if err := EnsureTopics(ctx, brokers, TopicSpec{Name: "events", Partitions: 9}); err != nil {
+	if err := c.EnsureTopics(ctx, TopicSpec{Name: "events", Partitions: 9}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := PartitionCount(ctx, brokers, "events"); n != 4 {
+	if n, _ := c.PartitionCount(ctx, "events"); n != 4 {
 		t.Errorf("events now has %d partitions, want 4 as created", n)
 	}
 
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
-		{ResourceType: kafka.ResourceTypeTopic, ResourceName: "areas", ConfigNames: []string{"cleanup.policy"}},
-		{ResourceType: kafka.ResourceTypeTopic, ResourceName: "events", ConfigNames: []string{"cleanup.policy"}},
-	}})
+	var res *kafkago.DescribeConfigsResponse
+	err := c.withClient(ctx, func(kc *kafkago.Client) error {
+		var err error
+		res, err = kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{
+			{ResourceType: kafkago.ResourceTypeTopic, ResourceName: "areas", ConfigNames: []string{"cleanup.policy"}},
+			{ResourceType: kafkago.ResourceTypeTopic, ResourceName: "events", ConfigNames: []string{"cleanup.policy"}},
+		}})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func TestEnsureTopics(t *testing.T) {
 	}
 
 	for _, bad := range []TopicSpec{{Name: "", Partitions: 1}, {Name: "x", Partitions: 0}} {
-		if err := EnsureTopics(ctx, brokers, bad); err == nil {
+		if err := c.EnsureTopics(ctx, bad); err == nil {
 			t.Errorf("spec %+v accepted", bad)
 		}
 	}
@@ -64,31 +68,31 @@ func TestPartitionCount_MissingTopicIsNotCreated(t *testing.T) {
 	e := startTestBroker(t) // auto-creation is on, so a careless lookup would create it
 	ctx := testContext(t, 10*time.Second)
 	for i := 0; i < 2; i++ {
-		_, err := PartitionCount(ctx, e.Addrs(), "missing")
-		if !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		_, err := testClient(t, e).PartitionCount(ctx, "missing")
+		if !errors.Is(err, kafkago.UnknownTopicOrPartition) || !IsUnknownTopic(err) {
 			t.Fatalf("lookup %d: err = %v, want unknown topic", i, err)
 		}
 	}
-	if _, err := PartitionCount(ctx, nil, "missing"); err == nil {
+	if _, err := New(Config{}); err == nil {
 		t.Error("no error without brokers")
 	}
 }
 
 func TestPartitionBalancer_RoutesToMessagePartition(t *testing.T) {
 	e := startTestBroker(t)
-	o := testKafkaOptions(t, e)
+	o := testClient(t, e)
 	ctx := testContext(t, 20*time.Second)
-	if err := EnsureTopics(ctx, o.Brokers, TopicSpec{Name: "routed", Partitions: 4}); err != nil {
+	if err := o.EnsureTopics(ctx, TopicSpec{Name: "routed", Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	// Partitions chosen against the round-robin order kafka-go would use,
 	// with identical keys that a hash balancer would send to one partition.
 	order := []int{3, 1, 2, 0, 0, 3}
 	w := o.NewWriter("routed", PartitionBalancer{})
-	var msgs []kafka.Message
+	var msgs []Message
 	for i := 0; i < 24; i++ {
 		p := order[i%len(order)]
-		msgs = append(msgs, kafka.Message{Key: []byte("same"), Value: []byte(fmt.Sprintf("%d:%d", p, i)), Partition: p})
+		msgs = append(msgs, Message{Key: []byte("same"), Value: []byte(fmt.Sprintf("%d:%d", p, i)), Partition: p})
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
@@ -101,7 +105,7 @@ func TestPartitionBalancer_RoutesToMessagePartition(t *testing.T) {
 		counts[p] += 24 / len(order)
 	}
 	for p := 0; p < 4; p++ {
-		for _, m := range readPartition(t, o.Brokers, "routed", p, counts[p]) {
+		for _, m := range readPartition(t, o, "routed", p, counts[p]) {
 			var gotP, i int
 			if _, err := fmt.Sscanf(string(m.Value), "%d:%d", &gotP, &i); err != nil || gotP != p {
 				t.Errorf("partition %d holds %q", p, m.Value)
@@ -113,42 +117,41 @@ func TestPartitionBalancer_RoutesToMessagePartition(t *testing.T) {
 	w = o.NewWriter("routed", PartitionBalancer{})
 	w.MaxAttempts = 1
 	defer w.Close()
-	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("x"), Partition: 7}); err == nil {
+	if err := w.WriteMessages(ctx, Message{Value: []byte("x"), Partition: 7}); err == nil {
 		t.Error("write to partition 7 of 4 succeeded")
 	}
 }
 
 func TestNewWriter_Settings(t *testing.T) {
-	o := KafkaOptions{Brokers: []string{"127.0.0.1:1"}}
+	o := mustNew(t, Config{Brokers: []string{"127.0.0.1:1"}})
 	w := o.NewWriter("t", nil)
 	defer w.Close()
-	if w.RequiredAcks != kafka.RequireAll || w.Compression != kafka.Lz4 || w.AllowAutoTopicCreation ||
+	if w.RequiredAcks != kafkago.RequireAll || w.Compression != kafkago.Lz4 || w.AllowAutoTopicCreation ||
 		w.BatchTimeout != 5*time.Millisecond || w.BatchSize != 10000 || w.BatchBytes != 1<<20 {
 		t.Errorf("writer settings: acks %v, compression %v, auto-create %v, batch %v/%d/%d",
 			w.RequiredAcks, w.Compression, w.AllowAutoTopicCreation, w.BatchTimeout, w.BatchSize, w.BatchBytes)
 	}
-	if _, ok := w.Balancer.(*kafka.Hash); !ok {
+	if _, ok := w.Balancer.(*kafkago.Hash); !ok {
 		t.Errorf("nil balancer became %T, want *kafka.Hash", w.Balancer)
 	}
-
-	none := KafkaOptions{}.NewWriter("t", nil)
-	if err := none.WriteMessages(t.Context(), kafka.Message{Value: []byte("x")}); err == nil {
-		t.Error("a writer without brokers wrote")
+	if w.Topic != "t" {
+		t.Errorf("topic %q, want t", w.Topic)
 	}
 }
 
-func TestKafkaOptions_Validate(t *testing.T) {
-	f := func(o KafkaOptions, ok bool) {
+func TestConfig_Validate(t *testing.T) {
+	f := func(o Config, ok bool) {
 		t.Helper()
-		if err := o.withDefaults().validate(); (err == nil) != ok {
+		o.setDefaults()
+		if err := o.validate(); (err == nil) != ok {
 			t.Errorf("%+v: err = %v, want ok=%v", o, err, ok)
 		}
 	}
-	f(KafkaOptions{Brokers: []string{"b:9092"}}, true)
-	f(KafkaOptions{}, false)
-	f(KafkaOptions{Brokers: []string{"b:9092"}, HeartbeatInterval: 10 * time.Second}, false)
-	f(KafkaOptions{Brokers: []string{"b:9092"}, BatchBytes: 32 << 20}, false)
-	f(KafkaOptions{Brokers: []string{"b:9092"}, BatchBytes: 32 << 20, FetchMaxBytes: 32 << 20}, true)
+	f(Config{Brokers: []string{"b:9092"}}, true)
+	f(Config{}, false)
+	f(Config{Brokers: []string{"b:9092"}, HeartbeatInterval: 10 * time.Second}, false)
+	f(Config{Brokers: []string{"b:9092"}, BatchBytes: 32 << 20}, false)
+	f(Config{Brokers: []string{"b:9092"}, BatchBytes: 32 << 20, FetchMaxBytes: 32 << 20}, true)
 }
 
 func TestThrottle(t *testing.T) {

@@ -1,16 +1,17 @@
-package pipeline
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // Claim is one partition owned by this process for one consumer-group
@@ -19,11 +20,11 @@ type Claim struct {
 	Topic     string
 	Partition int
 	// Offset is the committed offset to start from: the offset of the next
-	// message to read, or kafka.FirstOffset if nothing was committed.
+	// message to read, or FirstOffset if nothing was committed.
 	Offset int64
 	// Reader reads this partition only (no group), positioned at Offset. The
 	// handler owns it while it runs; the runner closes it afterwards.
-	Reader *kafka.Reader
+	Reader *Reader
 	// Commit commits next, the offset of the next message to read, for this
 	// partition in this generation, synchronously. Call it once the effects
 	// of every message before next are acknowledged, per batch rather than
@@ -38,38 +39,39 @@ type Claim struct {
 // own goroutine (kafka-go's Generation.Start). The ctx passed to h is
 // cancelled when the generation ends (a rebalance, a lost session) or the
 // parent ctx is done; h must then return promptly, within
-// o.RebalanceTimeout, or the broker drops this member and another member may
+// RebalanceTimeout, or the broker drops this member and another member may
 // own the partition while h still runs. The next generation starts only after
 // every handler of this one has returned, so a partition is never handled
 // twice in one process. Every rebalance stops and restarts all handlers (kafka-go
 // implements the eager protocol only), each from its committed offset.
 //
 // If h returns an error, it is logged (throttled) and h runs again for the
-// same partition after a backoff (o.RetryBackoff, doubling to 30s, back to the
+// same partition after a backoff (RetryBackoff, doubling to 30s, back to the
 // start once a retry commits), from the last offset committed, with a new
 // Reader. If h returns nil before its ctx is done, the partition stays owned
 // but idle until the generation ends. A panic in h is not recovered.
 //
 // RunPartitioned returns nil when ctx is done, after its handlers have
-// returned and this member has left the group, or an error if the options are
-// invalid. Failures to join the group are logged and retried.
-func RunPartitioned(ctx context.Context, o KafkaOptions, group, topic string, h func(ctx context.Context, c Claim) error) error {
-	o = o.withDefaults()
-	if err := o.validate(); err != nil {
-		return fmt.Errorf("partitioned consumer %s: %w", group, err)
-	}
+// returned and this member has left the group, or an error if the group
+// cannot be set up. Failures to join the group are logged and retried.
+func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func(ctx context.Context, c Claim) error) error {
+	o := &k.cfg
 	log := o.Logger.With(slog.String("group", group), slog.String("topic", topic))
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+	// The group's goroutines (and the generations' handler goroutines, which
+	// set the caller's labels again in claimRunner.run) start unlabelled.
+	pprof.SetGoroutineLabels(context.Background())
+	defer pprof.SetGoroutineLabels(ctx)
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                group,
 		Brokers:           o.Brokers,
-		Dialer:            o.dialer(),
+		Dialer:            k.dialer,
 		Topics:            []string{topic},
 		HeartbeatInterval: o.HeartbeatInterval,
 		SessionTimeout:    o.SessionTimeout,
 		RebalanceTimeout:  o.RebalanceTimeout,
 		JoinGroupBackoff:  o.RetryBackoff,
-		StartOffset:       kafka.FirstOffset,
-		ErrorLogger:       errorLogger(o.Logger, "group "+group),
+		StartOffset:       kafkago.FirstOffset,
+		ErrorLogger:       k.errorLogger("group " + group),
 	})
 	if err != nil {
 		return fmt.Errorf("partitioned consumer %s: %w", group, err)
@@ -106,7 +108,7 @@ func RunPartitioned(ctx context.Context, o KafkaOptions, group, topic string, h 
 			return gen.CommitOffsets(map[string]map[int]int64{topic: {p: next}})
 		}
 		for _, a := range assigned {
-			c := &claimRunner{o: o, log: log.With(slog.Int("partition", a.ID)), topic: topic, partition: a.ID, commit: commit, h: h}
+			c := &claimRunner{k: k, log: log.With(slog.Int("partition", a.ID)), topic: topic, partition: a.ID, commit: commit, h: h}
 			c.next.Store(a.Offset)
 			gen.Start(func(gctx context.Context) { c.run(ctx, gctx) })
 		}
@@ -115,7 +117,7 @@ func RunPartitioned(ctx context.Context, o KafkaOptions, group, topic string, h 
 
 // claimRunner runs a handler for one partition of one generation.
 type claimRunner struct {
-	o         KafkaOptions
+	k         *Client
 	log       *slog.Logger
 	topic     string
 	partition int
@@ -127,12 +129,13 @@ type claimRunner struct {
 // run returns only when the generation ends or parent is done: a function
 // started with Generation.Start that returns ends the generation for all.
 func (c *claimRunner) run(parent, gctx context.Context) {
+	pprof.SetGoroutineLabels(parent) // the handler runs under RunPartitioned's caller's labels
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer context.AfterFunc(gctx, cancel)()
 
 	failures := &throttle{period: 30 * time.Second}
-	backoff := c.o.RetryBackoff
+	backoff := c.k.cfg.RetryBackoff
 	for ctx.Err() == nil { // Start runs us even for a generation already over
 		start := c.next.Load()
 		err := c.attempt(ctx, start)
@@ -144,7 +147,7 @@ func (c *claimRunner) run(parent, gctx context.Context) {
 			return
 		}
 		if c.next.Load() != start {
-			backoff = c.o.RetryBackoff // it made progress: not a crash loop
+			backoff = c.k.cfg.RetryBackoff // it made progress: not a crash loop
 		}
 		if ok, dropped := failures.allow(time.Now()); ok {
 			c.log.Error("partition handler failed; retrying", slog.Any("err", err),
@@ -163,20 +166,7 @@ func (c *claimRunner) run(parent, gctx context.Context) {
 
 // attempt runs the handler once with a fresh partition reader at offset.
 func (c *claimRunner) attempt(ctx context.Context, offset int64) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:       c.o.Brokers,
-		Topic:         c.topic,
-		Partition:     c.partition,
-		Dialer:        c.o.dialer(),
-		QueueCapacity: c.o.ClaimQueueCapacity,
-		MinBytes:      1,
-		MaxBytes:      c.o.FetchMaxBytes,
-		MaxWait:       c.o.FetchMaxWait,
-		// No background lag polling: it only logs "context canceled" when
-		// the reader closes. Stats().Lag still follows the fetches.
-		ReadLagInterval: -1,
-		ErrorLogger:     errorLogger(c.o.Logger, fmt.Sprintf("partition reader %s/%d", c.topic, c.partition)),
-	})
+	r := c.k.NewPartitionReader(c.topic, c.partition)
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {
 		return fmt.Errorf("partition %d: set offset %d: %w", c.partition, offset, err)
