@@ -1,6 +1,7 @@
 package codes
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -11,16 +12,16 @@ import (
 // codeResponse is GET /v1/codes/{person_key}'s JSON: exactly these fields.
 // effective_at and review_at are null when unknown or nothing is pending.
 type codeResponse struct {
-	PersonKey   string  `json:"person_key"`
-	Colour      string  `json:"colour"`
-	Level       int     `json:"level"`
-	Policy      string  `json:"policy"`
-	Version     uint64  `json:"version"`
-	EffectiveAt *string `json:"effective_at"`
-	ReviewAt    *string `json:"review_at"`
-	Reasons     rawJSON `json:"reasons"`
-	Token       string  `json:"token"`
-	ExpiresAt   string  `json:"expires_at"`
+	PersonKey   string          `json:"person_key"`
+	Colour      string          `json:"colour"`
+	Level       int             `json:"level"`
+	Policy      string          `json:"policy"`
+	Version     uint64          `json:"version"`
+	EffectiveAt *string         `json:"effective_at"`
+	ReviewAt    *string         `json:"review_at"`
+	Reasons     json.RawMessage `json:"reasons"` // as on the topic
+	Token       string          `json:"token"`
+	ExpiresAt   string          `json:"expires_at"`
 }
 
 // certificateResponse is GET /v1/certificates/{person_key}'s JSON: the code's
@@ -29,11 +30,6 @@ type certificateResponse struct {
 	codeResponse
 	Certificate *token.Certificate `json:"certificate"`
 }
-
-// rawJSON is written as is (the reasons exactly as on the topic).
-type rawJSON []byte
-
-func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
 // colourOf fills a never-seen person's colour from the policy: level 0.
 func (s *Server) colourOf(k scoring.PersonKey) Colour {
@@ -58,7 +54,7 @@ func (s *Server) issue(c Colour, cert *token.Certificate) (string, *token.Claims
 
 func (s *Server) response(c Colour, text string, cl *token.Claims) codeResponse {
 	out := codeResponse{PersonKey: c.Key.String(), Colour: c.Colour, Level: c.Level, Policy: c.Policy,
-		Version: c.Version, Reasons: rawJSON(c.Reasons), Token: text,
+		Version: c.Version, Reasons: c.Reasons, Token: text,
 		ExpiresAt: time.Unix(cl.Expires, 0).In(s.o.Zone).Format(time.RFC3339)}
 	if !c.Effective.IsZero() {
 		e := c.Effective.Format(time.RFC3339)

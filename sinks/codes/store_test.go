@@ -1,6 +1,7 @@
 package codes
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -145,3 +146,5 @@ func TestStore_CertificateFacts(t *testing.T) {
 		t.Errorf("certificate\n%s\nwant\n%s", want, exp)
 	}
 }
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
