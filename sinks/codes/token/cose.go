@@ -32,9 +32,39 @@ const (
 // codec holds the CBOR modes and the pooled zlib writers; it is immutable
 // but for the pool.
 type codec struct {
-	enc   cbor.EncMode
-	dec   cbor.DecMode
-	zpool sync.Pool // *zlib.Writer
+	enc cbor.EncMode
+	dec cbor.DecMode
+	// Pooled zlib writers: stored blocks for short messages, whose bytes
+	// are mostly signature, key and random id (deflate saves nothing there
+	// and costs a third of the signing time), BestSpeed for longer ones
+	// (certificates, whose repeated claim names compress).
+	stored, fast sync.Pool // *zlib.Writer
+}
+
+// compressAbove is the COSE size from which deflate is worth its time.
+const compressAbove = 512
+
+// compress returns msg as a zlib stream (RFC 1950).
+func (c *codec) compress(msg []byte) ([]byte, error) {
+	pool, level := &c.stored, zlib.NoCompression
+	if len(msg) > compressAbove {
+		pool, level = &c.fast, zlib.BestSpeed
+	}
+	var z bytes.Buffer
+	z.Grow(len(msg) + 16)
+	zw, _ := pool.Get().(*zlib.Writer)
+	if zw == nil {
+		zw, _ = zlib.NewWriterLevel(&z, level)
+	} else {
+		zw.Reset(&z)
+	}
+	zw.Write(msg)
+	err := zw.Close()
+	pool.Put(zw)
+	if err != nil {
+		return nil, fmt.Errorf("compress: %w", err)
+	}
+	return z.Bytes(), nil
 }
 
 func newCodec() *codec {
@@ -100,23 +130,13 @@ func (c *codec) sign(key *Key, protected, payload []byte) (string, error) {
 	r.FillBytes(msg[len(msg)-64 : len(msg)-32])
 	s.FillBytes(msg[len(msg)-32:])
 
-	var z bytes.Buffer
-	z.Grow(len(msg) + 16)
-	zw, _ := c.zpool.Get().(*zlib.Writer)
-	if zw == nil {
-		zw, _ = zlib.NewWriterLevel(&z, zlib.BestCompression)
-	} else {
-		zw.Reset(&z)
-	}
-	zw.Write(msg)
-	err = zw.Close()
-	c.zpool.Put(zw)
+	z, err := c.compress(msg)
 	if err != nil {
-		return "", fmt.Errorf("compress: %w", err)
+		return "", err
 	}
-	out := make([]byte, 0, len(Prefix)+(z.Len()+1)/2*3)
+	out := make([]byte, 0, len(Prefix)+(len(z)+1)/2*3)
 	out = append(out, Prefix...)
-	return string(AppendBase45(out, z.Bytes())), nil
+	return string(AppendBase45(out, z)), nil
 }
 
 // sign1 is a decoded COSE_Sign1 (the content of tag 18).
