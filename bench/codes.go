@@ -47,6 +47,14 @@ func Codes(ctx context.Context, o *Options, r *Report) error {
 	o.SetDefaults()
 	log := o.Logger.With(slog.String("section", "codes"))
 	n := o.CodesPersons
+	keys := make([]scoring.PersonKey, n)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range keys {
+		for j := range keys[i] {
+			keys[i][j] = byte(rng.Uint32())
+		}
+	}
+	mapBytes := codesMapBytes(keys[:min(n, 100_000)]) // before anything else runs
 	emb, err := pipeline.StartEmbedded(pipeline.EmbeddedOptions{Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("codes: %w", err)
@@ -56,13 +64,6 @@ func Codes(ctx context.Context, o *Options, r *Report) error {
 	if err := pipeline.EnsureTopics(ctx, brokers, pipeline.TopicSpec{Name: codesColours, Partitions: codesPartitions},
 		pipeline.TopicSpec{Name: codesEvents, Partitions: codesPartitions}); err != nil {
 		return fmt.Errorf("codes: %w", err)
-	}
-	keys := make([]scoring.PersonKey, n)
-	rng := rand.New(rand.NewPCG(11, 12))
-	for i := range keys {
-		for j := range keys[i] {
-			keys[i][j] = byte(rng.Uint32())
-		}
 	}
 	log.Info("producing colour updates", slog.Int("persons", n))
 	w := pipeline.KafkaOptions{Brokers: brokers}.NewWriter(codesColours, nil)
@@ -77,7 +78,6 @@ func Codes(ctx context.Context, o *Options, r *Report) error {
 			batch = batch[:0]
 		}
 	}
-	mapBytes := codesMapBytes(keys[:min(n, 100_000)])
 
 	key, err := token.GenerateKey()
 	if err != nil {
@@ -217,7 +217,7 @@ func codesMapBytes(keys []scoring.PersonKey) float64 {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(m)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(len(keys))
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(len(keys))
 }
 
 func codesGet(c *http.Client, url string) ([]byte, error) {

@@ -38,7 +38,7 @@ type shard struct {
 	// 0 for an empty slot; its length is a power of two, at most 3/4 full.
 	index   []uint32
 	recs    []record
-	arena   []byte // reasons: uvarint length, rule ids joined by NUL; uvarint length, reasons JSON
+	arena   []byte // reasons, see appendReasons
 	garbage int    // arena bytes no record refers to any more
 	certs   certs
 }
@@ -49,16 +49,21 @@ type shard struct {
 type Store struct {
 	shards [numShards]shard
 
-	mu    sync.Mutex               // serialises additions to names and zones
+	mu    sync.Mutex               // serialises additions to names, zones and tmpls
 	names atomic.Pointer[[]string] // interned policies and colours, copy-on-write
 	zones atomic.Pointer[[]int32]  // interned zone offsets in seconds, copy-on-write
 	held  atomic.Int64             // persons with a colour
 	ids   map[string]uint16        // names' indexes; under mu
+	// Reason templates: a reason's rule and texts, which every person with
+	// that reason shares (only evidence and until are a person's own).
+	tmpls   atomic.Pointer[[]sinks.Reason] // copy-on-write; Evidence and Until unset
+	tmplIDs map[reasonKey]uint32           // under mu
 }
 
 // NewStore returns an empty store sized for about expected persons (0: grow as needed).
 func NewStore(expected int) *Store {
-	s := &Store{ids: map[string]uint16{}}
+	s := &Store{ids: map[string]uint16{}, tmplIDs: map[reasonKey]uint32{}}
+	s.tmpls.Store(&[]sinks.Reason{})
 	s.names.Store(&[]string{})
 	s.zones.Store(&[]int32{})
 	per := expected / numShards
@@ -147,11 +152,11 @@ func (s *Store) Get(k scoring.PersonKey) Colour {
 		return Colour{Key: k, Reasons: emptyReasons}
 	}
 	r := sh.recs[i]
-	var rules, reasons []byte
+	var entry []byte
 	if r.reasons != 0 {
 		// The arena is append-only until compacted into a new slice, so
 		// these bytes stay valid after the lock is released.
-		rules, reasons = arenaEntry(sh.arena, r.reasons)
+		entry = sh.arena[r.reasons:]
 	}
 	sh.mu.RUnlock()
 	names, zones := *s.names.Load(), *s.zones.Load()
@@ -162,8 +167,7 @@ func (s *Store) Get(k scoring.PersonKey) Colour {
 		c.Review = r.review.Std().In(loc)
 	}
 	if r.reasons != 0 {
-		c.Rules = splitRules(rules)
-		c.Reasons = reasons
+		c.Rules, c.Reasons = s.renderReasons(entry, loc)
 	}
 	return c
 }
@@ -177,27 +181,16 @@ var ErrUpdate = errors.New("bad colour update")
 // ApplyJSON applies one hc.colour-updates message. It reports whether the
 // update was newer than what the store held.
 func (s *Store) ApplyJSON(b []byte) (bool, error) {
-	var u struct {
-		sinks.ColourUpdate
-		Reasons json.RawMessage `json:"reasons"`
-	}
+	var u sinks.ColourUpdate
 	if err := json.Unmarshal(b, &u); err != nil {
 		return false, fmt.Errorf("%w: not the colour update JSON: %v", ErrUpdate, err)
 	}
-	var rs []struct {
-		Rule string `json:"rule"`
-	}
-	if len(u.Reasons) > 0 && string(u.Reasons) != "null" {
-		if err := json.Unmarshal(u.Reasons, &rs); err != nil {
-			return false, fmt.Errorf("%w: reasons: %v", ErrUpdate, err)
-		}
-	}
-	return s.apply(&u.ColourUpdate, rs, u.Reasons)
+	return s.Apply(&u)
 }
 
-func (s *Store) apply(u *sinks.ColourUpdate, rs []struct {
-	Rule string `json:"rule"`
-}, rawReasons []byte) (bool, error) {
+// Apply applies one colour update. It reports whether the update was newer
+// than what the store held.
+func (s *Store) Apply(u *sinks.ColourUpdate) (bool, error) {
 	k, err := scoring.ParsePersonKey(u.PersonKey)
 	if err != nil {
 		return false, fmt.Errorf("%w: person_key is not 32 hex characters", ErrUpdate)
@@ -227,20 +220,9 @@ func (s *Store) apply(u *sinks.ColourUpdate, rs []struct {
 	}
 	_, off := eff.Zone()
 	r.policy, r.colour, r.zone = s.intern(u.Policy), s.intern(u.Colour), s.internZone(int32(off))
-
-	var entry []byte
-	if len(rs) > 0 {
-		var rules []byte
-		for i, x := range rs {
-			if i > 0 {
-				rules = append(rules, 0)
-			}
-			rules = append(rules, x.Rule...)
-		}
-		entry = binary.AppendUvarint(entry, uint64(len(rules)))
-		entry = append(entry, rules...)
-		entry = binary.AppendUvarint(entry, uint64(len(rawReasons)))
-		entry = append(entry, rawReasons...)
+	entry, err := s.appendReasons(nil, u.Reasons)
+	if err != nil {
+		return false, err
 	}
 
 	sh := s.shard(&k)
@@ -250,7 +232,7 @@ func (s *Store) apply(u *sinks.ColourUpdate, rs []struct {
 	if i >= 0 && sh.recs[i].version >= r.version {
 		return false, nil
 	}
-	if entry != nil {
+	if len(u.Reasons) > 0 {
 		r.reasons = uint32(len(sh.arena))
 		sh.arena = append(sh.arena, entry...)
 	}
@@ -260,7 +242,7 @@ func (s *Store) apply(u *sinks.ColourUpdate, rs []struct {
 		return true, nil
 	}
 	if old := sh.recs[i].reasons; old != 0 {
-		sh.garbage += entryLen(sh.arena, old)
+		sh.garbage += reasonsLen(sh.arena[old:])
 	}
 	sh.recs[i] = r
 	if sh.garbage > len(sh.arena)/2 && sh.garbage > 1<<16 {
@@ -278,45 +260,12 @@ func (sh *shard) compact() {
 		if r.reasons == 0 {
 			continue
 		}
-		n := entryLen(sh.arena, r.reasons)
+		n := reasonsLen(sh.arena[r.reasons:])
 		off := len(arena)
 		arena = append(arena, sh.arena[r.reasons:r.reasons+uint32(n)]...)
 		r.reasons = uint32(off)
 	}
 	sh.arena, sh.garbage = arena, 0
-}
-
-// arenaEntry returns the rules and reasons stored at off.
-func arenaEntry(arena []byte, off uint32) (rules, reasons []byte) {
-	b := arena[off:]
-	n, w := binary.Uvarint(b)
-	rules, b = b[w:w+int(n)], b[w+int(n):]
-	n, w = binary.Uvarint(b)
-	return rules, b[w : w+int(n)]
-}
-
-func entryLen(arena []byte, off uint32) int {
-	b := arena[off:]
-	n, w := binary.Uvarint(b)
-	total := w + int(n)
-	n, w = binary.Uvarint(b[total:])
-	return total + w + int(n)
-}
-
-func splitRules(b []byte) []string {
-	var out []string
-	for len(b) > 0 || out == nil {
-		i := 0
-		for i < len(b) && b[i] != 0 {
-			i++
-		}
-		out = append(out, string(b[:i]))
-		if i == len(b) {
-			break
-		}
-		b = b[i+1:]
-	}
-	return out
 }
 
 // intern returns the index of name, adding it if new.

@@ -54,6 +54,11 @@ func TestStore_LatestVersionWinsInAnyOrder(t *testing.T) {
 		if err := json.Unmarshal(c.Reasons, &rs); err != nil || len(rs) != 2 || rs[1].TextZH != "因为 arrival" {
 			t.Fatalf("reasons %s: %v", c.Reasons, err)
 		}
+		var orig sinks.ColourUpdate
+		json.Unmarshal(msgs[2], &orig)
+		if want, _ := json.Marshal(orig.Reasons); string(c.Reasons) != string(want) {
+			t.Fatalf("reasons\n%s\nnot as on the topic:\n%s", c.Reasons, want)
+		}
 		if c.Effective.Format("2006-01-02T15:04:05-07:00") != "2020-03-16T10:00:00+08:00" || c.Review.IsZero() {
 			t.Fatalf("times %v %v", c.Effective, c.Review)
 		}
