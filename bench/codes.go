@@ -175,7 +175,7 @@ func Codes(ctx context.Context, o *Options, r *Report) error {
 			Note: "the same run as codes_requests_per_sec (closed loop: clients wait for each answer)"},
 		Figure{Key: "codes_bytes_per_person", Value: bytesPer, Unit: "bytes", Baseline: "the same updates as decoded structs in a Go map",
 			BaselineValue: mapBytes, Goal: "<= 64",
-			Note: fmt.Sprintf("the store's index, records and reasons arenas by capacity, after restoring %d persons (10%% with reasons) in %s", n, restore.Round(time.Millisecond))},
+			Note: fmt.Sprintf("the store's index, records and reasons arenas by capacity, after restoring %d persons (20%% with reasons) in %s", n, restore.Round(time.Millisecond))},
 		Figure{Key: "codes_update_to_token_p99_ms", Value: quantileSorted(delays, 0.99), Unit: "ms",
 			Baseline: "a plain partition reader seeing the same updates", BaselineValue: quantileSorted(plain, 0.99), Goal: "<= 100",
 			Note: fmt.Sprintf("%d updates one at a time, from the produce acknowledged to GET serving the new version (polled every 0.5 ms)", len(delays))},
