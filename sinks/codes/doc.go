@@ -3,7 +3,8 @@
 // vaccinations from hc.person-events), and the HTTP handlers that turn them
 // into signed HC1 tokens, QR codes, travel certificates and the citizen's
 // page. It follows the topics itself (follow.go) and registers its handlers,
-// metrics and readiness on a pipeline/service listener. It must not import
-// the scoring engine's state, ClickHouse or the ingest stage; token signing
-// lives in sinks/codes/token.
+// metrics and readiness on a pipeline/service listener. It uses scoring's
+// types, sources only for the person key (CONTRACT.md's HMAC) and wire for
+// hc.person-events; it must not import the pipeline's stages or ClickHouse.
+// Token signing lives in sinks/codes/token.
 package codes
