@@ -59,6 +59,12 @@ type Options struct {
 	// LatencyDuration is how long the latency run offers events.
 	// Default 20s; Quick 2s.
 	LatencyDuration time.Duration
+	// CodesPersons is the number of persons the code service holds (Codes).
+	// Default 1,000,000; Quick 20,000.
+	CodesPersons int
+	// CodesDuration is how long each load run of Codes lasts. Default 10s;
+	// Quick 1s.
+	CodesDuration time.Duration
 }
 
 // Defaults of the full run.
@@ -72,6 +78,8 @@ const (
 	DefaultLatencyRate     = 50_000
 	DefaultLatencyDuration = 20 * time.Second
 	DefaultBenchDatabase   = "healthcode_bench"
+	DefaultCodesPersons    = 1_000_000
+	DefaultCodesDuration   = 10 * time.Second
 
 	maxCorePool = 1 << 22 // events held in memory by Core
 )
@@ -84,6 +92,8 @@ const (
 	QuickE2EPeople       = 2_000
 	QuickLatencyRate     = 2_000
 	QuickLatencyDuration = 2 * time.Second
+	QuickCodesPersons    = 20_000
+	QuickCodesDuration   = time.Second
 )
 
 func (o *Options) setDefaults() {
@@ -130,6 +140,15 @@ func (o *Options) setDefaults() {
 		o.LatencyDuration = DefaultLatencyDuration
 		if o.Quick {
 			o.LatencyDuration = QuickLatencyDuration
+		}
+	}
+	if o.CodesPersons <= 0 {
+		o.CodesPersons = pick(DefaultCodesPersons, QuickCodesPersons)
+	}
+	if o.CodesDuration <= 0 {
+		o.CodesDuration = DefaultCodesDuration
+		if o.Quick {
+			o.CodesDuration = QuickCodesDuration
 		}
 	}
 }

@@ -32,6 +32,7 @@ var sections = []section{
 	{"e2e", EndToEnd},
 	{"latency", Latency},
 	{"batch-sql", BatchSQL},
+	{"codes", Codes},
 }
 
 // Run runs every section of the benchmark with o (defaults filled in) and

@@ -24,6 +24,7 @@ var reportKeys = []string{
 	"sql_batch_seconds", "sql_agrees",
 	"clickhouse_rows_per_sec", "rss_bytes_per_million_people",
 	"trace_case_ms", "trace_bytes_per_presence",
+	"codes_requests_per_sec", "codes_p99_ms", "codes_bytes_per_person", "codes_update_to_token_p99_ms",
 }
 
 // noBaseline are the keys that need none: the ceiling is e2e's baseline, and

@@ -115,7 +115,7 @@ const (
 	KindCheckin          // a venue stay; Place the venue id, Cell its H3 cell, End left_at (0 if absent)
 	KindTravel           // a region stay; Place the region code, Country, Cell (0 if no location), End left_at
 	KindArrival          // a flight leg; Place "NUMBER/DATE", Country the origin country, Row the seat row, At = arrived_at, End = departed_at
-	KindVaccination      // a vaccine dose; Dose
+	KindVaccination      // a vaccine dose; Dose, Text the product
 	KindDeclaration      // a self-declaration; Symptoms bitmask, TempDeci (0.1 °C, 0 if absent)
 	KindOverride         // an official override; Level the colour level, End until, Text the reason
 	KindExposure         // an exposure found by contact tracing or area risk; Sub is ExposureKind, At the exposure time (end of overlap)

@@ -112,6 +112,7 @@ func TestDecode_Good(t *testing.T) {
 			return Batch{Events: []scoring.Event{{
 				Person: keyOf(t, m["person"]), Kind: scoring.KindVaccination, Dose: 2,
 				At: timeAt(t, m["occurred_at"]), ID: m["event_id"].(string), Source: m["source"].(string),
+				Text: get(m, "vaccine.product").(string),
 			}}}
 		}},
 		{name: "declaration", stream: StreamDeclarations, want: func(t *testing.T, m map[string]any) Batch {

@@ -275,6 +275,7 @@ func (c *call) vaccination(m *vaccinationMsg, out *Batch) *RejectError {
 	}
 	out.Events = append(out.Events, scoring.Event{
 		Person: key, Kind: scoring.KindVaccination, Dose: uint8(dose.v), At: at, ID: id, Source: source,
+		Text: c.sc.intern(bytes.TrimSpace(m.Vaccine.Product.bytes())), // the product, for the travel certificate
 	})
 	return nil
 }

@@ -28,6 +28,12 @@ Usage:
                                          or put a new one in force in a running pipeline
   healthcode explain  PERSON_KEY [flags] show a person's colour, reasons and evidence from ClickHouse
   healthcode bench    [--quick] [flags]  run the benchmarks; write bench/out/report.md and report.json
+  healthcode codes    serve --brokers B --http ADDR --signing-key FILE [flags]
+                                         serve signed health codes, QR codes, certificates, the citizen page
+  healthcode codes    keygen --out DIR [--rotate] | revoke --kid K | --token-id T
+                                         write a signing key and trust list; add to the revocation list
+  healthcode verify   [--trust FILE|URL] [--revocations FILE|URL] TOKEN|QR.png|-
+                                         check a health code offline; exit 0 when valid, 1 with the reason
 
 Run "healthcode COMMAND --help" for a command's flags.
 `
@@ -41,6 +47,8 @@ var commands = map[string]command{
 	"policy":   policyCmd,
 	"explain":  explainCmd,
 	"bench":    benchCmd,
+	"codes":    codesCmd,
+	"verify":   verifyCmd,
 }
 
 func main() {
