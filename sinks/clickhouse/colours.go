@@ -93,26 +93,50 @@ func parseUpdateTime(s string, required bool) (int64, error) {
 }
 
 // WriteColourUpdates inserts ups into colour_changes and colours_current (two
-// batched inserts, in that order). A malformed update fails the whole call
-// before anything is written.
+// batched inserts, in that order). An update the tables cannot hold (a bad
+// key, level or time) or that either table refuses is left out of both (or of
+// colours_current, if colour_changes took it) and reported in a
+// *RefusedError (Index: its index in ups) once every other update is
+// written; any other error means the call is to be retried.
 func (c *Client) WriteColourUpdates(ctx context.Context, ups []sinks.ColourUpdate) error {
 	if len(ups) == 0 {
 		return nil
 	}
 	var b colourBatch
+	var refused []RefusedRow
+	rows := make([]int, 0, len(ups))
 	for i := range ups {
 		if err := b.add(i, &ups[i]); err != nil {
-			return fmt.Errorf("write colour updates: %w", err)
+			refused = append(refused, RefusedRow{Index: i, Table: "colour_changes", Err: err})
+			continue
 		}
+		rows = append(rows, i)
 	}
 	current := []any{b.keys, b.versions, b.colours, b.previous, b.levels, b.policies, b.effective, b.review, b.reasons}
-	if err := c.insertColumns(ctx, "colour_changes", changeColumns, append(current[:len(current):len(current)], b.rules)); err != nil {
+	more, err := c.insertIsolating(ctx, "colour_changes", changeColumns, append(current[:len(current):len(current)], b.rules), rows)
+	if err != nil {
 		return fmt.Errorf("write colour updates: %w", err)
 	}
-	if err := c.insertColumns(ctx, "colours_current", currentColumns, current); err != nil {
+	if len(more) > 0 {
+		// colours_current gets what colour_changes took.
+		out := map[int]bool{}
+		for _, r := range more {
+			out[r.Index] = true
+		}
+		var keep, kept []int
+		for j, i := range rows {
+			if !out[i] {
+				keep, kept = append(keep, j), append(kept, i)
+			}
+		}
+		current, rows = pickRows(current, keep), kept
+		refused = mergeRefused(refused, more)
+	}
+	more, err = c.insertIsolating(ctx, "colours_current", currentColumns, current, rows)
+	if err != nil {
 		return fmt.Errorf("write colour updates: %w", err)
 	}
-	return nil
+	return refusedOrNil(mergeRefused(refused, more))
 }
 
 // Current returns the person's latest colour from colours_current (the row

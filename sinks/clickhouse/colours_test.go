@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"healthcode/scoring"
 	"healthcode/sinks"
+	"healthcode/sinks/clickhouse"
 )
 
 // updates returns a person's updates 1..n as the scorer would send them,
@@ -166,13 +168,17 @@ func TestWriteColourUpdates_Refused(t *testing.T) {
 	} {
 		u := good
 		tc.mod(&u)
-		// The good update goes first: nothing of the batch may be written.
+		// The good update goes first and is written; the bad one is refused.
 		err := c.WriteColourUpdates(ctx, []sinks.ColourUpdate{good, u})
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.wantErr)
+		var re *clickhouse.RefusedError
+		if !errors.As(err, &re) || len(re.Rows) != 1 || re.Rows[0].Index != 1 || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want row 1 refused with one containing %q", tc.name, err, tc.wantErr)
 		}
 	}
-	if n := count(t, c, "SELECT count() FROM colour_changes"); n != 0 {
-		t.Errorf("refused batches left %d rows", n)
+	if n := count(t, c, "SELECT count() FROM colour_changes FINAL"); n != 1 {
+		t.Errorf("colour_changes holds %d rows, want the good one", n)
+	}
+	if n := count(t, c, "SELECT count() FROM colours_current FINAL"); n != 1 {
+		t.Errorf("colours_current holds %d rows, want the good one", n)
 	}
 }

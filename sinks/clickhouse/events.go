@@ -126,40 +126,70 @@ func unixOf(t scoring.Time) int64 {
 // WriteEvents inserts evs into events in one batched columnar insert. meta[i]
 // says where evs[i] came from; meta may be nil (all unknown), otherwise it must
 // be as long as evs. Events about no person (ticks, area designations) are
-// skipped; a kind the events table does not know fails the whole call before
-// anything is written.
+// skipped. An event the table cannot hold (a kind events.kind does not know,
+// a time beyond DateTime's 2106) or that ClickHouse refuses is left out and
+// reported in a *RefusedError (Index: its index in evs) once every other
+// event is written; any other error means nothing may have been written, and
+// the call is to be retried.
 func (c *Client) WriteEvents(ctx context.Context, meta []EventMeta, evs []scoring.Event) error {
 	if meta != nil && len(meta) != len(evs) {
 		return fmt.Errorf("write events: %d metas for %d events", len(meta), len(evs))
 	}
-	n := 0
-	for i := range evs {
-		switch k := evs[i].Kind; {
-		case skipKind(k):
-		case !storedKind(k):
-			return fmt.Errorf("write events: event %d (%q): kind %s has no events.kind value (a new kind needs a migration)", i, evs[i].ID, k)
-		default:
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	b := newEventBatch(n)
+	var refused []RefusedRow
+	rows := make([]int, 0, len(evs))
 	for i := range evs {
 		if skipKind(evs[i].Kind) {
 			continue
 		}
-		var m EventMeta
-		if meta != nil {
-			m = meta[i]
+		if err := storableEvent(&evs[i]); err != nil {
+			refused = append(refused, RefusedRow{Index: i, Table: "events", Err: err})
+			continue
 		}
-		b.add(m, &evs[i])
+		rows = append(rows, i)
 	}
-	if err := c.insertColumns(ctx, "events", eventColumns, b.columns()); err != nil {
-		return fmt.Errorf("write events: %w", err)
+	if len(rows) > 0 {
+		b := newEventBatch(len(rows))
+		for _, i := range rows {
+			var m EventMeta
+			if meta != nil {
+				m = meta[i]
+			}
+			b.add(m, &evs[i])
+		}
+		more, err := c.insertIsolating(ctx, "events", eventColumns, b.columns(), rows)
+		if err != nil {
+			return fmt.Errorf("write events: %w", err)
+		}
+		refused = mergeRefused(refused, more)
+	}
+	return refusedOrNil(refused)
+}
+
+// storableEvent says why the events table cannot hold e, or nil.
+func storableEvent(e *scoring.Event) error {
+	if !storedKind(e.Kind) {
+		return fmt.Errorf("kind %s has no events.kind value (a new kind needs a migration)", e.Kind)
+	}
+	if unixOf(e.At) > math.MaxUint32 || unixOf(e.End) > math.MaxUint32 {
+		return errors.New("occurred_at or ended_at is after 2106, beyond a DateTime")
 	}
 	return nil
+}
+
+// mergeRefused merges two lists of refused rows, each in input order.
+func mergeRefused(a, b []RefusedRow) []RefusedRow {
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]RefusedRow, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Index <= b[0].Index {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // insertColumns runs one batched insert of whole columns (each a slice, all of
@@ -217,7 +247,8 @@ func (c *Client) insertOnce(ctx context.Context, table, columns string, cols []a
 	for i, col := range cols {
 		if err := batch.Column(i).Append(col); err != nil {
 			batch.Abort()
-			return fmt.Errorf("append %s column %d: %w", table, i, err)
+			// The column encoder refused a value: a data error (bisect.go).
+			return fmt.Errorf("append %s column %d: %w", table, i, &valueError{err})
 		}
 	}
 	if err := batch.Send(); err != nil {

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -147,14 +148,30 @@ func TestWriteEvents_Refused(t *testing.T) {
 		}
 	}
 	f("short meta", make([]clickhouse.EventMeta, 3), evs, "3 metas for 10 events")
-	bad := slices.Clone(evs)
-	bad[7].Kind = scoring.KindInvalid
-	f("invalid kind", nil, bad, "kind invalid has no events.kind value")
-	bad[7].Kind = 200
-	f("unknown kind", nil, bad, "kind kind(200) has no events.kind value")
 	f("only ticks", nil, []scoring.Event{{Kind: scoring.KindTick, At: 5}}, "")
 	f("nothing", nil, nil, "")
 	if n := count(t, c, "SELECT count() FROM events"); n != 0 {
 		t.Errorf("refused or empty writes left %d rows", n)
+	}
+	// Events the table cannot hold are refused; the others are written.
+	bad := slices.Clone(evs)
+	bad[7].Kind = scoring.KindInvalid
+	bad[3].Kind = 200
+	bad[5].At = scoring.MustTime("2110-01-01T00:00:00Z")
+	err := c.WriteEvents(ctx, nil, bad)
+	var re *clickhouse.RefusedError
+	if !errors.As(err, &re) || len(re.Rows) != 3 {
+		t.Fatalf("WriteEvents = %v, want 3 rows refused", err)
+	}
+	for i, want := range []struct {
+		index int
+		err   string
+	}{{3, "kind kind(200) has no events.kind value"}, {5, "after 2106"}, {7, "kind invalid has no events.kind value"}} {
+		if r := re.Rows[i]; r.Index != want.index || r.Table != "events" || !strings.Contains(r.Err.Error(), want.err) {
+			t.Errorf("refused row %d = %d %s %v, want %d containing %q", i, r.Index, r.Table, r.Err, want.index, want.err)
+		}
+	}
+	if n := count(t, c, "SELECT count() FROM events"); n != 7 {
+		t.Errorf("events holds %d rows, want the 7 good ones", n)
 	}
 }

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,38 +11,60 @@ import (
 
 const exposureColumns = "exposure_id, exposed_key, source_key, kind, place, overlap_start, overlap_end, exposed_at, evidence"
 
-// WriteExposures inserts exposures in one batched columnar insert. Every row is
-// checked before anything is written.
+// WriteExposures inserts exposures in one batched columnar insert. An exposure
+// the table cannot hold (a bad key, kind or id) or that ClickHouse refuses is
+// left out and reported in a *RefusedError (Index: its index in xs) once
+// every other one is written; any other error means the call is to be
+// retried.
 func (c *Client) WriteExposures(ctx context.Context, xs []sinks.Exposure) error {
 	if len(xs) == 0 {
 		return nil
 	}
 	n := len(xs)
-	ids, exposed, sources, kinds, places := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	starts, ends, ats := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	evidence := make([][]string, n)
+	ids, exposed, sources, kinds, places := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	starts, ends, ats := make([]time.Time, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+	evidence := make([][]string, 0, n)
+	var refused []RefusedRow
+	rows := make([]int, 0, n)
 	for i := range xs {
 		x := &xs[i]
-		if len(x.Exposed) != 32 || (x.Source != "" && len(x.Source) != 32) {
-			return fmt.Errorf("write exposures: row %d: person keys must be 32 hex characters", i)
+		if err := storableExposure(x); err != nil {
+			refused = append(refused, RefusedRow{Index: i, Table: "exposures", Err: err})
+			continue
 		}
-		known := false
-		for _, k := range sinks.ExposureKinds {
-			known = known || k == x.Kind
+		rows = append(rows, i)
+		ids, exposed, sources, kinds, places = append(ids, x.ID), append(exposed, x.Exposed), append(sources, x.Source), append(kinds, x.Kind), append(places, x.Place)
+		starts = append(starts, time.Unix(x.OverlapStart, 0).UTC())
+		ends = append(ends, time.Unix(x.OverlapEnd, 0).UTC())
+		ats = append(ats, time.Unix(x.ExposedAt, 0).UTC())
+		ev := x.Evidence
+		if ev == nil {
+			ev = []string{}
 		}
-		if !known || x.ID == "" {
-			return fmt.Errorf("write exposures: row %d: kind %q or id %q invalid", i, x.Kind, x.ID)
-		}
-		ids[i], exposed[i], sources[i], kinds[i], places[i] = x.ID, x.Exposed, x.Source, x.Kind, x.Place
-		starts[i], ends[i], ats[i] = time.Unix(x.OverlapStart, 0).UTC(), time.Unix(x.OverlapEnd, 0).UTC(), time.Unix(x.ExposedAt, 0).UTC()
-		evidence[i] = x.Evidence
-		if evidence[i] == nil {
-			evidence[i] = []string{}
-		}
+		evidence = append(evidence, ev)
 	}
-	if err := c.insertColumns(ctx, "exposures", exposureColumns,
-		[]any{ids, exposed, sources, kinds, places, starts, ends, ats, evidence}); err != nil {
+	more, err := c.insertIsolating(ctx, "exposures", exposureColumns,
+		[]any{ids, exposed, sources, kinds, places, starts, ends, ats, evidence}, rows)
+	if err != nil {
 		return fmt.Errorf("write exposures: %w", err)
+	}
+	return refusedOrNil(mergeRefused(refused, more))
+}
+
+// storableExposure says why the exposures table cannot hold x, or nil.
+func storableExposure(x *sinks.Exposure) error {
+	if len(x.Exposed) != 32 || (x.Source != "" && len(x.Source) != 32) {
+		return errors.New("person keys must be 32 hex characters")
+	}
+	known := false
+	for _, k := range sinks.ExposureKinds {
+		known = known || k == x.Kind
+	}
+	if !known {
+		return fmt.Errorf("kind %q is not an exposure kind", x.Kind)
+	}
+	if x.ID == "" {
+		return errors.New("exposure id is empty")
 	}
 	return nil
 }

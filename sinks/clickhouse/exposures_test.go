@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"healthcode/scoring"
@@ -48,7 +49,12 @@ func TestWriteExposures(t *testing.T) {
 	}
 	bad := rec
 	bad.Kind = "handshake"
-	if err := c.WriteExposures(ctx, []sinks.Exposure{bad}); err == nil {
-		t.Error("an unknown kind was written")
+	bad.ID = "exp-3"
+	var re *clickhouse.RefusedError
+	if err := c.WriteExposures(ctx, []sinks.Exposure{bad}); !errors.As(err, &re) || re.Rows[0].Index != 0 {
+		t.Errorf("WriteExposures of an unknown kind = %v, want row 0 refused", err)
+	}
+	if n, err := c.Count(ctx, "exposures", true); err != nil || n != 2 {
+		t.Errorf("exposures FINAL = %d (%v) after a refused row, want 2", n, err)
 	}
 }
