@@ -65,8 +65,11 @@ func (s *sink) run(ctx context.Context) error {
 
 // consume runs a fetch-insert-commit loop for one consumer group. prepare
 // decodes a batch into the dead letters it holds and the insert that writes
-// the rest; both are retried until done, the dead letters written once.
-func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) error)) error {
+// the rest. The insert returns the dead letters of the rows ClickHouse refused
+// (the rest of the batch is written); any other error, an unavailable server,
+// makes it retry the batch with backoff. Dead letters are written once, and
+// the batch is committed after both.
+func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) ([]kafka.Message, error))) error {
 	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
 	var buf []kafka.Message
@@ -77,15 +80,20 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 		}
 		buf = msgs
 		dead, insert := prepare(msgs)
+		inserted := false
 		for attempt := 0; ; attempt++ {
 			err = nil
-			if len(dead) > 0 {
+			if !inserted {
+				var refused []kafka.Message
+				if refused, err = insert(ctx); err == nil {
+					inserted = true
+					dead = append(dead, refused...)
+				}
+			}
+			if err == nil && len(dead) > 0 {
 				if err = s.writeDead(ctx, dead); err == nil {
 					dead = nil
 				}
-			}
-			if err == nil {
-				err = insert(ctx)
 			}
 			if err == nil || ctx.Err() != nil {
 				break
@@ -111,9 +119,10 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 func (s *sink) events(ctx context.Context) error {
 	var evs []scoring.Event
 	var meta []clickhouse.EventMeta
+	var src []int // src[i]: the message evs[i] came from
 	var dec []scoring.Event
-	return s.consume(ctx, s.o.group(StageSink+"-events"), s.o.Topics.PersonEvents, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) error) {
-		evs, meta = evs[:0], meta[:0]
+	return s.consume(ctx, s.o.group(StageSink+"-events"), s.o.Topics.PersonEvents, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) ([]kafka.Message, error)) {
+		evs, meta, src = evs[:0], meta[:0], src[:0]
 		var dead []kafka.Message
 		for i := range msgs {
 			m := &msgs[i]
@@ -132,17 +141,19 @@ func (s *sink) events(ctx context.Context) error {
 				}
 				evs = append(evs, ev)
 				meta = append(meta, clickhouse.EventMeta{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset})
+				src = append(src, i)
 			}
 		}
-		return dead, func(ctx context.Context) error {
+		return dead, func(ctx context.Context) ([]kafka.Message, error) {
 			if len(evs) == 0 {
-				return nil
+				return nil, nil
 			}
-			if err := s.ch.WriteEvents(ctx, meta, evs); err != nil {
-				return err
+			refused, err := refusedRows(s.ch.WriteEvents(ctx, meta, evs))
+			if err != nil {
+				return nil, err
 			}
-			s.o.Metrics.EventRows.Add(int64(len(evs)))
-			return nil
+			s.o.Metrics.EventRows.Add(int64(len(evs) - len(refused)))
+			return refusedEventLetters(msgs, src, evs, refused), nil
 		}
 	})
 }
@@ -156,12 +167,13 @@ func (s *sink) exposures(ctx context.Context) error {
 }
 
 // consumeJSON inserts the JSON records of topic (colour updates, exposures)
-// with write, batch by batch; a record that does not decode goes to the
-// dead-letter topic with the reason.
+// with write, batch by batch; a record that does not decode, or that
+// ClickHouse refuses, goes to the dead-letter topic with the reason.
 func consumeJSON[T any](ctx context.Context, s *sink, group, topic, what string, write func(context.Context, []T) error, rows *atomic.Int64) error {
 	var recs []T
-	return s.consume(ctx, s.o.group(group), topic, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) error) {
-		recs = recs[:0]
+	var src []int // src[i]: the message recs[i] came from
+	return s.consume(ctx, s.o.group(group), topic, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) ([]kafka.Message, error)) {
+		recs, src = recs[:0], src[:0]
 		var dead []kafka.Message
 		for i := range msgs {
 			var rec T
@@ -170,16 +182,18 @@ func consumeJSON[T any](ctx context.Context, s *sink, group, topic, what string,
 				continue
 			}
 			recs = append(recs, rec)
+			src = append(src, i)
 		}
-		return dead, func(ctx context.Context) error {
+		return dead, func(ctx context.Context) ([]kafka.Message, error) {
 			if len(recs) == 0 {
-				return nil
+				return nil, nil
 			}
-			if err := write(ctx, recs); err != nil {
-				return err
+			refused, err := refusedRows(write(ctx, recs))
+			if err != nil {
+				return nil, err
 			}
-			rows.Add(int64(len(recs)))
-			return nil
+			rows.Add(int64(len(recs) - len(refused)))
+			return refusedRecordLetters(msgs, src, refused), nil
 		}
 	})
 }
@@ -191,7 +205,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
-	s.o.Metrics.DeadLetters.Add(int64(len(dead)))
+	s.o.deadLettered(dead)
 	return nil
 }
 
