@@ -186,7 +186,7 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		if len(evs) == 0 {
 			continue
 		}
-		out.events = appendEventMessages(out.events, p, evs)
+		out.events = appendEventMessages(out.events, p, evs, in.o.eventBudget())
 	}
 	if tick {
 		in.sentAt = in.maxAt
@@ -225,25 +225,4 @@ func ignoreCancel(err error) error {
 		return nil
 	}
 	return err
-}
-
-// maxEventsPerMessage keeps a message of person events well under the 1 MiB
-// batch limit of a stock broker (about 100 bytes per event before
-// compression).
-const maxEventsPerMessage = 4000
-
-// appendEventMessages encodes events bound for partition p as one or more
-// messages of hc.person-events.
-func appendEventMessages(dst []kafka.Message, p int, evs []scoring.Event) []kafka.Message {
-	for len(evs) > 0 {
-		n := min(len(evs), maxEventsPerMessage)
-		b, err := wire.EncodeEvents(evs[:n])
-		if err != nil {
-			// An encoding failure is a bug, not bad input: stop rather than lose events.
-			panic(fmt.Sprintf("encode person events: %v", err))
-		}
-		dst = append(dst, kafka.Message{Partition: p, Key: evs[0].Person[:], Value: b})
-		evs = evs[n:]
-	}
-	return dst
 }

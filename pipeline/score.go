@@ -270,7 +270,7 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	}
 	var placeMsgs []kafka.Message
 	for p, evs := range pt.places {
-		placeMsgs = appendEventMessages(placeMsgs, p, evs)
+		placeMsgs = appendEventMessages(placeMsgs, p, evs, o.eventBudget())
 		pt.places[p] = evs[:0]
 	}
 	pt.stateB = pt.stateB[:0]

@@ -174,7 +174,7 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	}
 	var evMsgs []kafka.Message
 	for p, evs := range perPart {
-		evMsgs = appendEventMessages(evMsgs, p, evs)
+		evMsgs = appendEventMessages(evMsgs, p, evs, o.eventBudget())
 	}
 	if err := writeInOrder(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
 		return fmt.Errorf("partition %d: %w", tp.p, err)
