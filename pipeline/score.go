@@ -321,6 +321,7 @@ func (pt *part) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var bad badRecords // undecodable records: skipped, then dead-lettered (restore.go)
 	err = pt.s.kc.Replay(ctx, o.Topics.State, pt.p, ends[pt.p], func(m *kafka.Message) error {
 		switch {
 		case wire.IsMarkerKey(m.Key):
@@ -328,19 +329,24 @@ func (pt *part) restore(ctx context.Context) error {
 			if err != nil {
 				// Without the marker, input already reflected is applied
 				// again, which is idempotent: slower, never wrong.
-				o.Logger.Error("scoring: bad changelog marker ignored", slog.Int("partition", pt.p), slog.Int64("offset", m.Offset), slog.Any("error", err))
+				bad.add(m, fmt.Errorf("decode changelog marker: %w", err))
 				return nil
 			}
 			pt.skipTo = mk.Next
 			pt.clock = max(pt.clock, mk.Clock)
 		case len(m.Value) > 0:
 			if _, err := pt.eng.LoadState(m.Value); err != nil {
-				return fmt.Errorf("offset %d: %w", m.Offset, err)
+				bad.add(m, fmt.Errorf("decode state record: %w", err))
+				return nil
 			}
 			o.Metrics.Restored.Add(1)
 		}
+		bad.superseded(m.Key)
 		return nil
 	})
 	pt.eng.TakeDirty() // restored state is already in the changelog
-	return err
+	if err != nil {
+		return err
+	}
+	return pt.settle(ctx, &bad)
 }
