@@ -91,7 +91,14 @@ type Options struct {
 	Metrics     *Metrics           // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
+	// DeadLetterRetention is the retention.ms EnsureTopics gives the
+	// dead-letter topic when it creates it (it holds raw upstream input);
+	// default DefaultDeadLetterRetention. An existing topic keeps its own.
+	DeadLetterRetention time.Duration
 }
+
+// DefaultDeadLetterRetention is the dead-letter topic's retention: 7 days.
+const DefaultDeadLetterRetention = 7 * 24 * time.Hour
 
 func (o *Options) setDefaults() {
 	o.Topics.setDefaults()
@@ -133,6 +140,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.DeadLetterRetention <= 0 {
+		o.DeadLetterRetention = DefaultDeadLetterRetention
 	}
 	if o.Decoder.Now == nil {
 		o.Decoder.Now = o.Now

@@ -50,7 +50,8 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		{Name: t.PersonEvents, Partitions: n},
 		{Name: t.AreaRisk, Partitions: 1, Compacted: true},
 		{Name: t.ColourUpdates, Partitions: n},
-		{Name: t.DeadLetter, Partitions: 1},
+		// Raw upstream input, personal data: kept briefly (docs/operations.md).
+		{Name: t.DeadLetter, Partitions: 1, Retention: p.o.DeadLetterRetention},
 		{Name: t.State, Partitions: n, Compacted: true},
 		// The tracer rebuilds its index by replaying hc.presence: keep the
 		// look-back, and a day more for late presences.

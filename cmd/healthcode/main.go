@@ -32,6 +32,9 @@ Usage:
                                          serve signed health codes, QR codes, certificates, the citizen page
   healthcode codes    keygen --out DIR [--rotate] | revoke --kid K | --token-id T
                                          write a signing key and trust list; add to the revocation list
+  healthcode dead-letters list [--brokers B] [--topic SOURCE] [--since T]
+  healthcode dead-letters replay --offsets N,... | --reason-contains TEXT [--dry-run]
+                                         show dead letters (never their raw input); re-send chosen ones
   healthcode verify   [--trust FILE|URL] [--revocations FILE|URL] TOKEN|QR.png|-
                                          check a health code offline; exit 0 when valid, 1 with the reason
 
@@ -49,6 +52,8 @@ var commands = map[string]command{
 	"bench":    benchCmd,
 	"codes":    codesCmd,
 	"verify":   verifyCmd,
+
+	"dead-letters": deadLettersCmd,
 }
 
 func main() {

@@ -25,6 +25,7 @@ type runFlags struct {
 	partitions, retention                                      int
 	simulate                                                   bool
 	sim                                                        simFlags
+	deadLetterRetention                                        time.Duration
 }
 
 func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -39,6 +40,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.clock, "clock", "", "wall (production) or event (replays, simulations); default wall, event with --simulate")
 	fs.StringVar(&f.stages, "stages", strings.Join(pipeline.AllStages, ","), "stages to run in this process")
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
+	fs.DurationVar(&f.deadLetterRetention, "dead-letter-retention", pipeline.DefaultDeadLetterRetention, "retention of hc.dead-letter when run creates it (it holds raw upstream input); an existing topic keeps its own")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
 	key := keyFlag(fs)
 	f.sim.register(fs)
@@ -89,6 +91,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		Clock:      pipeline.ClockMode(f.clock),
 		Stages:     splitList(f.stages),
 	}
+	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
 	if f.simulate {
 		if f.sim.seed == 0 {
