@@ -14,6 +14,11 @@
 // pseudonymous key, never a raw identifier. Duplicate deliveries are absorbed by
 // ReplacingMergeTree engines; read with FINAL or argMax(..., version).
 //
+// A writer never lets one refused row fail its batch: rows ClickHouse (or the
+// driver, against the column types the server declares) refuses are isolated
+// by bisection and reported in a *RefusedError, and the rest is written; any
+// other error means the server cannot take the batch now (bisect.go).
+//
 // With Options.Cluster set, the same tables are spread over a cluster:
 // Replicated NAME_local tables under Distributed tables of the original names,
 // created ON CLUSTER, written with synchronous distributed inserts whose
