@@ -12,7 +12,10 @@ import (
 )
 
 // flagHelp is one flag as a command's --help prints it.
-type flagHelp struct{ def, env, usage string }
+type flagHelp struct {
+	def, env, usage string
+	isBool          bool // takes no value (--flag, --flag=false)
+}
 
 // commandNames lists every command and subcommand that has flags of its own,
 // as typed after "healthcode".
@@ -76,7 +79,7 @@ func parseHelp(out string) map[string]flagHelp {
 			i++
 			usage = append(usage, strings.TrimPrefix(lines[i], "    \t"))
 		}
-		h := flagHelp{usage: strings.Join(usage, " ")}
+		h := flagHelp{usage: strings.Join(usage, " "), isBool: m[2] == ""}
 		if d := defaultRE.FindStringSubmatch(h.usage); d != nil {
 			h.def = strings.Trim(d[1], `"`)
 		}
