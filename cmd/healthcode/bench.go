@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"healthcode/bench"
-	"healthcode/sinks/clickhouse"
 )
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -23,12 +22,17 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	e2eDays := fs.Int("e2e-days", 0, fmt.Sprintf("simulated days end to end (default %d)", bench.DefaultE2EDays))
 	rate := fs.Int("latency-rate", 0, fmt.Sprintf("offered events/s of the latency run (default %d; quick %d)", bench.DefaultLatencyRate, bench.QuickLatencyRate))
 	latencyFor := fs.Duration("latency-duration", 0, fmt.Sprintf("length of the latency run (default %s; quick %s)", bench.DefaultLatencyDuration, bench.QuickLatencyDuration))
-	addr := fs.String("clickhouse", envOr("HEALTHCODE_CLICKHOUSE_ADDR", clickhouse.DefaultAddr), "ClickHouse native address")
+	chf := addClickHouseFlags(fs, false)
 	db := fs.String("clickhouse-db", bench.DefaultBenchDatabase, "prefix of the ClickHouse databases the benchmark creates and drops")
 	only := fs.String("sections", "", "comma-separated sections to run (default all: core,trace,sink,e2e,latency,batch-sql,codes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	ch, err := chf.options()
+	if err != nil {
+		return err
+	}
+	ch.Database = *db
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -39,7 +43,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	rep, err := bench.Run(ctx, bench.Options{
 		Sections: sections,
 		Out:      *out, Quick: *quick, Logger: slog.Default(),
-		ClickHouse: clickhouse.Options{Addr: *addr, Database: *db},
+		ClickHouse: ch,
 		People:     *people, CoreEvents: *coreEvents, Presences: *presences, SinkRows: *sinkRows,
 		E2EPeople: *e2ePeople, E2EDays: *e2eDays, LatencyRate: *rate, LatencyDuration: *latencyFor,
 	})

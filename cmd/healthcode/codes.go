@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/service"
 	"healthcode/policies"
 	"healthcode/sinks/codes"
@@ -43,7 +42,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 func codesServe(ctx context.Context, args []string) error {
 	fs := newFlags("codes serve", "codes serve --brokers B --http ADDR --signing-key FILE [--signing-key FILE ...] [flags]")
-	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers, comma-separated (env HEALTHCODE_BROKERS); required")
+	kf := addKafkaFlags(fs, "required")
 	addr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (API, citizen page, /metrics, /healthz, /readyz)")
 	var keyFiles listFlag
 	fs.Var(&keyFiles, "signing-key", "PKCS#8 PEM signing key file; repeat (or put several keys in one file) for rotation: the last key signs, all are in the trust list")
@@ -51,16 +50,21 @@ func codesServe(ctx context.Context, args []string) error {
 	issuer := fs.String("issuer", "CN", "iss claim: the issuing province, e.g. CN-ZJ")
 	ttl := fs.Duration("ttl", 24*time.Hour, "token lifetime, at most 24h (tokens also expire at a review_at still ahead)")
 	policy := fs.String("policy", "domestic", "shipped policy name or file: the colour of a person never seen")
-	colourTopic := fs.String("colour-topic", "hc.colour-updates", "colour updates topic")
-	eventsTopic := fs.String("events-topic", "hc.person-events", "person events topic (tests and vaccinations for certificates)")
-	pkey := keyFlag(fs)
-	pkeyFile := fs.String("pseudonym-key-file", os.Getenv("HEALTHCODE_PSEUDONYM_KEY_FILE"), "file holding the pseudonym secret (env HEALTHCODE_PSEUDONYM_KEY_FILE); without a secret POST /v1/codes answers 503")
+	tf := addTopicFlags(fs) // colour-updates, and person-events (tests and vaccinations for certificates)
+	pkey := addKeyFlags(fs) // without a secret POST /v1/codes answers 503
 	expected := fs.Int("expected-persons", 0, "presize the store for this many persons")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	bs := splitList(*brokers)
-	if len(bs) == 0 {
+	kcfg, err := kf.config()
+	if err != nil {
+		return err
+	}
+	topics, err := tf.topics()
+	if err != nil {
+		return err
+	}
+	if len(kcfg.Brokers) == 0 {
 		return errors.New("--brokers is required")
 	}
 	if len(keyFiles) == 0 {
@@ -89,20 +93,14 @@ func codesServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var secret []byte
-	switch {
-	case *pkey != "":
-		secret = []byte(*pkey)
-	case *pkeyFile != "":
-		b, err := os.ReadFile(*pkeyFile)
-		if err != nil {
-			return fmt.Errorf("--pseudonym-key-file: %w", err)
-		}
-		secret = []byte(strings.TrimSpace(string(b)))
-	default:
+	secret, err := pkey.secret()
+	if err != nil {
+		return err
+	}
+	if secret == nil {
 		slog.Warn("no pseudonym key: POST /v1/codes answers 503")
 	}
-	srv, err := codes.New(codes.Options{Kafka: kafka.Config{Brokers: bs}, ColourTopic: *colourTopic, EventsTopic: *eventsTopic, Signer: signer,
+	srv, err := codes.New(codes.Options{Kafka: kcfg, ColourTopic: topics.ColourUpdates, EventsTopic: topics.PersonEvents, Signer: signer,
 		Policy: pol, PseudonymKey: secret, RevocationsFile: *revs, ExpectedPersons: *expected})
 	if err != nil {
 		return err

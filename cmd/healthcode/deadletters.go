@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +14,7 @@ import (
 	"healthcode/pipeline/kafka"
 )
 
-const deadLettersSynopsis = `dead-letters list [--brokers B] [--topic SOURCE] [--since T]
+const deadLettersSynopsis = `dead-letters list [--brokers B] [--source-topic SOURCE] [--since T]
        healthcode dead-letters replay --offsets N,N,... | --reason-contains TEXT [--dry-run] [--brokers B]
 
 list shows each dead letter's offset, time, source topic, partition and offset,
@@ -24,28 +24,40 @@ partition they came from (after an upstream fix), and says which.`
 
 // deadLettersCmd lists and replays the dead-letter topic.
 func deadLettersCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
-		return fmt.Errorf("usage: healthcode %s", deadLettersSynopsis)
-	}
-	sub := args[0]
 	fs := newFlags("dead-letters", deadLettersSynopsis)
-	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers, comma-separated (env HEALTHCODE_BROKERS)")
-	deadTopic := fs.String("dead-letter-topic", "hc.dead-letter", "the dead-letter topic")
-	topic := fs.String("topic", "", "only dead letters from this source topic")
+	kf := addKafkaFlags(fs, "required")
+	tf := addTopicFlags(fs)
+	sourceTopic := fs.String("source-topic", "", "only dead letters from this source topic")
 	since := fs.String("since", "", "only dead letters written since T: an RFC 3339 time, or a duration back from now (24h)")
 	offsets := fs.String("offsets", "", "replay: the dead letters at these offsets of the dead-letter topic, comma-separated")
 	reason := fs.String("reason-contains", "", "replay: the dead letters whose reason contains this text")
 	dryRun := fs.Bool("dry-run", false, "replay: say what would be sent, send nothing")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return fs.Parse(args[:1]) // prints the flags; flag.ErrHelp
+		}
+		return fmt.Errorf("usage: healthcode %s", deadLettersSynopsis)
+	}
+	sub := args[0]
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if *brokers == "" {
+	cfg, err := kf.config()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Brokers) == 0 {
 		return fmt.Errorf("--brokers (or HEALTHCODE_BROKERS) is required")
 	}
-	f := pipeline.DeadLetterFilter{Topic: *topic, ReasonContains: *reason}
+	topics, err := tf.topics()
+	if err != nil {
+		return err
+	}
+	deadTopic := topics.DeadLetter
+	f := pipeline.DeadLetterFilter{Topic: *sourceTopic, ReasonContains: *reason}
 	if *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {
@@ -63,7 +75,7 @@ func deadLettersCmd(ctx context.Context, args []string, stdout io.Writer) error 
 			f.Offsets[n] = true
 		}
 	}
-	kc, err := kafka.New(kafka.Config{Brokers: splitList(*brokers)})
+	kc, err := kafka.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -71,12 +83,12 @@ func deadLettersCmd(ctx context.Context, args []string, stdout io.Writer) error 
 		if *offsets != "" || *reason != "" || *dryRun {
 			return fmt.Errorf("--offsets, --reason-contains and --dry-run are for replay")
 		}
-		return listDeadLetters(ctx, kc, *deadTopic, f, stdout)
+		return listDeadLetters(ctx, kc, deadTopic, f, stdout)
 	}
 	if f.Offsets == nil && f.ReasonContains == "" {
 		return fmt.Errorf("replay needs --offsets or --reason-contains: choose what to re-send")
 	}
-	rep, err := pipeline.ReplayDeadLetters(ctx, kc, *deadTopic, f, *dryRun)
+	rep, err := pipeline.ReplayDeadLetters(ctx, kc, deadTopic, f, *dryRun)
 	if err != nil {
 		return err
 	}

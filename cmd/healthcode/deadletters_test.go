@@ -95,7 +95,7 @@ func TestDeadLettersCommand(t *testing.T) {
 	if !strings.Contains(out, "src.declarations") || !strings.Contains(out, strconv.Itoa(len(bad))+" dead letters") {
 		t.Errorf("list output lacks topics or the count:\n%s", out)
 	}
-	out, err = run(t, deadLettersCmd, "list", "--brokers", addr, "--topic", "src.area-risk", "--since", "1h")
+	out, err = run(t, deadLettersCmd, "list", "--brokers", addr, "--source-topic", "src.area-risk", "--since", "1h")
 	if err != nil || strings.Contains(out, "src.tests") || strings.Contains(out, "\n0 dead letters") {
 		t.Errorf("list --topic src.area-risk = %v:\n%s", err, out)
 	}

@@ -14,8 +14,7 @@ import (
 
 func explainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("explain", "explain PERSON_KEY [--clickhouse ADDR] [--clickhouse-db DB] [--history N]")
-	addr := fs.String("clickhouse", envOr("HEALTHCODE_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address")
-	db := fs.String("clickhouse-db", "healthcode", "ClickHouse database")
+	chf := addClickHouseFlags(fs, true)
 	history := fs.Int("history", 10, "how many past colour changes to show")
 	// Accept the key before or after the flags.
 	var keyArg string
@@ -32,7 +31,11 @@ func explainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (healthcode key prints a person's key)", err)
 	}
-	ch, err := clickhouse.Open(ctx, clickhouse.Options{Addr: *addr, Database: *db})
+	chOpts, err := chf.options()
+	if err != nil {
+		return err
+	}
+	ch, err := clickhouse.Open(ctx, chOpts)
 	if err != nil {
 		return err
 	}

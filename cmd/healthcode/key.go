@@ -12,7 +12,7 @@ func keyCmd(_ context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("key", "key --id-type T --id-number N [--pseudonym-key K]")
 	idType := fs.String("id-type", "resident_id", "document type: "+fmt.Sprint(sources.IDTypes()))
 	idNumber := fs.String("id-number", "", "document number (spaces and hyphens are ignored, letters upper-cased)")
-	key := keyFlag(fs)
+	key := addKeyFlags(fs)
 	dev := fs.Bool("dev-key", false, "use the embedded demo's development key")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -32,7 +32,7 @@ func keyCmd(_ context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--id-number: %w", err)
 		}
 	}
-	secret, err := resolveKey(*key, *dev)
+	secret, err := key.resolve(*dev)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,15 @@ import (
 	"healthcode/sources"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+// TestMain runs the tests, or, with HEALTHCODE_TEST_AS_BINARY=1, the command
+// itself (settings_test.go runs it so for the --help of every command).
+func TestMain(m *testing.M) {
+	if os.Getenv("HEALTHCODE_TEST_AS_BINARY") == "1" {
+		main()
+		os.Exit(0)
+	}
+	chtest.Main(m)
+}
 
 func run(t *testing.T, cmd command, args ...string) (string, error) {
 	t.Helper()

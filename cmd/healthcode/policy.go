@@ -15,8 +15,8 @@ import (
 
 func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("policy", "policy check FILE | policy show NAME | policy list | policy publish FILE --brokers B")
-	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka brokers, for publish (env HEALTHCODE_BROKERS)")
-	topic := fs.String("topic", "hc.policy", "policy topic, for publish")
+	kf := addKafkaFlags(fs, "for publish")
+	tf := addTopicFlags(fs)
 	// Flags may follow the subcommand and its argument.
 	var pos []string
 	for len(args) > 0 {
@@ -52,7 +52,16 @@ func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "ok: %s is valid\n", arg(1))
 		return nil
 	case "publish":
-		if len(pos) != 2 || *brokers == "" {
+		kcfg, err := kf.config()
+		if err != nil {
+			return err
+		}
+		topics, err := tf.topics()
+		if err != nil {
+			return err
+		}
+		topic := &topics.Policy
+		if len(pos) != 2 || len(kcfg.Brokers) == 0 {
 			return fmt.Errorf("usage: healthcode policy publish FILE --brokers B")
 		}
 		b, err := os.ReadFile(arg(1))
@@ -63,7 +72,7 @@ func policyCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		kc, err := kafka.New(kafka.Config{Brokers: splitList(*brokers)})
+		kc, err := kafka.New(kcfg)
 		if err != nil {
 			return err
 		}

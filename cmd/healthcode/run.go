@@ -15,26 +15,24 @@ import (
 
 	"healthcode/pipeline"
 	"healthcode/pipeline/broker"
-	"healthcode/pipeline/kafka"
 	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 )
 
 type runFlags struct {
-	brokers, dataDir, chAddr, chDB, policy, clock, stages, key string
-	partitions, retention                                      int
-	simulate                                                   bool
-	sim                                                        simFlags
-	deadLetterRetention                                        time.Duration
+	dataDir, chDB, policy, clock, stages string
+	partitions, retention                int
+	simulate                             bool
+	sim                                  simFlags
+	deadLetterRetention                  time.Duration
 }
 
 func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("run", "run [flags]")
 	var f runFlags
-	fs.StringVar(&f.brokers, "brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers, comma-separated (env HEALTHCODE_BROKERS); empty: an embedded broker on loopback")
+	kf := addKafkaFlags(fs, "empty: an embedded broker on loopback")
 	fs.StringVar(&f.dataDir, "data-dir", "data", "data directory of the embedded broker (DIR/kafka)")
-	fs.StringVar(&f.chAddr, "clickhouse", envOr("HEALTHCODE_CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env HEALTHCODE_CLICKHOUSE_ADDR)")
-	fs.StringVar(&f.chDB, "clickhouse-db", "healthcode", "ClickHouse database")
+	chf := addClickHouseFlags(fs, true)
 	fs.IntVar(&f.retention, "retention-days", 400, "ClickHouse data older than this is dropped by partition")
 	fs.StringVar(&f.policy, "policy", "domestic", "shipped policy name or policy file path")
 	fs.StringVar(&f.clock, "clock", "", "wall (production) or event (replays, simulations); default wall, event with --simulate")
@@ -42,12 +40,26 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
 	fs.DurationVar(&f.deadLetterRetention, "dead-letter-retention", pipeline.DefaultDeadLetterRetention, "retention of hc.dead-letter when run creates it (it holds raw upstream input); an existing topic keeps its own")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
-	key := keyFlag(fs)
+	key := addKeyFlags(fs)
+	groupPrefix := addGroupPrefixFlag(fs)
+	tf := addTopicFlags(fs)
 	f.sim.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	f.key = *key
+	kc, err := kf.config()
+	if err != nil {
+		return err
+	}
+	ch, err := chf.options()
+	if err != nil {
+		return err
+	}
+	topics, err := tf.topics()
+	if err != nil {
+		return err
+	}
+	f.chDB = ch.Database
 
 	pol, err := policies.Load(f.policy)
 	if err != nil {
@@ -59,8 +71,8 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			f.clock = string(pipeline.ClockEvent)
 		}
 	}
-	brokers := splitList(f.brokers)
-	secret, err := resolveKey(f.key, len(brokers) == 0)
+	brokers := kc.Brokers
+	secret, err := key.resolve(len(brokers) == 0)
 	if err != nil {
 		return err
 	}
@@ -81,18 +93,22 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer emb.Close()
 		brokers = emb.Addrs()
+		kc.Brokers = brokers
 		slog.Info("embedded Kafka-protocol broker (kfake) started", slog.Any("addrs", brokers), slog.String("data_dir", dir))
 	}
 	opts := pipeline.Options{
-		Kafka:      kafka.Config{Brokers: brokers},
-		Partitions: f.partitions,
-		Policy:     pol,
-		ClickHouse: clickhouse.Options{Addr: f.chAddr, Database: f.chDB, RetentionDays: f.retention},
-		Clock:      pipeline.ClockMode(f.clock),
-		Stages:     splitList(f.stages),
+		Kafka:       kc,
+		Topics:      topics,
+		GroupPrefix: *groupPrefix,
+		Partitions:  f.partitions,
+		Policy:      pol,
+		ClickHouse:  ch,
+		Clock:       pipeline.ClockMode(f.clock),
+		Stages:      splitList(f.stages),
 	}
 	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
+	opts.ClickHouse.RetentionDays = f.retention
 	if f.simulate {
 		if f.sim.seed == 0 {
 			f.sim.seed = 1
@@ -109,13 +125,6 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		err = nil
 	}
 	return err
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // runDemo runs the pipeline with a simulated province flowing through it, waits

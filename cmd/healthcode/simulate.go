@@ -44,34 +44,41 @@ func (s *simFlags) config(secret []byte) (sim.Config, error) {
 
 func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("simulate", "simulate --brokers B [flags]")
-	brokers := fs.String("brokers", os.Getenv("HEALTHCODE_BROKERS"), "Kafka bootstrap brokers (env HEALTHCODE_BROKERS); required unless --out")
+	kf := addKafkaFlags(fs, "required unless --out")
 	outPath := fs.String("out", "", "write the messages as JSON lines {\"topic\",\"key\",\"value\"} to this file (- for stdout) instead of Kafka")
 	partitions := fs.Int("partitions", 8, "partitions of upstream topics created if missing")
-	key := keyFlag(fs)
+	key := addKeyFlags(fs)
+	tf := addTopicFlags(fs)
 	dev := fs.Bool("dev-key", false, "use the embedded demo's development key for the ground truth's person keys")
 	var sf simFlags
 	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	bs := splitList(*brokers)
-	if len(bs) == 0 && *outPath == "" {
+	kcfg, err := kf.config()
+	if err != nil {
+		return err
+	}
+	all, err := tf.topics()
+	if err != nil {
+		return err
+	}
+	topics := all.Sources
+	if len(kcfg.Brokers) == 0 && *outPath == "" {
 		return fmt.Errorf("--brokers or --out is required (healthcode run --simulate runs the simulator against the embedded broker)")
 	}
-	secret, err := resolveKey(*key, *dev || (*outPath != "" && sf.truth == ""))
+	secret, err := key.resolve(*dev || (*outPath != "" && sf.truth == ""))
 	if err != nil {
 		return err
 	}
 	if *outPath != "" {
 		return simulateToFile(ctx, *outPath, sf, secret, stdout)
 	}
-	topics := map[sources.Stream]string{}
 	var specs []kafka.TopicSpec
 	for _, s := range sources.Streams {
-		topics[s] = s.DefaultTopic()
-		specs = append(specs, kafka.TopicSpec{Name: s.DefaultTopic(), Partitions: *partitions})
+		specs = append(specs, kafka.TopicSpec{Name: topics[s], Partitions: *partitions})
 	}
-	kc, err := kafka.New(kafka.Config{Brokers: bs})
+	kc, err := kafka.New(kcfg)
 	if err != nil {
 		return err
 	}
