@@ -39,7 +39,7 @@ type Exposure struct {
 	// the highest version of an ID is the current one.
 	Version uint64
 	// Retracted marks a version that takes the exposure back; its times are
-	// zero.
+	// zero but At, the end of the latest stay that was behind it.
 	Retracted bool
 }
 

@@ -142,8 +142,10 @@ func (t *Tracer) finish(out []Exposure) []Exposure {
 				continue // never emitted, or already retracted
 			}
 			t.emitted[key] = emitRec{sum: 0, keep: rec.keep}
+			// At is the end of the latest stay that was behind it: never
+			// before the versions it hides (ClickHouse retention deletes by it).
 			out = append(out, Exposure{Exposed: x.Exposed, Source: x.Source, Kind: x.Kind, Place: x.Place,
-				ID: x.ID, Version: t.version, Retracted: true})
+				At: rec.keep, ID: x.ID, Version: t.version, Retracted: true})
 			continue
 		}
 		v := valueHash(&x)
