@@ -103,11 +103,19 @@ func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Ma
 		hadMark = old.kind == ExposureClose && !old.retracted && old.wend > old.first
 		sameMark := hadMark && !nx.retracted && nx.first == old.first && nx.wend == old.wend
 		nx.ref = old.ref
+		if nx.retracted {
+			// A tombstone: kept (against older versions arriving late) as
+			// long as what it took back would have been.
+			nx.at = max(nx.at, old.at)
+		}
 		*old = nx
 		if cm != nil && (hadMark || !cm.Retracted) && !sameMark {
 			e.marks = append(e.marks, *cm)
 		}
 	} else {
+		if nx.retracted && nx.at == 0 {
+			nx.at = now
+		}
 		nx.ref = e.strs.Put(ev.ID)
 		c.exps = append(c.exps, nx)
 		if cm != nil && !cm.Retracted {
