@@ -128,7 +128,9 @@ func TestEngine_OrderIndependenceWithRetractions(t *testing.T) {
 	if !slices.Equal(who, wantWho) {
 		t.Errorf("current exposures %q, want %q", who, wantWho)
 	}
-	colour := func(k scoring.PersonKey, at scoring.Time) string { return strings.Fields(want[slices.Index(ends, at)*len(persons)+slices.Index(persons, k)])[1] }
+	colour := func(k scoring.PersonKey, at scoring.Time) string {
+		return strings.Fields(want[slices.Index(ends, at)*len(persons)+slices.Index(persons, k)])[1]
+	}
 	for _, c := range []struct {
 		k    scoring.PersonKey
 		at   scoring.Time
