@@ -85,6 +85,7 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	}
 	if contactPlace(p.Kind) {
 		if marks := t.marks[p.Person]; len(marks) > 0 {
+			t.hotPeople[p.Person] = true
 			t.hot[place] = append(t.hot[place], hotStay{stay: st, key: p.Person})
 			for i := range marks {
 				t.join(&marks[i], &st, false)
@@ -199,7 +200,10 @@ func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
 		known = append(known, m)
 	}
 	if len(known) == 0 {
+		// Unmarked: the next sweep drops the person's hot stays, and a new
+		// mark makes them all hot again.
 		delete(t.marks, m.Person)
+		delete(t.hotPeople, m.Person)
 	} else {
 		t.marks[m.Person] = known
 	}

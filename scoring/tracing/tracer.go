@@ -42,7 +42,7 @@ type Tracer struct {
 	cutoff    scoring.Time          // presences ending before this are expired
 	marks     map[scoring.PersonKey][]scoring.Mark
 	hot       map[uint32][]hotStay       // place -> presences of marked people there
-	hotPeople map[scoring.PersonKey]bool // persons whose presences are in hot
+	hotPeople map[scoring.PersonKey]bool // marked persons whose presences are all in hot
 	emitted   map[uint64]emitRec         // exposure identity (first 8 bytes of its id) -> what was last emitted
 	swept     scoring.Time               // cutoff at the last sweep of emitted
 	held      int                        // presences held in sealed segments
