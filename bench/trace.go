@@ -173,11 +173,12 @@ func (b *bruteIndex) caseExposures(p *scoring.Policy, m scoring.Mark) int {
 			mine[q.place] = append(mine[q.place], stay{cs, ce, q.row, q.kind})
 		}
 	}
+	// One exposure per identity (exposed, kind, place): every overlap of the
+	// pair at the place is part of it.
 	type exposure struct {
-		person     scoring.PersonKey
-		kind       scoring.ExposureKind
-		place      uint64
-		start, end scoring.Time
+		person scoring.PersonKey
+		kind   scoring.ExposureKind
+		place  uint64
 	}
 	found := map[exposure]struct{}{}
 	for i := range b.recs {
@@ -192,7 +193,7 @@ func (b *bruteIndex) caseExposures(p *scoring.Policy, m scoring.Mark) int {
 				continue
 			}
 			if kind := bruteKind(p, s.kind, oe-os, s.row, q.row); kind != 0 {
-				found[exposure{q.person, kind, q.place, os, oe}] = struct{}{}
+				found[exposure{q.person, kind, q.place}] = struct{}{}
 			}
 		}
 	}

@@ -142,9 +142,11 @@ func TestTraceBenchSmoke(t *testing.T) {
 	t.Logf("%d presences, %.1f bytes each", tr.Len(), float64(tr.Bytes())/float64(tr.Len()))
 }
 
-// bruteForceCase lists the exposures of a case mark by checking every pair.
+// bruteForceCase lists the exposures of a case mark by checking every pair:
+// one per identity (exposed, kind, place), spanning its overlaps.
 func bruteForceCase(p *scoring.Policy, all []tracing.Presence, byPlace map[string][]*tracing.Presence, m scoring.Mark) map[string]bool {
-	want := map[string]bool{}
+	type span struct{ start, end scoring.Time }
+	spans := map[string]span{}
 	for i := range all {
 		pp := &all[i]
 		if pp.Person != m.Person {
@@ -160,9 +162,17 @@ func bruteForceCase(p *scoring.Policy, all []tracing.Presence, byPlace map[strin
 				continue
 			}
 			if kind := bruteKind(p, pp.Kind, oe-os, pp.Row, q.Row); kind != 0 {
-				want[fmt.Sprintf("%x %d %s %d %d", q.Person, kind, pp.PlaceKey(), os, oe)] = true
+				k := fmt.Sprintf("%x %d %s", q.Person, kind, pp.PlaceKey())
+				if sp, ok := spans[k]; ok {
+					os, oe = min(os, sp.start), max(oe, sp.end)
+				}
+				spans[k] = span{os, oe}
 			}
 		}
+	}
+	want := map[string]bool{}
+	for k, sp := range spans {
+		want[fmt.Sprintf("%s %d %d", k, sp.start, sp.end)] = true
 	}
 	return want
 }

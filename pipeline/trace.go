@@ -116,6 +116,9 @@ func (tp *tracePart) apply(m *kafka.Message) {
 	pol := tp.t.o.Policy
 	for i := range tp.evs {
 		ev := &tp.evs[i]
+		// Exposure versions follow the partition's offsets, so a rebuild
+		// replaying the same messages derives the same versions.
+		tp.tr.SetVersion(uint64(m.Offset)<<16 | uint64(i))
 		switch ev.Kind {
 		case scoring.KindTick:
 		case scoring.KindArea:

@@ -102,6 +102,17 @@ func (a *Areas) Period(d *Designation) (p Period, ok bool) {
 	return periodAt(list, i), true
 }
 
+// Next returns the From of the designation that follows d in its area's list
+// (ok false when d is the last, or not held).
+func (a *Areas) Next(d *Designation) (Time, bool) {
+	list := a.byArea[keyOf(d)]
+	i := sort.Search(len(list), func(i int) bool { return list[i].From > d.From })
+	if i == len(list) {
+		return 0, false
+	}
+	return list[i].From, true
+}
+
 // eachInForce calls fn for every designation of area k in force at some
 // instant of the stay [from, to), in order of start.
 func (a *Areas) eachInForce(k areaKey, from, to Time, fn func(d *Designation, p Period)) {
@@ -174,10 +185,9 @@ func (a *Areas) StayLevel(region string, cell uint64, from, to Time) (RiskLevel,
 // AreaExposure is the kind of exposure a counted stay overlapping a
 // designation at level l gives: ExposureAreaHigh or ExposureAreaMedium; ok is
 // false otherwise (a low designation, or none, exposes nobody). Area-risk
-// facts are derived on two paths, both through this and ExposureKind.Fact: the
-// engine's, for a stay applied after its designation (Engine.stayRisk, at
-// once), and the tracer's, for every overlap in either order (an exposure
-// event the engine then applies).
+// facts have one home, the tracer, which finds every overlap in either order
+// and sends it as an exposure event the engine applies (ExposureKind.Fact),
+// and takes it back when a designation is replaced.
 func AreaExposure(l RiskLevel) (k ExposureKind, ok bool) {
 	switch l {
 	case RiskHigh:

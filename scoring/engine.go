@@ -41,6 +41,7 @@ type Engine struct {
 
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
+	cold     map[uint32]*cold     // the few persons with exposures or many recent negatives (exposures.go)
 	marks    []Mark               // marks raised since TakeMarks
 	dirty    []uint32             // persons whose state changed since TakeDirty
 	isDirty  []bool
@@ -60,6 +61,7 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		facts:    make([]Facts, 0, o.People),
 		isDirty:  make([]bool, 0, o.People),
 		abroad:   map[[3]byte][]uint32{},
+		cold:     map[uint32]*cold{},
 		nextComp: o.CompactAt,
 	}
 }
@@ -122,12 +124,14 @@ func (e *Engine) markDirty(idx uint32) {
 
 // Apply records one person event and appends the update it causes, if any, as
 // decided at now. Applying an event twice, or events out of order, leaves the
-// same facts. KindTick and KindArea events carry no person: use Advance and AddDesignation.
+// same facts; for exposures, the versions of one exposure id are applied in
+// version order (a lower or equal version than the one applied changes
+// nothing). KindTick and KindArea events carry no person: use Advance and AddDesignation.
 func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	if !ev.Kind.Valid() || ev.Kind == KindTick || ev.Kind == KindArea {
 		return out, fmt.Errorf("%w: kind %v", ErrBadEvent, ev.Kind)
 	}
-	if ev.Person == (PersonKey{}) || ev.At == 0 {
+	if ev.Person == (PersonKey{}) || (ev.At == 0 && !(ev.Kind == KindExposure && ev.Retracted)) {
 		return out, fmt.Errorf("%w: %v event %q without person or time", ErrBadEvent, ev.Kind, ev.ID)
 	}
 	if ev.Kind == KindOverride && int(ev.Level) >= len(e.policy.Colours) {
@@ -137,17 +141,18 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	// A close contact's own close contacts, from the exposure to the case's
 	// report, are secondary contacts. Every close exposure raises its own mark
 	// (its window and case differ), even when an earlier one already set the
-	// fact.
+	// fact; a new version of it replaces or retracts that mark.
 	closeMark, marks, err := CloseMark(ev)
 	if err != nil {
 		return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
 	}
+	var cm *Mark
+	if marks {
+		cm = &closeMark
+	}
 	idx := e.lookupOrAdd(ev.Person)
 	f := &e.facts[idx]
-	changed := e.applyFacts(f, ev)
-	if marks {
-		e.marks = append(e.marks, closeMark)
-	}
+	changed := e.applyFacts(idx, f, ev, now, cm)
 	if !changed && f.Issued != issuedNone && (f.Review == 0 || now < f.Review) {
 		// Same facts, and no rule can have changed by the clock since the
 		// last decision (Review is the earliest such time): the decision is
@@ -166,8 +171,9 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	return out, nil
 }
 
-// applyFacts folds ev into f and reports whether f changed.
-func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
+// applyFacts folds ev into f (person idx) and reports whether f changed. cm
+// is the close mark of a close-contact exposure.
+func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark) bool {
 	p := &e.policy.Params
 	switch ev.Kind {
 	case KindTest:
@@ -184,7 +190,7 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 			}
 			return changed
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultNegative:
-			return addNegative(f, ev.At, Time(p.NegativeApart.Std().Seconds()))
+			return e.addNegative(idx, f, ev.At, Time(p.NegativeApart.Std().Seconds()))
 		case TestKind(ev.Sub) == TestAntigen && ev.Result == ResultPositive:
 			return e.later(f, FactSuspect, ev.At, ev.ID)
 		}
@@ -194,17 +200,6 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		if fever {
 			return e.later(f, FactSuspect, ev.At, ev.ID)
 		}
-	case KindCheckin, KindTravel:
-		travel := ev.Kind == KindTravel
-		end := p.StayEnd(travel, ev.At, ev.End)
-		if !p.CountsForArea(travel, ev.At, end) {
-			return false // itinerary-card rule: short travel stays do not count
-		}
-		region := ""
-		if travel {
-			region = ev.Place
-		}
-		return e.stayRisk(f, ev, region, end)
 	case KindArrival:
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return false
@@ -223,25 +218,13 @@ func (e *Engine) applyFacts(f *Facts, ev *Event) bool {
 		f.OverrideRef, f.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
 		return true
 	case KindExposure:
-		if fact, ok := ExposureKind(ev.Sub).Fact(); ok {
-			return e.later(f, fact, ev.At, ev.ID)
-		}
+		return e.applyExposure(idx, f, ev, now, cm)
 	}
+	// Check-ins and travel stays set no fact here: area risk has one home, the
+	// tracer, which matches every counted stay with every designation in
+	// either order, and takes an exposure back when a designation is replaced
+	// (an area-risk exposure event).
 	return false
-}
-
-// stayRisk checks a counted stay [ev.At, end) against the area table (region
-// and H3 designations known now) and records it as the area fact of the
-// highest level in force (AreaExposure), anchored at the end of the stay. The
-// tracer derives the same fact for designations that arrive later.
-func (e *Engine) stayRisk(f *Facts, ev *Event, region string, end Time) bool {
-	lvl, _ := e.areas.StayLevel(region, ev.Cell, ev.At, end)
-	k, ok := AreaExposure(lvl)
-	if !ok {
-		return false
-	}
-	fact, _ := k.Fact()
-	return e.later(f, fact, end, ev.ID)
 }
 
 // reconsider decides person idx at now and appends an update if what a code

@@ -230,6 +230,14 @@ type Event struct {
 	ID       string // upstream event_id (evidence); for exposures, the tracing event id
 	Source   string // the upstream system that sent it
 	Text     string // override reason (free text written by an officer; no raw ids)
+	// KindExposure: First is the earliest exposure time of the exposure (the
+	// end of its earliest overlap; At is the latest), Version its version
+	// (a later version of the same exposure id replaces an earlier one) and
+	// Retracted marks a version that takes the exposure back. KindMark:
+	// Retracted takes back the close-contact mark of the same ID.
+	First     Time
+	Version   uint64
+	Retracted bool
 }
 
 // AreaKind is the kind of area in a designation.
@@ -283,7 +291,7 @@ func (ev *Event) Designation() Designation {
 // marked person, Sub the MarkLevel, At..End the dangerous window, Text the
 // source case's key (hex) for close-contact marks, ID the evidence.
 func MarkEvent(m Mark) Event {
-	ev := Event{Person: m.Person, Kind: KindMark, Sub: uint8(m.Level), At: m.From, End: m.To, ID: m.ID}
+	ev := Event{Person: m.Person, Kind: KindMark, Sub: uint8(m.Level), At: m.From, End: m.To, ID: m.ID, Retracted: m.Retracted}
 	if m.Source != (PersonKey{}) {
 		ev.Text = m.Source.String()
 	}
@@ -293,7 +301,7 @@ func MarkEvent(m Mark) Event {
 // Mark returns the mark carried by a KindMark event. It fails when Text is
 // neither empty nor a person key.
 func (ev *Event) Mark() (Mark, error) {
-	m := Mark{Person: ev.Person, Level: MarkLevel(ev.Sub), From: ev.At, To: ev.End, ID: ev.ID}
+	m := Mark{Person: ev.Person, Level: MarkLevel(ev.Sub), From: ev.At, To: ev.End, ID: ev.ID, Retracted: ev.Retracted}
 	if ev.Text != "" {
 		var err error
 		if m.Source, err = ParsePersonKey(ev.Text); err != nil {

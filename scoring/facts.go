@@ -1,6 +1,11 @@
 package scoring
 
-import "healthcode/internal/arena"
+import (
+	"cmp"
+	"slices"
+
+	"healthcode/internal/arena"
+)
 
 // Ref points at a string (an event id or a reason text) in an engine's string
 // arena: offset+1, so that zero means none. Keeping strings out of Facts keeps
@@ -25,13 +30,15 @@ type Arrival struct {
 }
 
 // Facts is what the engine knows about one person: fixed-size and pointer-free.
-// Every field is monotone (a latest time, a minimum, a bounded top-N), so applying
-// an event twice or out of order gives the same facts.
+// Every field is a function of the set of events applied (a latest time, a
+// minimum, a bounded top-N, or for exposures the latest live version of each
+// exposure id, kept in the cold store: exposures.go), so applying an event
+// twice or out of order gives the same facts.
 type Facts struct {
 	Anchor [numStored]Time // latest anchor time per stored fact
 	Ref    [numStored]Ref  // the event behind each anchor (ties: smallest event id)
 
-	Neg  [3]Time // the three latest distinct negative PCR sample times, newest first
+	Neg  [3]Time // the newest negative PCR sample times within Params.NegativeApart of Neg[0], newest first (the rest of that window is cold: addNegative)
 	NegQ Time    // the latest negative PCR at least Params.NegativeApart before Neg[0]
 
 	FirstPositive Time // sample time of the first positive PCR (start of the infectious window)
@@ -66,39 +73,71 @@ func (e *Engine) later(f *Facts, fact Fact, t Time, id string) bool {
 	return true
 }
 
-// addNegative records a negative PCR sampled at t. It keeps the three latest
-// distinct sample times and NegQ, the latest sample at least apart before the
-// newest one; "two negative PCRs sampled after A, at least apart apart" then
-// holds exactly when NegQ > A. (Only with four or more negatives inside one
-// apart-window can NegQ come out earlier than exact, in any arrival order:
-// a rule then clears late, never early.)
-func addNegative(f *Facts, t Time, apart Time) bool {
-	for _, n := range f.Neg {
-		if n == t {
-			return false
-		}
-	}
-	if t == f.NegQ {
+// addNegative records a negative PCR sampled at t (apart is
+// Params.NegativeApart). With N the newest negative sample, the facts hold
+// exactly:
+//
+//   - NegQ = max{x : x + apart <= N}, the latest negative at least apart
+//     before the newest;
+//   - the window W = every negative in (N - apart, N]: Neg[0] = N, Neg[1] and
+//     Neg[2] the next two, the rest in the cold store (cold.negs).
+//
+// Why this suffices, in any arrival order and for any number of negatives:
+// a rule needing two negatives after anchor A, the first at or after T =
+// A + After (and after A), asks whether some x >= T and some y >= x + apart
+// exist. Take y = N (if any pair works, x and N work) and x the latest
+// negative with x + apart <= N: the pair exists iff NegQ >= T (testsPass).
+// Negatives at least apart before N stay so as N only grows, so only their
+// maximum (NegQ) can ever be that x; a negative in W may become it once a
+// later N arrives, so W is kept whole and, on a new N, the members that fall
+// apart before it are folded into NegQ. A rule needing one negative asks only
+// for N. The window holds at most the negatives of one apart-span (24 h): a
+// list bounded by how often one person is sampled in a day, three of them
+// inline.
+func (e *Engine) addNegative(idx uint32, f *Facts, t Time, apart Time) bool {
+	if t == 0 || t == f.NegQ || t == f.Neg[0] || t == f.Neg[1] || t == f.Neg[2] {
 		return false
 	}
-	// A copy of a negative that has already fallen out of the top three
-	// changes nothing: report it as unchanged (no state record, no update).
-	neg, negQ := f.Neg, f.NegQ
-	// Insert t into the top three; dropped is what falls out.
-	dropped := t
-	for i := range f.Neg {
-		if dropped > f.Neg[i] {
-			f.Neg[i], dropped = dropped, f.Neg[i]
+	c := e.cold[idx]
+	if c != nil && slices.Contains(c.negs, t) {
+		return false
+	}
+	if n := f.Neg[0]; n != 0 && uint64(t)+uint64(apart) <= uint64(n) {
+		if t > f.NegQ {
+			f.NegQ = t
+			return true
+		}
+		return false
+	}
+	var buf [8]Time
+	w := append(buf[:0], t)
+	for _, x := range f.Neg {
+		if x != 0 {
+			w = append(w, x)
 		}
 	}
-	newest := f.Neg[0]
-	cand := []Time{dropped, f.Neg[1], f.Neg[2]}
-	for _, c := range cand {
-		if c != 0 && c+apart <= newest && c > f.NegQ {
-			f.NegQ = c
+	if c != nil {
+		w = append(w, c.negs...)
+	}
+	slices.SortFunc(w, func(a, b Time) int { return cmp.Compare(b, a) })
+	newest := w[0]
+	keep := w[:0]
+	for _, x := range w {
+		if uint64(x)+uint64(apart) <= uint64(newest) {
+			f.NegQ = max(f.NegQ, x)
+		} else {
+			keep = append(keep, x)
 		}
 	}
-	return f.Neg != neg || f.NegQ != negQ
+	f.Neg = [3]Time{}
+	copy(f.Neg[:], keep)
+	if len(keep) > 3 {
+		c = e.coldOf(idx)
+		c.negs = append(c.negs[:0], keep[3:]...)
+	} else if c != nil {
+		c.negs = c.negs[:0]
+	}
+	return true
 }
 
 // addArrival records an arrival from abroad, keeping the two latest.

@@ -10,6 +10,7 @@ import (
 
 	"healthcode/policies"
 	"healthcode/scoring"
+	"healthcode/scoring/tracing"
 )
 
 // t0 is the reference instant of the scenario tests.
@@ -121,16 +122,23 @@ func loadPolicy(t testing.TB, name string) *scoring.Policy {
 
 // runner drives an engine the way the scoring stage does: an event clock (the
 // highest input time seen), timers advanced to the clock before each input,
-// and every update collected.
+// and every update collected. Like the pipeline it runs a contact tracer
+// beside the engine (one place partition): the presences of every stay and
+// the marks the engine raises go to it, and the exposures it finds come back
+// as exposure events, so area risk (the tracer's) and contact chains are
+// decided as in production.
 type runner struct {
-	t       testing.TB
-	eng     *scoring.Engine
-	clock   scoring.Time
-	updates []scoring.Update
+	t         testing.TB
+	eng       *scoring.Engine
+	tr        *tracing.Tracer
+	clock     scoring.Time
+	updates   []scoring.Update
+	exposures []tracing.Exposure // every version the tracer emitted
 }
 
 func newRunner(t testing.TB, policy string) *runner {
-	return &runner{t: t, eng: scoring.NewEngine(loadPolicy(t, policy), scoring.EngineOptions{})}
+	p := loadPolicy(t, policy)
+	return &runner{t: t, eng: scoring.NewEngine(p, scoring.EngineOptions{}), tr: tracing.New(p, tracing.Options{})}
 }
 
 func (r *runner) step(s step) {
@@ -139,12 +147,37 @@ func (r *runner) step(s step) {
 	r.updates = r.eng.Advance(r.clock, r.updates)
 	if s.des != nil {
 		r.updates = r.eng.AddDesignation(*s.des, r.clock, r.updates)
+		r.loop(r.tr.AddDesignation(*s.des, nil))
 		return
 	}
+	r.apply(s.ev)
+}
+
+// apply applies one person event, then feeds the tracer what it puts at
+// places and the marks it raised, until no exposure is left.
+func (r *runner) apply(ev *scoring.Event) {
+	r.t.Helper()
 	var err error
-	r.updates, err = r.eng.Apply(s.ev, r.clock, r.updates)
+	r.updates, err = r.eng.Apply(ev, r.clock, r.updates)
 	if err != nil {
-		r.t.Fatalf("apply %s: %v", s.ev.ID, err)
+		r.t.Fatalf("apply %s: %v", ev.ID, err)
+	}
+	var found []tracing.Exposure
+	for _, pr := range tracing.PresencesOf(ev, r.eng.Policy()) {
+		found = r.tr.AddPresence(pr, found)
+	}
+	for _, m := range r.eng.TakeMarks() {
+		found = r.tr.AddMark(m, found)
+	}
+	r.loop(found)
+}
+
+func (r *runner) loop(found []tracing.Exposure) {
+	r.t.Helper()
+	for _, x := range found {
+		r.exposures = append(r.exposures, x)
+		ev := x.Event()
+		r.apply(&ev)
 	}
 }
 

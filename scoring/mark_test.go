@@ -29,8 +29,20 @@ func TestEngine_CloseExposureRaisesCloseMark(t *testing.T) {
 	if got := eng.TakeMarks(); len(got) != 1 || got[0] != want {
 		t.Errorf("engine raised %+v, want [%+v]", got, want)
 	}
+	// A close exposure without a window (reported_at unknown) gives the
+	// retraction of its mark, which the engine raises only if it had raised
+	// the mark.
+	noWindow := scoring.Event{Person: alice, Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureClose), At: at("3h"), ID: "x2"}
+	if m, ok, err := scoring.CloseMark(&noWindow); !ok || err != nil || m != (scoring.Mark{Person: alice, Level: scoring.MarkClose, ID: "x2", Retracted: true}) {
+		t.Errorf("CloseMark(x2) = %+v, %v, %v; want the retraction of x2's mark", m, ok, err)
+	}
+	if _, err := eng.Apply(&noWindow, at("3h"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.TakeMarks(); len(got) != 0 {
+		t.Errorf("x2 raised %+v", got)
+	}
 	for _, ev := range []scoring.Event{
-		{Person: alice, Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureClose), At: at("3h"), ID: "x2"},                    // reported_at unknown
 		{Person: alice, Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureSecondary), At: at("3h"), End: at("2d"), ID: "x3"}, // the chain stops
 		{Person: alice, Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureCompanion), At: at("3h"), End: at("2d"), ID: "x4"}, // not a close definition
 		{Person: alice, Kind: scoring.KindCheckin, At: at("3h"), End: at("4h"), Place: "V1", Text: "not a key", ID: "c1"},         // not an exposure

@@ -11,12 +11,24 @@ import (
 // changelog) and back in (on restore), with evidence strings inline so that a
 // record does not depend on the arena of the engine that wrote it.
 //
-// Layout (little endian): magic 'H', version 1, person key (16 bytes), then the
+// Layout (little endian): magic 'H', version 2, person key (16 bytes), then the
 // fixed fields of Facts in declaration order with each Ref replaced by a
-// uvarint-length-prefixed string.
+// uvarint-length-prefixed string, then the person's cold store: a uvarint
+// count and that many u32 window negatives; five settled exposure anchors
+// (u32 time, string evidence) by exposure kind; a uvarint count and that many
+// exposure entries (string id, u64 version, u32 at, first and window end, u8
+// kind, u8 retracted).
+//
+// Version 1 records (no cold store) still load: their exposure anchors become
+// settled anchors, which no later version can take back, and their Neg[1..2]
+// are kept only when inside the newest negative's apart-window (the window
+// beyond them was not recorded, so four or more negatives in one window may
+// still clear late for those persons, as version 1 did). Other versions are
+// refused with ErrBadState ("version N").
 const (
-	stateMagic   = 'H'
-	stateVersion = 1
+	stateMagic     = 'H'
+	stateVersion   = 2
+	stateVersionV1 = 1
 )
 
 // AppendState appends the state record of person k to dst. ok is false if the
@@ -58,6 +70,31 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 	u32(f.Version)
 	u32(f.Hash)
 	u32(uint32(f.Review))
+	c := e.cold[idx]
+	if c == nil {
+		c = &cold{}
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.negs)))
+	for _, n := range c.negs {
+		u32(uint32(n))
+	}
+	for _, a := range c.settled {
+		u32(uint32(a.at))
+		str(a.ref)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.exps)))
+	for _, x := range c.exps {
+		str(x.ref)
+		b = binary.LittleEndian.AppendUint64(b, x.version)
+		u32(uint32(x.at))
+		u32(uint32(x.first))
+		u32(uint32(x.wend))
+		ret := byte(0)
+		if x.retracted {
+			ret = 1
+		}
+		b = append(b, byte(x.kind), ret)
+	}
 	return b, true
 }
 
@@ -74,6 +111,25 @@ func (r *stateReader) u32() uint32 {
 	v := binary.LittleEndian.Uint32(r.b)
 	r.b = r.b[4:]
 	return v
+}
+
+func (r *stateReader) u64() uint64 {
+	lo := uint64(r.u32())
+	return lo | uint64(r.u32())<<32
+}
+
+// count reads a uvarint count of items of at least min bytes each.
+func (r *stateReader) count(min int) int {
+	if r.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k)/uint64(min) {
+		r.err = fmt.Errorf("%w: bad count", ErrBadState)
+		return 0
+	}
+	r.b = r.b[k:]
+	return int(n)
 }
 
 func (r *stateReader) bytes(n int) []byte {
@@ -107,8 +163,9 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	if len(rec) < 2+len(k) || rec[0] != stateMagic {
 		return k, fmt.Errorf("%w: bad header", ErrBadState)
 	}
-	if rec[1] != stateVersion {
-		return k, fmt.Errorf("%w: version %d", ErrBadState, rec[1])
+	ver := rec[1]
+	if ver != stateVersion && ver != stateVersionV1 {
+		return k, fmt.Errorf("%w: version %d (this build reads %d and %d)", ErrBadState, ver, stateVersionV1, stateVersion)
 	}
 	copy(k[:], rec[2:])
 	r := &stateReader{b: rec[2+len(k):]}
@@ -137,6 +194,28 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	f.Version = r.u32()
 	f.Hash = r.u32()
 	f.Review = Time(r.u32())
+	c := &cold{}
+	if ver == stateVersionV1 {
+		e.fromV1(&f, c)
+	} else {
+		for n := r.count(4); n > 0; n-- {
+			c.negs = append(c.negs, Time(r.u32()))
+		}
+		for i := range c.settled {
+			c.settled[i] = anchor{at: Time(r.u32()), ref: e.strs.Put(r.str())}
+		}
+		for n := r.count(23); n > 0; n-- {
+			id := r.str()
+			x := exposureEntry{key: exposureKey(id), ref: e.strs.Put(id), version: r.u64(),
+				at: Time(r.u32()), first: Time(r.u32()), wend: Time(r.u32())}
+			kr := r.bytes(2)
+			x.kind, x.retracted = ExposureKind(kr[0]), kr[1] != 0
+			if _, ok := x.kind.Fact(); !ok && r.err == nil {
+				r.err = fmt.Errorf("%w: exposure kind %d", ErrBadState, kr[0])
+			}
+			c.exps = append(c.exps, x)
+		}
+	}
 	if r.err != nil {
 		return k, r.err
 	}
@@ -145,6 +224,11 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	idx := e.lookupOrAdd(k)
 	e.facts[idx] = f
+	if c.empty() {
+		delete(e.cold, idx)
+	} else {
+		e.cold[idx] = c
+	}
 	for _, a := range f.Arrivals {
 		if a.At != 0 {
 			e.abroad[a.Country] = append(e.abroad[a.Country], idx)
@@ -155,6 +239,26 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	e.maybeCompact()
 	return k, nil
+}
+
+// fromV1 converts what a version 1 record held: exposure anchors become
+// settled (they cannot be taken back), and negatives outside the newest one's
+// apart-window leave Neg (version 1 kept the three latest, wherever they were).
+func (e *Engine) fromV1(f *Facts, c *cold) {
+	for k := ExposureClose; k <= ExposureAreaMedium; k++ {
+		fact, _ := k.Fact()
+		c.settled[k-1] = anchor{at: f.Anchor[fact], ref: f.Ref[fact]}
+	}
+	apart := uint64(e.policy.Params.NegativeApart.Std().Seconds())
+	for i := 1; i < len(f.Neg); i++ {
+		if uint64(f.Neg[i])+apart <= uint64(f.Neg[0]) {
+			f.NegQ = max(f.NegQ, f.Neg[i])
+			f.Neg[i] = 0
+		}
+	}
+	if f.Neg[1] == 0 {
+		f.Neg[1], f.Neg[2] = f.Neg[2], 0
+	}
 }
 
 // maybeCompact rewrites the string arena keeping only referenced strings, once
@@ -175,6 +279,14 @@ func (e *Engine) maybeCompact() {
 		}
 		move(&f.OverrideRef)
 		move(&f.OverrideText)
+	}
+	for _, c := range e.cold {
+		for j := range c.settled {
+			move(&c.settled[j].ref)
+		}
+		for j := range c.exps {
+			move(&c.exps[j].ref)
+		}
 	}
 	e.strs = fresh
 	e.nextComp = max(e.opts.CompactAt, 2*fresh.Size())

@@ -11,8 +11,13 @@ import (
 // ClickHouse exposures table: who was exposed to whom, where, when, and on
 // which evidence — what an epidemiologist needs to draw transmission chains.
 // Person keys are pseudonymous; times are Unix seconds.
+//
+// A record is one version of one exposure: the id is the same for every
+// version (a hash of exposed, source, kind and place), the highest version is
+// the current one, and a retracted version (times 0, no evidence) takes the
+// exposure back.
 type Exposure struct {
-	ID           string   `json:"exposure_id"` // deterministic: redeliveries collapse
+	ID           string   `json:"exposure_id"` // deterministic from the identity: versions and redeliveries collapse
 	Exposed      string   `json:"exposed_key"`
 	Source       string   `json:"source_key"` // the case (or, for secondary contacts, the case behind the chain); empty for area risk
 	Kind         string   `json:"kind"`       // one of ExposureKinds
@@ -21,6 +26,8 @@ type Exposure struct {
 	OverlapEnd   int64    `json:"overlap_end"`
 	ExposedAt    int64    `json:"exposed_at"` // the time the colour rule counts from
 	Evidence     []string `json:"evidence"`
+	Version      uint64   `json:"version"`   // rises with every version of the exposure
+	Retracted    bool     `json:"retracted"` // this version takes the exposure back
 }
 
 // ExposureKinds names the scoring exposure kinds as written to ClickHouse.
@@ -63,5 +70,6 @@ func NewExposure(x *tracing.Exposure) (Exposure, error) {
 		ev = []string{}
 	}
 	return Exposure{ID: x.ID, Exposed: x.Exposed.String(), Source: src, Kind: kind, Place: x.Place,
-		OverlapStart: unix(x.Start), OverlapEnd: unix(x.End), ExposedAt: unix(x.At), Evidence: ev}, nil
+		OverlapStart: unix(x.Start), OverlapEnd: unix(x.End), ExposedAt: unix(x.At), Evidence: ev,
+		Version: x.Version, Retracted: x.Retracted}, nil
 }

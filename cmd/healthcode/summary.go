@@ -65,8 +65,8 @@ Try (clickhouse-client --port 9000):
   SELECT colour, count() FROM (SELECT person_key, argMax(colour, version) AS colour FROM %[1]s.colours_current GROUP BY person_key) GROUP BY colour;
   SELECT arrayJoin(rules) AS rule, count() FROM %[1]s.colour_changes GROUP BY rule ORDER BY count() DESC;
   SELECT toDate(effective_at) AS day, colour, count() FROM %[1]s.colour_changes GROUP BY day, colour ORDER BY day, colour;
-  SELECT kind, count() FROM %[1]s.exposures FINAL GROUP BY kind;
-  SELECT exposed_key, kind, source_key, place, overlap_start FROM %[1]s.exposures FINAL ORDER BY overlap_start LIMIT 20;
+  SELECT kind, count() FROM %[1]s.exposures FINAL WHERE retracted = 0 GROUP BY kind;
+  SELECT exposed_key, kind, source_key, place, overlap_start FROM %[1]s.exposures FINAL WHERE retracted = 0 ORDER BY overlap_start LIMIT 20;
   SELECT person_key FROM %[1]s.colours_current FINAL WHERE colour = 'red' LIMIT 5;   -- then: healthcode explain KEY
 `, db)
 	return nil

@@ -17,14 +17,18 @@ import (
 )
 
 // Header of an hc.person-events message: magic "hce" and the version.
+// Version 2 is written; versions 1 and 2 are read.
 const (
 	eventsMagic   = "hce"
-	eventsVersion = 1
+	eventsVersion = 2
 	headerLen     = 4
 )
 
-// Columns of an events record batch, in schema order. Version 1 has exactly
-// these, all non-nullable; a different set of columns is a new version.
+// Columns of an events record batch, in schema order: the fixed-width
+// columns, then the five string columns. Version 1 has the first twelve fixed
+// columns (person to cell) and the strings; version 2 adds first, version and
+// flags (bit 0: retracted) before the strings. All are non-nullable; a
+// different set of columns is a new version.
 const (
 	colPerson = iota
 	colKind
@@ -38,29 +42,44 @@ const (
 	colAt
 	colEnd
 	colCell
-	colCountry
-	colPlace
-	colID
-	colSource
-	colText
-	numCols
+	colFirst   // v2
+	colVersion // v2
+	colFlags   // v2
+	numFixed
 )
 
-// firstStrCol is the first of the five string columns, which are last.
-const firstStrCol = colCountry
+// The string columns, as offsets from a format's first string column.
+const (
+	strCountry = iota
+	strPlace
+	strID
+	strSource
+	strText
+	numStr
+)
 
-// eventsFormat is the version 1 schema and the exact bytes of its IPC schema
+// numFixedV1 is the number of fixed-width columns of version 1.
+const numFixedV1 = colFirst
+
+// colWidths are the byte widths of the fixed-width columns.
+var colWidths = [numFixed]int{16, 1, 1, 1, 1, 1, 1, 2, 2, 4, 4, 8, 4, 8, 1}
+
+// flagRetracted is bit 0 of the flags column.
+const flagRetracted = 1
+
+// eventsFormat is one version's schema and the exact bytes of its IPC schema
 // message, which a decoder requires verbatim (see DecodeEvents).
 type eventsFormat struct {
+	version   byte
+	fixed     int // fixed-width columns; the strings follow
 	schema    *arrow.Schema
 	schemaMsg []byte
 }
 
-// formatV1 builds the format once; it is immutable afterwards.
-var formatV1 = sync.OnceValues(func() (*eventsFormat, error) {
+func newFormat(version byte, fixed int) (*eventsFormat, error) {
 	u8 := arrow.PrimitiveTypes.Uint8
 	str := arrow.BinaryTypes.String
-	fields := []arrow.Field{
+	all := [numFixed]arrow.Field{
 		colPerson:   {Name: "person", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}},
 		colKind:     {Name: "kind", Type: u8},
 		colSub:      {Name: "sub", Type: u8},
@@ -73,13 +92,15 @@ var formatV1 = sync.OnceValues(func() (*eventsFormat, error) {
 		colAt:       {Name: "at", Type: arrow.PrimitiveTypes.Uint32},
 		colEnd:      {Name: "end", Type: arrow.PrimitiveTypes.Uint32},
 		colCell:     {Name: "cell", Type: arrow.PrimitiveTypes.Uint64},
-		colCountry:  {Name: "country", Type: str},
-		colPlace:    {Name: "place", Type: str},
-		colID:       {Name: "id", Type: str},
-		colSource:   {Name: "source", Type: str},
-		colText:     {Name: "text", Type: str},
+		colFirst:    {Name: "first", Type: arrow.PrimitiveTypes.Uint32},
+		colVersion:  {Name: "version", Type: arrow.PrimitiveTypes.Uint64},
+		colFlags:    {Name: "flags", Type: u8},
 	}
-	f := &eventsFormat{schema: arrow.NewSchemaWithEndian(fields, nil, endian.LittleEndian)}
+	fields := append([]arrow.Field{}, all[:fixed]...)
+	for _, n := range [numStr]string{"country", "place", "id", "source", "text"} {
+		fields = append(fields, arrow.Field{Name: n, Type: str})
+	}
+	f := &eventsFormat{version: version, fixed: fixed, schema: arrow.NewSchemaWithEndian(fields, nil, endian.LittleEndian)}
 	// The schema message is the first message of any stream we write.
 	var buf bytes.Buffer
 	w := ipc.NewWriter(&buf, ipc.WithSchema(f.schema))
@@ -92,26 +113,32 @@ var formatV1 = sync.OnceValues(func() (*eventsFormat, error) {
 	}
 	f.schemaMsg = buf.Bytes()[:msgs[0].end]
 	return f, nil
-})
+}
+
+// The formats are built once; they are immutable afterwards.
+var (
+	formatV1 = sync.OnceValues(func() (*eventsFormat, error) { return newFormat(1, numFixedV1) })
+	formatV2 = sync.OnceValues(func() (*eventsFormat, error) { return newFormat(2, numFixed) })
+)
 
 // EncodeEvents encodes evs as one hc.person-events message: the header, then
 // one Arrow IPC stream with the schema and one record batch of len(evs) rows
 // (none for an empty slice is still a valid batch of zero rows). Integers are
 // little-endian; strings are plain UTF-8 columns without dictionaries.
 func EncodeEvents(evs []scoring.Event) ([]byte, error) {
-	f, err := formatV1()
+	f, err := formatV2()
 	if err != nil {
 		return nil, err
 	}
 	n := len(evs)
-	var strLen [numCols - firstStrCol]int
+	var strLen [numStr]int
 	for i := range evs {
 		e := &evs[i]
-		strLen[0] += len(e.Country)
-		strLen[1] += len(e.Place)
-		strLen[2] += len(e.ID)
-		strLen[3] += len(e.Source)
-		strLen[4] += len(e.Text)
+		strLen[strCountry] += len(e.Country)
+		strLen[strPlace] += len(e.Place)
+		strLen[strID] += len(e.ID)
+		strLen[strSource] += len(e.Source)
+		strLen[strText] += len(e.Text)
 	}
 	for _, l := range strLen {
 		if l > math.MaxInt32 {
@@ -119,20 +146,19 @@ func EncodeEvents(evs []scoring.Event) ([]byte, error) {
 		}
 	}
 
-	// One allocation for the fixed-width columns: 16 + 6×1 + 2×2 + 2×4 + 8 = 42
-	// bytes per event, then (n+1) int32 offsets per string column.
-	fixed := make([]byte, 42*n+5*4*(n+1))
-	person, rest := fixed[:16*n], fixed[16*n:]
-	var u8 [colTempDeci - colKind][]byte
-	for i := range u8 {
-		u8[i], rest = rest[:n], rest[n:]
+	// One allocation for the fixed-width columns (55 bytes per event), then
+	// (n+1) int32 offsets per string column.
+	width := 0
+	for _, w := range colWidths {
+		width += w
 	}
-	temp, rest := rest[:2*n], rest[2*n:]
-	row, rest := rest[:2*n], rest[2*n:]
-	at, rest := rest[:4*n], rest[4*n:]
-	end, rest := rest[:4*n], rest[4*n:]
-	cell, rest := rest[:8*n], rest[8*n:]
-	var offs, data [numCols - firstStrCol][]byte
+	fixed := make([]byte, width*n+numStr*4*(n+1))
+	var cols [numFixed][]byte
+	rest := fixed
+	for c, w := range colWidths {
+		cols[c], rest = rest[:w*n], rest[w*n:]
+	}
+	var offs, data [numStr][]byte
 	for i := range offs {
 		offs[i], rest = rest[:4*(n+1)], rest[4*(n+1):]
 		data[i] = make([]byte, 0, strLen[i])
@@ -141,46 +167,45 @@ func EncodeEvents(evs []scoring.Event) ([]byte, error) {
 	le := binary.LittleEndian
 	for i := range evs {
 		e := &evs[i]
-		copy(person[16*i:], e.Person[:])
-		u8[colKind-colKind][i] = uint8(e.Kind)
-		u8[colSub-colKind][i] = e.Sub
-		u8[colResult-colKind][i] = uint8(e.Result)
-		u8[colLevel-colKind][i] = e.Level
-		u8[colDose-colKind][i] = e.Dose
-		u8[colSymptoms-colKind][i] = e.Symptoms
-		le.PutUint16(temp[2*i:], uint16(e.TempDeci))
-		le.PutUint16(row[2*i:], uint16(e.Row))
-		le.PutUint32(at[4*i:], uint32(e.At))
-		le.PutUint32(end[4*i:], uint32(e.End))
-		le.PutUint64(cell[8*i:], e.Cell)
-		for c, s := range [...]string{e.Country, e.Place, e.ID, e.Source, e.Text} {
+		copy(cols[colPerson][16*i:], e.Person[:])
+		cols[colKind][i] = uint8(e.Kind)
+		cols[colSub][i] = e.Sub
+		cols[colResult][i] = uint8(e.Result)
+		cols[colLevel][i] = e.Level
+		cols[colDose][i] = e.Dose
+		cols[colSymptoms][i] = e.Symptoms
+		le.PutUint16(cols[colTempDeci][2*i:], uint16(e.TempDeci))
+		le.PutUint16(cols[colRow][2*i:], uint16(e.Row))
+		le.PutUint32(cols[colAt][4*i:], uint32(e.At))
+		le.PutUint32(cols[colEnd][4*i:], uint32(e.End))
+		le.PutUint64(cols[colCell][8*i:], e.Cell)
+		le.PutUint32(cols[colFirst][4*i:], uint32(e.First))
+		le.PutUint64(cols[colVersion][8*i:], e.Version)
+		if e.Retracted {
+			cols[colFlags][i] = flagRetracted
+		}
+		for c, s := range [numStr]string{e.Country, e.Place, e.ID, e.Source, e.Text} {
 			data[c] = append(data[c], s...)
 			le.PutUint32(offs[c][4*(i+1):], uint32(len(data[c])))
 		}
 	}
 
-	cols := make([]arrow.Array, numCols)
+	arrs := make([]arrow.Array, f.fixed+numStr)
 	mk := func(c int, bufs ...[]byte) {
 		mb := make([]*memory.Buffer, 1, 3) // no validity bitmap: no nulls
 		for _, b := range bufs {
 			mb = append(mb, memory.NewBufferBytes(b))
 		}
-		cols[c] = array.MakeFromData(array.NewData(f.schema.Field(c).Type, n, mb, nil, 0, 0))
+		arrs[c] = array.MakeFromData(array.NewData(f.schema.Field(c).Type, n, mb, nil, 0, 0))
 	}
-	mk(colPerson, person)
-	for i := range u8 {
-		mk(colKind+i, u8[i])
+	for c := range cols {
+		mk(c, cols[c])
 	}
-	mk(colTempDeci, temp)
-	mk(colRow, row)
-	mk(colAt, at)
-	mk(colEnd, end)
-	mk(colCell, cell)
 	for i := range offs {
-		mk(firstStrCol+i, offs[i], data[i])
+		mk(f.fixed+i, offs[i], data[i])
 	}
-	rec := array.NewRecord(f.schema, cols, int64(n))
-	for _, c := range cols {
+	rec := array.NewRecord(f.schema, arrs, int64(n))
+	for _, c := range arrs {
 		c.Release()
 	}
 	defer rec.Release()
@@ -199,8 +224,9 @@ func EncodeEvents(evs []scoring.Event) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// DecodeEvents decodes one hc.person-events message and appends its events to
-// dst. On error it returns dst unchanged (same length) and an error wrapping
+// DecodeEvents decodes one hc.person-events message of version 1 or 2 and
+// appends its events to dst (a version 1 event has First, Version and
+// Retracted zero). On error it returns dst unchanged (same length) and an error wrapping
 // ErrMalformed or ErrVersion.
 //
 // The input is checked before Arrow sees it: the IPC framing is walked so that
@@ -230,11 +256,17 @@ func DecodeEvents(b []byte, dst []scoring.Event) (out []scoring.Event, err error
 }
 
 func decodeEvents(b []byte, dst []scoring.Event) ([]scoring.Event, error) {
-	stream, err := checkHeader(b, eventsMagic, eventsVersion)
+	var f *eventsFormat
+	var err error
+	if len(b) >= headerLen && string(b[:3]) == eventsMagic && b[3] == 1 {
+		f, err = formatV1()
+	} else {
+		f, err = formatV2()
+	}
 	if err != nil {
 		return dst, err
 	}
-	f, err := formatV1()
+	stream, err := checkHeader(b, eventsMagic, f.version)
 	if err != nil {
 		return dst, err
 	}
@@ -243,7 +275,7 @@ func decodeEvents(b []byte, dst []scoring.Event) ([]scoring.Event, error) {
 		return dst, err
 	}
 	if len(msgs) == 0 || !bytes.Equal(stream[:msgs[0].end], f.schemaMsg) {
-		return dst, fmt.Errorf("%w: not the version %d events schema", ErrMalformed, eventsVersion)
+		return dst, fmt.Errorf("%w: not the version %d events schema", ErrMalformed, f.version)
 	}
 	for _, m := range msgs[1:] {
 		if m.header != headerRecordBatch || m.compressed {
@@ -256,7 +288,7 @@ func decodeEvents(b []byte, dst []scoring.Event) ([]scoring.Event, error) {
 	}
 	defer rdr.Release()
 	for rdr.Next() {
-		if dst, err = appendRecord(dst, rdr.Record()); err != nil {
+		if dst, err = appendRecord(dst, f, rdr.Record()); err != nil {
 			return dst, err
 		}
 	}
@@ -266,10 +298,11 @@ func decodeEvents(b []byte, dst []scoring.Event) ([]scoring.Event, error) {
 	return dst, nil
 }
 
-// appendRecord appends the rows of one record batch, checking every buffer's
-// size against the row count first.
-func appendRecord(dst []scoring.Event, rec arrow.Record) ([]scoring.Event, error) {
-	if rec.NumCols() != numCols {
+// appendRecord appends the rows of one record batch of format f, checking
+// every buffer's size against the row count first.
+func appendRecord(dst []scoring.Event, f *eventsFormat, rec arrow.Record) ([]scoring.Event, error) {
+	ncols := f.fixed + numStr
+	if int(rec.NumCols()) != ncols {
 		return dst, fmt.Errorf("%w: %d columns", ErrMalformed, rec.NumCols())
 	}
 	rows := rec.NumRows()
@@ -277,10 +310,10 @@ func appendRecord(dst []scoring.Event, rec arrow.Record) ([]scoring.Event, error
 		return dst, fmt.Errorf("%w: %d rows", ErrMalformed, rows)
 	}
 	n := int(rows)
-	var cols [numCols][]byte // fixed-width values, or string offsets
-	var strs [numCols - firstStrCol]string
-	widths := [firstStrCol]int{16, 1, 1, 1, 1, 1, 1, 2, 2, 4, 4, 8}
-	for c := 0; c < numCols; c++ {
+	var cols [numFixed][]byte // fixed-width values
+	var offs [numStr][]byte   // string offsets
+	var strs [numStr]string
+	for c := 0; c < ncols; c++ {
 		d := rec.Column(c).Data()
 		if d.Len() != n || d.NullN() != 0 {
 			return dst, fmt.Errorf("%w: column %d: %d values, %d nulls in %d rows", ErrMalformed, c, d.Len(), d.NullN(), n)
@@ -289,15 +322,15 @@ func appendRecord(dst []scoring.Event, rec arrow.Record) ([]scoring.Event, error
 			continue
 		}
 		bufs, off := d.Buffers(), d.Offset()
-		if c < firstStrCol {
-			v, err := bufSlice(bufs, 1, off*widths[c], n*widths[c])
+		if c < f.fixed {
+			v, err := bufSlice(bufs, 1, off*colWidths[c], n*colWidths[c])
 			if err != nil {
 				return dst, fmt.Errorf("column %d: %w", c, err)
 			}
 			cols[c] = v
 			continue
 		}
-		offs, err := bufSlice(bufs, 1, 4*off, 4*(n+1))
+		o, err := bufSlice(bufs, 1, 4*off, 4*(n+1))
 		if err != nil {
 			return dst, fmt.Errorf("column %d offsets: %w", c, err)
 		}
@@ -307,20 +340,20 @@ func appendRecord(dst []scoring.Event, rec arrow.Record) ([]scoring.Event, error
 		}
 		// Offsets must start within data and never decrease; then every
 		// value lies within [first, last].
-		first := int64(int32(binary.LittleEndian.Uint32(offs)))
+		first := int64(int32(binary.LittleEndian.Uint32(o)))
 		prev := first
 		for i := 1; i <= n; i++ {
-			o := int64(int32(binary.LittleEndian.Uint32(offs[4*i:])))
-			if o < prev {
+			v := int64(int32(binary.LittleEndian.Uint32(o[4*i:])))
+			if v < prev {
 				return dst, fmt.Errorf("%w: column %d: decreasing string offsets", ErrMalformed, c)
 			}
-			prev = o
+			prev = v
 		}
 		if first < 0 || prev > int64(len(data)) {
 			return dst, fmt.Errorf("%w: column %d: string offsets outside %d data bytes", ErrMalformed, c, len(data))
 		}
-		cols[c] = offs
-		strs[c-firstStrCol] = string(data[first:prev])
+		offs[c-f.fixed] = o
+		strs[c-f.fixed] = string(data[first:prev])
 	}
 
 	dst = growEvents(dst, n)
@@ -341,22 +374,27 @@ func appendRecord(dst []scoring.Event, rec arrow.Record) ([]scoring.Event, error
 			End:      scoring.Time(le.Uint32(cols[colEnd][4*i:])),
 			Cell:     le.Uint64(cols[colCell][8*i:]),
 		}
+		if f.fixed > colFlags {
+			e.First = scoring.Time(le.Uint32(cols[colFirst][4*i:]))
+			e.Version = le.Uint64(cols[colVersion][8*i:])
+			e.Retracted = cols[colFlags][i]&flagRetracted != 0
+		}
 		copy(e.Person[:], cols[colPerson][16*i:16*i+16])
-		for c := firstStrCol; c < numCols; c++ {
-			offs := cols[c]
-			base := int32(le.Uint32(offs))
-			lo, hi := int32(le.Uint32(offs[4*i:]))-base, int32(le.Uint32(offs[4*i+4:]))-base
-			s := strs[c-firstStrCol][lo:hi]
+		for c := range offs {
+			o := offs[c]
+			base := int32(le.Uint32(o))
+			lo, hi := int32(le.Uint32(o[4*i:]))-base, int32(le.Uint32(o[4*i+4:]))-base
+			s := strs[c][lo:hi]
 			switch c {
-			case colCountry:
+			case strCountry:
 				e.Country = s
-			case colPlace:
+			case strPlace:
 				e.Place = s
-			case colID:
+			case strID:
 				e.ID = s
-			case colSource:
+			case strSource:
 				e.Source = s
-			case colText:
+			case strText:
 				e.Text = s
 			}
 		}

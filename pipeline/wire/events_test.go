@@ -59,7 +59,7 @@ func sampleEvents() []scoring.Event {
 }
 
 func TestEncodeEvents_RoundTrip(t *testing.T) {
-	all := sampleEvents()
+	all := sampleEventsV2()
 	tests := []struct {
 		name string
 		evs  []scoring.Event
@@ -92,9 +92,28 @@ func TestEncodeEvents_RoundTrip(t *testing.T) {
 	}
 }
 
+// sampleEventsV2 adds what version 2 carries: exposure versions, their
+// earliest time, retractions, and a retracted mark.
+func sampleEventsV2() []scoring.Event {
+	evs := sampleEvents()
+	r := rand.New(rand.NewPCG(5, 6))
+	at := scoring.MustTime("2020-03-16T10:00:00+08:00")
+	return append(evs,
+		scoring.Event{Person: key(r), Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureClose), At: at, First: at.Add(-3600e9),
+			End: at.Add(48 * 3600e9), Place: "v:V330102000123", ID: "exp-0123456789abcdef0123456789abcdef", Source: "tracing",
+			Text: key(r).String(), Version: 1<<40 + 7},
+		scoring.Event{Person: key(r), Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureAreaHigh), Place: "r:330102",
+			ID: "exp-fedcba9876543210fedcba9876543210", Source: "tracing", Version: 1<<63 + 1, Retracted: true},
+		scoring.Event{Person: key(r), Kind: scoring.KindMark, Sub: uint8(scoring.MarkClose), ID: "exp-0123456789abcdef0123456789abcdef", Retracted: true},
+	)
+}
+
+// The version 2 golden file is what EncodeEvents writes; the version 1 golden
+// file, written by earlier builds, still decodes to the same events (with
+// First, Version and Retracted zero).
 func TestDecodeEvents_Golden(t *testing.T) {
-	path := filepath.Join("testdata", "events-v1.arrow")
-	b, err := EncodeEvents(sampleEvents())
+	path := filepath.Join("testdata", "events-v2.arrow")
+	b, err := EncodeEvents(sampleEventsV2())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +134,22 @@ func TestDecodeEvents_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, sampleEvents()) {
+	if !reflect.DeepEqual(got, sampleEventsV2()) {
 		t.Errorf("golden file decodes to\n%+v", got)
+	}
+	v1, err := os.ReadFile(filepath.Join("testdata", "events-v1.arrow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v1[:4]) != "hce\x01" {
+		t.Fatalf("events-v1.arrow has header %q", v1[:4])
+	}
+	got, err = DecodeEvents(v1, nil)
+	if err != nil {
+		t.Fatalf("version 1 golden file: %v", err)
+	}
+	if !reflect.DeepEqual(got, sampleEvents()) {
+		t.Errorf("version 1 golden file decodes to\n%+v", got)
 	}
 }
 
@@ -143,14 +176,15 @@ func TestDecodeEvents_Malformed(t *testing.T) {
 	f("nil", nil, ErrMalformed)
 	f("header only", []byte("hce\x01"), ErrMalformed)
 	f("wrong magic", append([]byte("hcd\x01"), good[4:]...), ErrMalformed)
-	f("future version", append([]byte("hce\x02"), good[4:]...), ErrVersion)
+	f("future version", append([]byte("hce\x03"), good[4:]...), ErrVersion)
+	f("version 1 header on version 2 data", append([]byte("hce\x01"), good[4:]...), ErrMalformed)
 	f("trailing byte", append(append([]byte(nil), good...), 0), ErrMalformed)
 	f("two streams", append(append([]byte(nil), good...), empty[4:]...), ErrMalformed)
-	format, err := formatV1()
+	format, err := formatV2()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f("no schema", append([]byte("hce\x01"), good[headerLen+len(format.schemaMsg):]...), ErrMalformed)
+	f("no schema", append([]byte("hce\x02"), good[headerLen+len(format.schemaMsg):]...), ErrMalformed)
 
 	// Every truncation fails cleanly.
 	for n := 0; n < len(good); n++ {
@@ -171,7 +205,10 @@ func TestDecodeEvents_Malformed(t *testing.T) {
 }
 
 func FuzzDecodeEvents(f *testing.F) {
-	all := sampleEvents()
+	all := sampleEventsV2()
+	if v1, err := os.ReadFile(filepath.Join("testdata", "events-v1.arrow")); err == nil {
+		f.Add(v1)
+	}
 	for _, evs := range [][]scoring.Event{nil, all[:1], all} {
 		b, err := EncodeEvents(evs)
 		if err != nil {

@@ -6,19 +6,23 @@ import "healthcode/scoring"
 // cell is broadcast to every place partition and matched against the stays
 // held there, retroactively; a stay arriving later is matched against the
 // designations known. Country designations concern flight arrivals and are the
-// engine's (Areas.CountryAt at arrived_at).
+// engine's (Areas.CountryAt at arrived_at). The tracer is the one home of area
+// risk: the engine sets no area fact from a stay itself.
 
 // AddDesignation records a region or H3 designation and returns out with the
-// area-risk exposures of the stays held that overlap its designated period:
-// from its From until the earlier of its Until and the From of the next
-// designation of the same area (Areas.Period), half-open. A region designation
-// counts travel stays of at least Params.RegionMinStay in the region; an H3
-// designation counts cell stays whose fine cell (or, for designations no finer
-// than the companion resolution, whose companion cell) has the designated cell
-// as parent, travel stays again only if long enough. Low designations record the
-// period (they end an earlier one) but expose nobody. An exact duplicate adds
-// nothing; a designation that shortens an earlier one does not take back the
-// exposures already emitted.
+// area-risk exposure versions it gives or takes back. A designation is in
+// force from its From until the earlier of its Until and the From of the next
+// designation of the same area (Areas.Period), half-open, so a new one
+// replaces the earlier one from its From on: every stay of the area that meets
+// the time from its From to the next designation's From has its area
+// exposures recomputed, so a lowered area (high, then low from day 5) retracts
+// the exposures of stays after day 5 that only the high designation gave, and
+// replaces those it shortened. A region designation counts travel stays of at
+// least Params.RegionMinStay in the region; an H3 designation counts cell
+// stays whose fine cell (or, for designations no finer than the companion
+// resolution, whose companion cell) has the designated cell as parent, travel
+// stays again only if long enough. Low designations expose nobody. An exact
+// duplicate adds nothing.
 func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposure {
 	if d.From == 0 || (d.Until != 0 && d.Until <= d.From) {
 		return out
@@ -29,24 +33,29 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 	default:
 		return out
 	}
-	if _, exposes := scoring.AreaExposure(d.Level); !t.areas.Add(d) || !exposes {
+	if !t.areas.Add(d) {
 		return out
 	}
-	per, _ := t.areas.Period(&d) // held: Add just took it
+	// The time whose designation changed: from d's start to the start of the
+	// next designation of its area (d's own Until ends d, not the change: the
+	// one it replaces could have run on).
 	hi := scoring.MaxTime
-	if per.End != 0 {
-		hi = per.End - 1
+	if next, ok := t.areas.Next(&d); ok {
+		hi = next - 1
 	}
-	var hits []stay
-	collect := func(s *segment, i int, e scoring.Time) {
+	t.begin()
+	touched := func(s *segment, i int, e scoring.Time) {
 		st := t.stayAt(s, i, e)
-		if t.counts(&st) {
-			hits = append(hits, st)
+		if !t.counts(&st) {
+			return
+		}
+		for _, k := range [...]scoring.ExposureKind{scoring.ExposureAreaHigh, scoring.ExposureAreaMedium} {
+			t.touch(ident{exposed: t.people.keys[st.person], kind: k, place: st.place})
 		}
 	}
 	if d.Kind == scoring.AreaRegion {
 		if place, ok := t.places.lookup(PlaceRegion, d.Code, 0); ok {
-			t.eachAtPlace(place, d.From, hi, collect)
+			t.eachAtPlace(place, d.From, hi, touched)
 		}
 	} else {
 		res := scoring.H3Resolution(d.Cell)
@@ -55,22 +64,22 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 			if place, ok := t.places.lookup(PlaceCell, "", scoring.H3Parent(d.Cell, t.companionRes)); ok {
 				t.eachAtPlace(place, d.From, hi, func(s *segment, i int, e scoring.Time) {
 					if fine := t.locs.vari[s.loc[i]] &^ locTravel; fine != 0 && scoring.H3Parent(fine, res) == d.Cell {
-						collect(s, i, e)
+						touched(s, i, e)
 					}
 				})
 			}
 		} else {
 			for place, kind := range t.places.kind {
 				if kind == PlaceCell && t.places.refs[place] > 0 && scoring.H3Parent(t.places.cell[place], res) == d.Cell {
-					t.eachAtPlace(uint32(place), d.From, hi, collect)
+					t.eachAtPlace(uint32(place), d.From, hi, touched)
 				}
 			}
 		}
 	}
-	for i := range hits {
-		out = t.areaExposure(&d, per, &hits[i], t.people.keys[hits[i].person], out)
+	if len(t.pend) == 0 {
+		return out
 	}
-	return out
+	return t.finish(out)
 }
 
 // counts reports whether a stay counts for area risk: a region stay only from
@@ -84,37 +93,43 @@ func (t *Tracer) counts(s *stay) bool {
 	return t.params.CountsForArea(travel, s.start, s.end)
 }
 
-// areaRiskOf matches a new region or cell stay against the designations known.
-func (t *Tracer) areaRiskOf(s *stay, person scoring.PersonKey, out []Exposure) []Exposure {
-	if !t.counts(s) {
-		return out
+// areaRiskOf contributes the area exposures of a new region or cell stay
+// under the designations known.
+func (t *Tracer) areaRiskOf(s *stay) {
+	person := t.people.keys[s.person]
+	t.areaContribs(s, func(kind scoring.ExposureKind, c *contrib) {
+		t.contribute(ident{exposed: person, kind: kind, place: s.place}, c)
+	})
+}
+
+// areaContribs passes to fn, for a counted region or cell stay, its overlap
+// with every designation in force over it that exposes (Period.Overlaps):
+// the stay clipped to the designated period, anchored at the stay's end.
+func (t *Tracer) areaContribs(s *stay, fn func(scoring.ExposureKind, *contrib)) {
+	if s.end < t.cutoff || !t.counts(s) {
+		return
 	}
 	var region string
 	var cell uint64
-	if t.places.kind[s.place] == PlaceRegion {
+	switch t.places.kind[s.place] {
+	case PlaceRegion:
 		region = t.places.name[s.place]
-	} else if cell = t.locs.vari[s.loc] &^ locTravel; cell == 0 {
-		cell = t.places.cell[s.place]
+	case PlaceCell:
+		if cell = t.locs.vari[s.loc] &^ locTravel; cell == 0 {
+			cell = t.places.cell[s.place]
+		}
+	default:
+		return
 	}
 	t.areas.EachInForce(region, cell, s.start, s.end, func(d *scoring.Designation, per scoring.Period) {
-		out = t.areaExposure(d, per, s, person, out)
+		kind, ok := scoring.AreaExposure(d.Level)
+		if !ok || !per.Overlaps(s.start, s.end) {
+			return
+		}
+		c := contrib{start: max(s.start, d.From), end: s.end, at: s.end, keep: s.end, evidence: [3]string{d.ID, s.eventID()}}
+		if per.End != 0 && per.End < c.end {
+			c.end = per.End
+		}
+		fn(kind, &c)
 	})
-	return out
-}
-
-// areaExposure emits the exposure of a counted stay to designation d in force
-// over per if they overlap (Period.Overlaps).
-func (t *Tracer) areaExposure(d *scoring.Designation, per scoring.Period, s *stay, person scoring.PersonKey, out []Exposure) []Exposure {
-	kind, ok := scoring.AreaExposure(d.Level)
-	if !ok {
-		return out
-	}
-	if !per.Overlaps(s.start, s.end) || s.end < t.cutoff {
-		return out
-	}
-	x := Exposure{Exposed: person, Kind: kind, Start: max(s.start, d.From), End: s.end, At: s.end}
-	if per.End != 0 && per.End < x.End {
-		x.End = per.End
-	}
-	return t.emit(out, x, s.place, s.end, d.ID, s.eventID())
 }

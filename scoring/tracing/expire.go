@@ -119,10 +119,15 @@ func (t *Tracer) sweep() {
 			t.marks[k] = keep
 		}
 	}
+	for k := range t.hotPeople {
+		if len(t.marks[k]) == 0 {
+			delete(t.hotPeople, k)
+		}
+	}
 	for place, list := range t.hot {
 		keep := list[:0]
 		for _, h := range list {
-			if h.end >= c && len(t.marks[h.key]) > 0 {
+			if h.end >= c && t.hotPeople[h.key] {
 				keep = append(keep, h)
 			}
 		}
@@ -133,8 +138,8 @@ func (t *Tracer) sweep() {
 			t.hot[place] = keep
 		}
 	}
-	for k, keep := range t.emitted {
-		if keep < c {
+	for k, rec := range t.emitted {
+		if rec.keep < c {
 			delete(t.emitted, k)
 		}
 	}

@@ -1,12 +1,6 @@
 package tracing
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-
-	"healthcode/scoring"
-)
+import "healthcode/scoring"
 
 // stay is a presence record as the join sees it. A stay read from a segment
 // decodes its event id only when an exposure needs it.
@@ -34,8 +28,8 @@ func (t *Tracer) stayAt(s *segment, i int, end scoring.Time) stay {
 // (regions count for area risk only).
 func contactPlace(k PlaceKind) bool { return k == PlaceVenue || k == PlaceCell || k == PlaceFlight }
 
-// AddPresence indexes a presence and returns out with the exposures it
-// completes: with a mark of its own person (it joins everyone already at the
+// AddPresence indexes a presence and returns out with the exposure versions
+// it gives: with a mark of its own person (it joins everyone already at the
 // place), with a marked person's presence at the same place, or with an area
 // designation already known. A presence identical to one held (same person,
 // place, start, end and event id), one that ended before the expiry horizon, or
@@ -85,28 +79,42 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	t.act.add(t.locs.place, px, loc, place, p.Start, p.End, p.ID)
 
 	st := stay{person: px, loc: loc, place: place, start: p.Start, end: p.End, id: p.ID}
+	t.begin()
 	if p.Kind == PlaceRegion || p.Kind == PlaceCell {
-		out = t.areaRiskOf(&st, p.Person, out)
+		t.areaRiskOf(&st)
 	}
-	if !contactPlace(p.Kind) {
+	if contactPlace(p.Kind) {
+		if marks := t.marks[p.Person]; len(marks) > 0 {
+			t.hotPeople[p.Person] = true
+			t.hot[place] = append(t.hot[place], hotStay{stay: st, key: p.Person})
+			for i := range marks {
+				t.join(&marks[i], &st, false)
+			}
+		}
+		for _, h := range t.hot[place] {
+			if h.person == px {
+				continue
+			}
+			marks := t.marks[h.key]
+			for i := range marks {
+				if _, _, ok := t.dangerSpan(&marks[i], &h.stay); ok {
+					t.pairContrib(&marks[i], &h.stay, &st, t.contributeFor(h.key, px, place))
+				}
+			}
+		}
+	}
+	if len(t.pend) == 0 {
 		return out
 	}
-	if marks := t.marks[p.Person]; len(marks) > 0 {
-		t.hot[place] = append(t.hot[place], hotStay{stay: st, key: p.Person})
-		for i := range marks {
-			out = t.join(&marks[i], &st, out)
-		}
+	return t.finish(out)
+}
+
+// contributeFor returns a sink for the overlaps of source's stays with
+// exposed's at place.
+func (t *Tracer) contributeFor(source scoring.PersonKey, exposed, place uint32) func(scoring.ExposureKind, *contrib) {
+	return func(kind scoring.ExposureKind, c *contrib) {
+		t.contribute(ident{exposed: t.people.keys[exposed], source: source, kind: kind, place: place}, c)
 	}
-	for _, h := range t.hot[place] {
-		if h.person == px {
-			continue
-		}
-		marks := t.marks[h.key]
-		for i := range marks {
-			out = t.pair(&marks[i], &h.stay, &st, out)
-		}
-	}
-	return out
 }
 
 // isDup reports whether a presence identical to p (person px, at place) is held.
@@ -137,64 +145,104 @@ func (t *Tracer) sealActive() {
 	}
 }
 
-// AddMark remembers a mark and returns out with the exposures it completes:
-// the marked person's presences in this partition that meet the window, joined
-// with everyone co-present. A mark equal to one known, a malformed one, or one
-// whose window ended before the expiry horizon adds nothing.
+// AddMark remembers a mark and returns out with the exposure versions it
+// gives: the marked person's presences in this partition that meet the window,
+// joined with everyone co-present. A person has one case mark, from the
+// earliest known infectious window (the earliest From, then the earliest
+// To): a better one replaces it, a worse one is ignored, in any order. A close
+// mark is known by its ID (the close exposure's): a later one of the same ID
+// replaces it, and a retraction removes it. What a replaced or removed mark
+// gave is recomputed: exposures found under the old window and not under the
+// new one are retracted, the others replaced where they changed. A mark equal
+// to one known, a malformed one, or one whose window ended before the expiry
+// horizon adds nothing.
 func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
-	if (m.Level != scoring.MarkCase && m.Level != scoring.MarkClose) || m.From == 0 || (m.To != 0 && m.To < m.From) {
-		return out
-	}
-	if !t.markLive(&m) {
+	if m.Level != scoring.MarkCase && m.Level != scoring.MarkClose {
 		return out
 	}
 	known := t.marks[m.Person]
-	// On a person's first mark, every presence of theirs at a contact place
-	// becomes hot, so that later presences there are matched at once.
-	first := len(known) == 0
+	old := -1
 	for i, k := range known {
-		if k == m {
-			return out
-		}
-		// A case has one infectious window, from its FIRST positive sample: a
-		// mark from an earlier sample (a test processed out of order) replaces
-		// the later one. Exposures already found under the later window stay.
 		if m.Level == scoring.MarkCase && k.Level == scoring.MarkCase {
-			if k.From < m.From || (k.From == m.From && k.To <= m.To) {
+			if k.From < m.From || (k.From == m.From && k.To <= m.To) || m.Retracted {
+				return out // the known window is the earlier one (or equal)
+			}
+			old = i
+			break
+		}
+		if m.Level == scoring.MarkClose && k.Level == scoring.MarkClose && k.ID == m.ID {
+			if k == m {
 				return out
 			}
-			known = append(known[:i:i], known[i+1:]...)
+			old = i
 			break
 		}
 	}
-	t.marks[m.Person] = append(known, m)
-	px, ok := t.people.lookup(m.Person)
-	if !ok {
+	if !m.Retracted && (m.From == 0 || (m.To != 0 && m.To < m.From) || !t.markLive(&m)) {
+		if old < 0 {
+			return out
+		}
+		m.Retracted = true // a replacement that can give nothing takes the old mark back
+	}
+	if old < 0 && m.Retracted {
 		return out
 	}
-	lo, hi := m.From, windowEnd(&m)
-	if first {
-		lo, hi = 0, scoring.MaxTime
+	t.begin()
+	px, havePerson := t.people.lookup(m.Person)
+	if old >= 0 {
+		prev := known[old]
+		if havePerson {
+			t.joinMark(&prev, px, true)
+		}
+		known = append(known[:old:old], known[old+1:]...)
 	}
+	if !m.Retracted {
+		known = append(known, m)
+	}
+	if len(known) == 0 {
+		// Unmarked: the next sweep drops the person's hot stays, and a new
+		// mark makes them all hot again.
+		delete(t.marks, m.Person)
+		delete(t.hotPeople, m.Person)
+	} else {
+		t.marks[m.Person] = known
+	}
+	if havePerson && !m.Retracted {
+		if !t.hotPeople[m.Person] {
+			// On a person's first mark, every presence of theirs at a contact
+			// place becomes hot, so that later presences there are matched at
+			// once.
+			t.hotPeople[m.Person] = true
+			t.eachOfPerson(px, 0, scoring.MaxTime, func(s *segment, i int, end scoring.Time) {
+				st := t.stayAt(s, i, end)
+				if contactPlace(t.places.kind[st.place]) {
+					h := hotStay{stay: st, key: m.Person}
+					h.id, h.seg = st.eventID(), nil
+					t.hot[st.place] = append(t.hot[st.place], h)
+				}
+			})
+		}
+		t.joinMark(&m, px, old >= 0)
+	}
+	if len(t.pend) == 0 {
+		return out
+	}
+	return t.finish(out)
+}
+
+// joinMark joins m with the dangerous stays of its person px; with touchOnly
+// it only marks the identities it meets for recomputation.
+func (t *Tracer) joinMark(m *scoring.Mark, px uint32, touchOnly bool) {
 	var danger []stay
-	t.eachOfPerson(px, lo, hi, func(s *segment, i int, end scoring.Time) {
+	t.eachOfPerson(px, m.From, windowEnd(m), func(s *segment, i int, end scoring.Time) {
 		st := t.stayAt(s, i, end)
-		if !contactPlace(t.places.kind[st.place]) {
-			return
-		}
-		if first {
-			h := hotStay{stay: st, key: m.Person}
-			h.id, h.seg = st.eventID(), nil
-			t.hot[st.place] = append(t.hot[st.place], h)
-		}
-		if st.start <= windowEnd(&m) && st.end >= m.From {
+		if contactPlace(t.places.kind[st.place]) {
 			danger = append(danger, st)
 		}
 	})
 	for i := range danger {
-		out = t.join(&m, &danger[i], out)
+		t.join(m, &danger[i], touchOnly)
 	}
-	return out
 }
 
 func windowEnd(m *scoring.Mark) scoring.Time {
@@ -204,16 +252,17 @@ func windowEnd(m *scoring.Mark) scoring.Time {
 	return m.To
 }
 
-// join pairs the dangerous stay p of m's person with everyone at its place.
-func (t *Tracer) join(m *scoring.Mark, p *stay, out []Exposure) []Exposure {
-	cs, ce := max(p.start, m.From), min(p.end, windowEnd(m))
+// dangerSpan returns the part [cs, ce] of the dangerous stay p within m's
+// window that can expose anyone, and the overlap its place kind needs.
+func (t *Tracer) dangerSpan(m *scoring.Mark, p *stay) (cs, ce scoring.Time, ok bool) {
+	cs, ce = max(p.start, m.From), min(p.end, windowEnd(m))
 	var need scoring.Time
 	switch t.places.kind[p.place] {
 	case PlaceVenue:
 		need = scoring.Time(t.closeOverlap)
 	case PlaceCell:
 		if m.Level != scoring.MarkCase {
-			return out // companions are not a close definition: no secondary contacts by cell
+			return 0, 0, false // companions are not a close definition: no secondary contacts by cell
 		}
 		need = scoring.Time(t.companionOverlap)
 	case PlaceFlight:
@@ -224,42 +273,58 @@ func (t *Tracer) join(m *scoring.Mark, p *stay, out []Exposure) []Exposure {
 			need = 1
 		}
 	default:
-		return out
+		return 0, 0, false
 	}
 	if cs > ce || ce-cs < need {
-		return out
+		return 0, 0, false
 	}
-	t.eachAtPlace(p.place, cs+need, ce-need, func(s *segment, i int, end scoring.Time) {
-		q := t.stayAt(s, i, end)
-		out = t.pair(m, p, &q, out)
-	})
-	return out
+	return cs + need, ce - need, true
 }
 
-// pair emits the exposure of q's person, if any, from the dangerous stay p of
-// m's person. Stays are closed intervals: the overlap is min(end) - max(start)
-// of q and p clipped to the window; venues need CloseOverlap, cells
-// CompanionOverlap, flights any common instant.
-func (t *Tracer) pair(m *scoring.Mark, p, q *stay, out []Exposure) []Exposure {
+// join pairs the dangerous stay p of m's person with everyone at its place:
+// each overlap is contributed, or with touchOnly its identity touched.
+func (t *Tracer) join(m *scoring.Mark, p *stay, touchOnly bool) {
+	lo, hi, ok := t.dangerSpan(m, p)
+	if !ok {
+		return
+	}
+	t.eachAtPlace(p.place, lo, hi, func(s *segment, i int, end scoring.Time) {
+		q := t.stayAt(s, i, end)
+		t.pairContrib(m, p, &q, func(kind scoring.ExposureKind, c *contrib) {
+			id := ident{exposed: t.people.keys[q.person], source: m.Person, kind: kind, place: p.place}
+			if touchOnly {
+				t.touch(id)
+			} else {
+				t.contribute(id, c)
+			}
+		})
+	})
+}
+
+// pairContrib passes to fn the overlap of q's person, if any, with the
+// dangerous stay p of m's person. Stays are closed intervals: the overlap is
+// min(end) - max(start) of q and p clipped to the window; venues need
+// CloseOverlap, cells CompanionOverlap, flights any common instant.
+func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay, fn func(scoring.ExposureKind, *contrib)) {
 	if q.person == p.person || p.end < t.cutoff || q.end < t.cutoff || !t.markLive(m) {
-		return out
+		return
 	}
 	cs, ce := max(p.start, m.From), min(p.end, windowEnd(m))
 	os, oe := max(cs, q.start), min(ce, q.end)
 	if cs > ce || os > oe {
-		return out
+		return
 	}
 	ov := oe - os
 	var kind scoring.ExposureKind
 	switch t.places.kind[p.place] {
 	case PlaceVenue:
 		if ov < scoring.Time(t.closeOverlap) {
-			return out
+			return
 		}
 		kind = scoring.ExposureClose
 	case PlaceCell:
 		if m.Level != scoring.MarkCase || ov < scoring.Time(t.companionOverlap) {
-			return out
+			return
 		}
 		kind = scoring.ExposureCompanion
 	case PlaceFlight:
@@ -275,56 +340,22 @@ func (t *Tracer) pair(m *scoring.Mark, p, q *stay, out []Exposure) []Exposure {
 		case m.Level == scoring.MarkCase:
 			kind = scoring.ExposureCompanion
 		default:
-			return out
+			return
 		}
 	default:
-		return out
+		return
 	}
-	exposed := t.people.keys[q.person]
 	var wend scoring.Time
 	if m.Level == scoring.MarkClose {
-		if exposed == m.Source {
-			return out
+		if t.people.keys[q.person] == m.Source {
+			return
 		}
 		kind = scoring.ExposureSecondary // the close definitions, one hop further
 	} else if kind == scoring.ExposureClose {
 		wend = m.To
 	}
-	return t.emit(out, Exposure{Exposed: exposed, Source: m.Person, Kind: kind, Start: os, End: oe, At: oe, WindowEnd: wend},
-		p.place, max(p.end, q.end), m.ID, p.eventID(), q.eventID())
-}
-
-// emit appends x (completed with its place, id and evidence) unless this tracer
-// has emitted it before; keep is when it can be forgotten (every stay behind it
-// has expired by then).
-func (t *Tracer) emit(out []Exposure, x Exposure, place uint32, keep scoring.Time, evidence ...string) []Exposure {
-	x.Place = t.places.key(place)
-	sum := exposureHash(&x)
-	k := binary.LittleEndian.Uint64(sum[:8])
-	if _, ok := t.emitted[k]; ok {
-		return out
-	}
-	t.emitted[k] = keep
-	for _, e := range evidence {
-		if e != "" {
-			x.Evidence = append(x.Evidence, e)
-		}
-	}
-	x.ID = "exp-" + hex.EncodeToString(sum[:16])
-	return append(out, x)
-}
-
-// exposureHash is SHA-256 of (exposed, source, kind, place, start, end).
-func exposureHash(x *Exposure) [32]byte {
-	b := make([]byte, 0, 64+len(x.Place))
-	b = append(b, x.Exposed[:]...)
-	b = append(b, x.Source[:]...)
-	b = append(b, byte(x.Kind))
-	b = binary.AppendUvarint(b, uint64(len(x.Place)))
-	b = append(b, x.Place...)
-	b = binary.BigEndian.AppendUint32(b, uint32(x.Start))
-	b = binary.BigEndian.AppendUint32(b, uint32(x.End))
-	return sha256.Sum256(b)
+	fn(kind, &contrib{start: os, end: oe, at: oe, wend: wend, keep: max(p.end, q.end),
+		evidence: [3]string{m.ID, p.eventID(), q.eventID()}})
 }
 
 // eachAtPlace calls fn for every unexpired record at place with start <= hi

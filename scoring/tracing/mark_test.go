@@ -60,3 +60,18 @@ func TestTracer_NoSecondaryOnTheExposingLeg(t *testing.T) {
 		t.Errorf("exposures = %v, want only w's secondary contact at V9", got)
 	}
 }
+
+// A mark that arrives before its person's presences, then an hour of expiry
+// sweeps: a presence arriving later at the marked person's place still finds
+// the exposure.
+func TestTracer_MarkBeforePresencesSurvivesSweep(t *testing.T) {
+	p := trPolicy(t)
+	const h = time.Hour
+	tr := tracing.New(p, tracing.Options{})
+	got := tr.AddMark(trCaseMark(-h, 10*h), nil)
+	got = tr.AddPresence(trVenue("case", "V", 0, h, "p1"), got)
+	tr.Expire(trAt(3 * h))
+	tr.Expire(trAt(5 * h))
+	got = tr.AddPresence(trVenue("late", "V", 15*time.Minute, 45*time.Minute, "q1"), got)
+	trExpect(t, "late presence after sweeps", got, "close late<-case v:V 15m0s..45m0s at 45m0s")
+}

@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,98 +58,176 @@ func TestTracer_MatchesBruteForce(t *testing.T) {
 		ps = append(ps, pr)
 	}
 	// Marked people get extra presences at busy places so the joins are big.
-	var marks []scoring.Mark
+	// Some cases get a second, earlier positive (a later-sample mark first in
+	// some orders: the earlier window must win); some close marks are
+	// replaced by a narrower window of the same id, and one is retracted (the
+	// engine sends those in order, so their relative order is kept).
+	var marks []scoring.Mark // every mark sent
+	var chains [][]int       // indices into marks that must keep their order
+	var final []scoring.Mark // the marks in force at the end
 	for i := range 8 {
 		m := scoring.Mark{Person: who(i), Level: scoring.MarkCase, From: trAt(time.Duration(rng.IntN(48)) * time.Hour), ID: fmt.Sprint("pcr-", i)}
 		m.To = m.From.Add(time.Duration(24+rng.IntN(72)) * time.Hour)
 		if i >= 5 {
-			m.Level, m.Source = scoring.MarkClose, who(i-5)
+			m.Level, m.Source, m.ID = scoring.MarkClose, who(i-5), fmt.Sprint("exp-close-", i)
 		}
-		marks = append(marks, m)
 		for j := range 40 {
 			pr := ps[rng.IntN(len(ps))]
 			pr.Person, pr.ID = m.Person, fmt.Sprintf("extra-%d-%d", i, j)
 			ps = append(ps, pr)
 		}
+		switch {
+		case i < 3: // an earlier positive arrives too
+			early := m
+			early.From, early.ID = m.From.Add(-time.Duration(6+rng.IntN(30))*time.Hour), fmt.Sprint("pcr-early-", i)
+			marks = append(marks, m, early)
+			final = append(final, early)
+		case i == 5 || i == 6: // the close exposure's window narrows
+			narrow := m
+			narrow.From = m.From.Add(time.Duration(6+rng.IntN(12)) * time.Hour)
+			chains = append(chains, []int{len(marks), len(marks) + 1})
+			marks = append(marks, m, narrow)
+			final = append(final, narrow)
+		case i == 7: // the close exposure is taken back
+			chains = append(chains, []int{len(marks), len(marks) + 1})
+			marks = append(marks, m, scoring.Mark{Person: m.Person, Level: scoring.MarkClose, ID: m.ID, Retracted: true})
+		default:
+			marks = append(marks, m)
+			final = append(final, m)
+		}
 	}
 	// A mark for a case seen nowhere, and an open-ended one.
-	marks = append(marks, scoring.Mark{Person: trWho("nobody"), Level: scoring.MarkCase, From: trAt(0), To: trAt(time.Hour), ID: "pcr-x"},
-		scoring.Mark{Person: who(8), Level: scoring.MarkCase, From: trAt(96 * time.Hour), ID: "pcr-open"})
+	extra := []scoring.Mark{{Person: trWho("nobody"), Level: scoring.MarkCase, From: trAt(0), To: trAt(time.Hour), ID: "pcr-x"},
+		{Person: who(8), Level: scoring.MarkCase, From: trAt(96 * time.Hour), ID: "pcr-open"}}
+	marks, final = append(marks, extra...), append(final, extra...)
+	c6 := h3.Cell(cells[2]).Parent(6)
 	designations := []scoring.Designation{
 		{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskHigh, From: trAt(24 * time.Hour), Until: trAt(60 * time.Hour), ID: "d1"},
+		{Kind: scoring.AreaRegion, Code: "330102", Level: scoring.RiskLow, From: trAt(40 * time.Hour), ID: "d1-lowered"},
 		{Kind: scoring.AreaRegion, Code: "330103", Level: scoring.RiskMedium, From: trAt(10 * time.Hour), ID: "d2"},
-		{Kind: scoring.AreaH3, Code: h3.Cell(cells[2]).Parent(6).String(), Cell: uint64(h3.Cell(cells[2]).Parent(6)), Level: scoring.RiskHigh, From: trAt(50 * time.Hour), Until: trAt(70 * time.Hour), ID: "d3"},
+		{Kind: scoring.AreaRegion, Code: "330104", Level: scoring.RiskHigh, From: trAt(10 * time.Hour), ID: "d4"},
+		{Kind: scoring.AreaRegion, Code: "330104", Level: scoring.RiskMedium, From: trAt(30 * time.Hour), Until: trAt(80 * time.Hour), ID: "d4-medium"},
+		{Kind: scoring.AreaH3, Code: c6.String(), Cell: uint64(c6), Level: scoring.RiskHigh, From: trAt(50 * time.Hour), Until: trAt(70 * time.Hour), ID: "d3"},
+		{Kind: scoring.AreaH3, Code: c6.String(), Cell: uint64(c6), Level: scoring.RiskLow, From: trAt(60 * time.Hour), ID: "d3-lowered"},
+	}
+	want := bruteForce(p, ps, final, designations)
+	if len(want) < 200 {
+		t.Fatalf("only %d expected exposures: the test data is too thin", len(want))
 	}
 
-	// Arrival order: shuffled, with 1% of presences sent twice.
+	// Arrival orders: shuffled, with 1% of presences sent twice; the marks of
+	// one chain are put back in their order.
 	type input struct {
 		pr *tracing.Presence
 		m  *scoring.Mark
 		d  *scoring.Designation
 	}
-	var in []input
-	for i := range ps {
-		in = append(in, input{pr: &ps[i]})
-		if rng.IntN(100) == 0 {
+	for seed := range uint64(3) {
+		rng := rand.New(rand.NewPCG(21, seed))
+		var in []input
+		for i := range ps {
 			in = append(in, input{pr: &ps[i]})
+			if rng.IntN(100) == 0 {
+				in = append(in, input{pr: &ps[i]})
+			}
 		}
-	}
-	for i := range marks {
-		in = append(in, input{m: &marks[i]})
-	}
-	for i := range designations {
-		in = append(in, input{d: &designations[i]})
-	}
-	rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
-	tr := tracing.New(p, tracing.Options{Expected: len(ps)})
-	var got []tracing.Exposure
-	for _, x := range in {
-		switch {
-		case x.pr != nil:
-			got = tr.AddPresence(*x.pr, got)
-		case x.m != nil:
-			got = tr.AddMark(*x.m, got)
-		default:
-			got = tr.AddDesignation(*x.d, got)
+		for i := range marks {
+			in = append(in, input{m: &marks[i]})
 		}
-	}
-	if tr.Len() != len(ps) {
-		t.Errorf("Len %d, want %d (duplicates ignored)", tr.Len(), len(ps))
-	}
-	want := bruteForce(p, ps, marks, designations)
-	if len(want) < 200 {
-		t.Fatalf("only %d expected exposures: the test data is too thin", len(want))
-	}
-	gotKeys := map[string]bool{}
-	ids := map[string]bool{}
-	for _, x := range got {
-		k := exposureKey(&x)
-		if gotKeys[k] || ids[x.ID] {
-			t.Errorf("emitted twice: %s", k)
+		for i := range designations {
+			in = append(in, input{d: &designations[i]})
 		}
-		gotKeys[k], ids[x.ID] = true, true
-		if len(x.Evidence) < 2 {
-			t.Errorf("%s: evidence %q", k, x.Evidence)
+		rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		for _, ch := range chains {
+			var pos []int
+			for k, x := range in {
+				if x.m != nil && slices.ContainsFunc(ch, func(mi int) bool { return x.m == &marks[mi] }) {
+					pos = append(pos, k)
+				}
+			}
+			for j, k := range pos {
+				in[k] = input{m: &marks[ch[j]]}
+			}
 		}
-	}
-	for k := range want {
-		if !gotKeys[k] {
-			t.Errorf("missing %s", k)
+		tr := tracing.New(p, tracing.Options{Expected: len(ps)})
+		var got []tracing.Exposure
+		for _, x := range in {
+			switch {
+			case x.pr != nil:
+				got = tr.AddPresence(*x.pr, got)
+			case x.m != nil:
+				got = tr.AddMark(*x.m, got)
+			default:
+				got = tr.AddDesignation(*x.d, got)
+			}
 		}
-	}
-	for k := range gotKeys {
-		if !want[k] {
-			t.Errorf("unexpected %s", k)
+		if tr.Len() != len(ps) {
+			t.Errorf("seed %d: Len %d, want %d (duplicates ignored)", seed, tr.Len(), len(ps))
 		}
+		gotKeys := map[string]bool{}
+		for _, x := range trCurrent(t, got) {
+			k := exposureKey(&x)
+			if gotKeys[k] {
+				t.Errorf("seed %d: current twice: %s", seed, k)
+			}
+			gotKeys[k] = true
+			if len(x.Evidence) < 2 {
+				t.Errorf("seed %d: %s: evidence %q", seed, k, x.Evidence)
+			}
+		}
+		missing, unexpected := 0, 0
+		for k := range want {
+			if !gotKeys[k] {
+				if missing++; missing < 10 {
+					t.Errorf("seed %d: missing %s", seed, k)
+				}
+			}
+		}
+		for k := range gotKeys {
+			if !want[k] {
+				if unexpected++; unexpected < 10 {
+					t.Errorf("seed %d: unexpected %s", seed, k)
+				}
+			}
+		}
+		retracted := 0
+		for _, x := range got {
+			if x.Retracted {
+				retracted++
+			}
+		}
+		t.Logf("seed %d: %d presences, %d versions emitted (%d retractions), %d current, %d missing, %d unexpected; %d bytes held (%.1f a presence)",
+			seed, tr.Len(), len(got), retracted, len(gotKeys), missing, unexpected, tr.Bytes(), float64(tr.Bytes())/float64(tr.Len()))
 	}
-	t.Logf("%d presences, %d exposures, %d bytes held (%.1f a presence)", tr.Len(), len(got), tr.Bytes(), float64(tr.Bytes())/float64(tr.Len()))
 }
 
 func exposureKey(x *tracing.Exposure) string {
-	return fmt.Sprintf("%d %x<-%x %s %d..%d at %d w %d", x.Kind, x.Exposed[:4], x.Source[:4], x.Place, x.Start, x.End, x.At, x.WindowEnd)
+	return fmt.Sprintf("%d %x<-%x %s %d..%d at %d first %d w %d ev %q", x.Kind, x.Exposed[:4], x.Source[:4], x.Place, x.Start, x.End, x.At, x.First, x.WindowEnd, x.Evidence)
 }
 
-// bruteForce applies POLICY.md's definitions to every pair of presences.
+// oracleAgg aggregates the overlaps of one identity as the tracer defines it:
+// the span of the overlaps, the latest and earliest exposure times, and the
+// evidence of the latest (ties: the smallest evidence).
+type oracleAgg struct {
+	x tracing.Exposure
+	n int
+}
+
+func (a *oracleAgg) add(start, end, at, wend scoring.Time, ev []string) {
+	if a.n == 0 {
+		a.x.Start, a.x.End, a.x.At, a.x.First, a.x.WindowEnd, a.x.Evidence = start, end, at, at, wend, ev
+		a.n = 1
+		return
+	}
+	a.n++
+	a.x.Start, a.x.End, a.x.First, a.x.WindowEnd = min(a.x.Start, start), max(a.x.End, end), min(a.x.First, at), max(a.x.WindowEnd, wend)
+	if at > a.x.At || (at == a.x.At && slices.Compare(ev, a.x.Evidence) < 0) {
+		a.x.At, a.x.Evidence = at, ev
+	}
+}
+
+// bruteForce applies POLICY.md's definitions to every pair of presences under
+// the marks and designations in force at the end, and aggregates by identity.
 func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, ds []scoring.Designation) map[string]bool {
 	closeOv := scoring.Time(p.Contacts.CloseOverlap.Std() / time.Second)
 	compOv := scoring.Time(p.Contacts.CompanionOverlap.Std() / time.Second)
@@ -157,7 +236,14 @@ func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, 
 	for i := range ps {
 		byPlace[ps[i].PlaceKey()] = append(byPlace[ps[i].PlaceKey()], &ps[i])
 	}
-	out := map[string]bool{}
+	aggs := map[string]*oracleAgg{}
+	agg := func(kind scoring.ExposureKind, exposed, source scoring.PersonKey, place string) *oracleAgg {
+		k := fmt.Sprintf("%d %x %x %s", kind, exposed, source, place)
+		if aggs[k] == nil {
+			aggs[k] = &oracleAgg{x: tracing.Exposure{Exposed: exposed, Source: source, Kind: kind, Place: place}}
+		}
+		return aggs[k]
+	}
 	for _, m := range marks {
 		to := m.To
 		if to == 0 {
@@ -169,7 +255,7 @@ func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, 
 				continue
 			}
 			cs, ce := max(pp.Start, m.From), min(pp.End, to)
-			if cs > ce {
+			if cs > ce || (pp.Kind == tracing.PlaceFlight && m.Level == scoring.MarkClose && cs == ce) {
 				continue
 			}
 			for _, q := range byPlace[pp.PlaceKey()] {
@@ -208,15 +294,22 @@ func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, 
 				} else if kind == scoring.ExposureClose {
 					wend = m.To
 				}
-				x := tracing.Exposure{Exposed: q.Person, Source: m.Person, Kind: kind, Place: pp.PlaceKey(), Start: os, End: oe, At: oe, WindowEnd: wend}
-				out[exposureKey(&x)] = true
+				agg(kind, q.Person, m.Person, pp.PlaceKey()).add(os, oe, oe, wend, []string{m.ID, pp.ID, q.ID})
 			}
 		}
 	}
-	for _, d := range ds {
-		kind := scoring.ExposureAreaHigh
-		if d.Level == scoring.RiskMedium {
-			kind = scoring.ExposureAreaMedium
+	for i, d := range ds {
+		kind, ok := scoring.AreaExposure(d.Level)
+		if !ok {
+			continue
+		}
+		// In force until its Until or the start of the next designation of
+		// its area, whichever is first.
+		end := d.Until
+		for j, e := range ds {
+			if j != i && e.Kind == d.Kind && e.Code == d.Code && e.From > d.From && (end == 0 || e.From < end) {
+				end = e.From
+			}
 		}
 		for i := range ps {
 			s := &ps[i]
@@ -233,15 +326,19 @@ func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, 
 			if s.End > s.Start {
 				last = s.End - 1
 			}
-			if d.From > last || (d.Until != 0 && d.Until <= s.Start) {
+			if d.From > last || (end != 0 && end <= s.Start) {
 				continue
 			}
-			x := tracing.Exposure{Exposed: s.Person, Kind: kind, Place: s.PlaceKey(), Start: max(s.Start, d.From), End: s.End, At: s.End}
-			if d.Until != 0 && d.Until < x.End {
-				x.End = d.Until
+			xe := s.End
+			if end != 0 && end < xe {
+				xe = end
 			}
-			out[exposureKey(&x)] = true
+			agg(kind, s.Person, scoring.PersonKey{}, s.PlaceKey()).add(max(s.Start, d.From), xe, s.End, 0, []string{d.ID, s.ID})
 		}
+	}
+	out := map[string]bool{}
+	for _, a := range aggs {
+		out[exposureKey(&a.x)] = true
 	}
 	return out
 }

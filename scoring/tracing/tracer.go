@@ -14,8 +14,10 @@ type Options struct {
 }
 
 // Tracer is the contact-tracing join of one place partition: an index of who
-// was where and when, the marks and designations it knows, and the exposures
-// already emitted (each is emitted once).
+// was where and when, the marks and designations it knows, and what it last
+// emitted of each exposure identity (identity.go): a new version is emitted
+// only when the exposure's value changes, and a retraction when nothing gives
+// it any more.
 //
 // Memory: presences are kept in segments of up to 65,535 records, column by
 // column and pointer-free: start (4 bytes), duration (2), location (4), person
@@ -30,19 +32,23 @@ type Tracer struct {
 	companionRes                             int
 	params                                   scoring.Params // the stay rules (Params.CountsForArea)
 
-	people  personTable
-	places  placeTable
-	locs    locTable
-	areas   *scoring.Areas
-	segs    []*segment            // sealed, oldest first
-	byHour  map[uint32][]*segment // sealed segments holding a start in that hour
-	act     builder               // the segment being filled
-	cutoff  scoring.Time          // presences ending before this are expired
-	marks   map[scoring.PersonKey][]scoring.Mark
-	hot     map[uint32][]hotStay    // place -> presences of marked people there
-	emitted map[uint64]scoring.Time // exposure id hash -> when it can be forgotten
-	swept   scoring.Time            // cutoff at the last sweep of emitted
-	held    int                     // presences held in sealed segments
+	people    personTable
+	places    placeTable
+	locs      locTable
+	areas     *scoring.Areas
+	segs      []*segment            // sealed, oldest first
+	byHour    map[uint32][]*segment // sealed segments holding a start in that hour
+	act       builder               // the segment being filled
+	cutoff    scoring.Time          // presences ending before this are expired
+	marks     map[scoring.PersonKey][]scoring.Mark
+	hot       map[uint32][]hotStay       // place -> presences of marked people there
+	hotPeople map[scoring.PersonKey]bool // marked persons whose presences are all in hot
+	emitted   map[uint64]emitRec         // exposure identity (first 8 bytes of its id) -> what was last emitted
+	swept     scoring.Time               // cutoff at the last sweep of emitted
+	held      int                        // presences held in sealed segments
+	version   uint64                     // of the current operation's exposures (SetVersion)
+	pend      []pending                  // identities met by the current operation
+	pendIdx   map[uint64]int
 }
 
 // hotStay is a presence of a marked person at a contact place, kept so that a
@@ -66,7 +72,9 @@ func New(p *scoring.Policy, o Options) *Tracer {
 		byHour:           map[uint32][]*segment{},
 		marks:            map[scoring.PersonKey][]scoring.Mark{},
 		hot:              map[uint32][]hotStay{},
-		emitted:          map[uint64]scoring.Time{},
+		hotPeople:        map[scoring.PersonKey]bool{},
+		emitted:          map[uint64]emitRec{},
+		pendIdx:          map[uint64]int{},
 	}
 	if o.Expected > 0 {
 		// About 20 presences per person and 250 per location in a partition.
@@ -100,6 +108,6 @@ func (t *Tracer) Bytes() int {
 	for _, l := range t.hot {
 		n += 48 + cap(l)*64
 	}
-	n += len(t.emitted) * 24
+	n += len(t.emitted)*32 + len(t.hotPeople)*32
 	return n
 }

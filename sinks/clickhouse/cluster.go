@@ -43,12 +43,34 @@ var orderByRE = regexp.MustCompile(`(?s)\bORDER BY\s*\(?\s*([A-Za-z_][A-Za-z0-9_
 // commentRE matches a column's COMMENT clause.
 var commentRE = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
 
-// clusterStatements rewrites one migration statement for cluster mode: the
-// local Replicated table and the Distributed table over it.
+// dropTableRE matches a migration's DROP TABLE.
+var dropTableRE = regexp.MustCompile(`(?s)^DROP TABLE IF EXISTS ([A-Za-z_][A-Za-z0-9_]*)$`)
+
+// copyTableRE matches a migration's copy of a table into a new one
+// (CREATE TABLE IF NOT EXISTS name ENGINE = ... AS SELECT ...), as 0005 keeps
+// the rows of the table it replaces.
+var copyTableRE = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS [A-Za-z_][A-Za-z0-9_]*\s+ENGINE\s*=.*\bAS SELECT\b`)
+
+// clusterStatements rewrites one migration statement for cluster mode: for a
+// CREATE TABLE, the local Replicated table and the Distributed table over it;
+// for a DROP TABLE, the drop of both. A copy of a table's rows into a backup
+// table (CREATE ... AS SELECT) is left out: cluster mode came with migration
+// 0005, the first to copy, so a cluster database always reaches a copy in
+// the same Migrate that created the table it copies, which is empty then.
 func clusterStatements(o Options, stmt string) ([]string, error) {
+	if copyTableRE.MatchString(stmt) {
+		return nil, nil
+	}
+	if d := dropTableRE.FindStringSubmatch(stmt); d != nil {
+		db := quoteIdent(o.Database)
+		return []string{
+			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, quoteIdent(d[1]), onCluster(o)),
+			fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, quoteIdent(d[1]+localSuffix), onCluster(o)),
+		}, nil
+	}
 	m := createTableRE.FindStringSubmatch(stmt)
 	if m == nil {
-		return nil, fmt.Errorf("cluster mode handles only CREATE TABLE IF NOT EXISTS name (...) ENGINE = ...MergeTree(...): write this statement for clusters")
+		return nil, fmt.Errorf("cluster mode handles only CREATE TABLE IF NOT EXISTS name (...) ENGINE = ...MergeTree(...), DROP TABLE IF EXISTS name, and a copy CREATE ... AS SELECT: write this statement for clusters")
 	}
 	name, columns, engine, args, rest := m[1], m[2], m[3], strings.TrimSpace(m[4]), m[5]
 	key := orderByRE.FindStringSubmatch(rest)

@@ -6,14 +6,19 @@ import (
 	"time"
 )
 
-// retainedTables are the tables DropExpired prunes; each is partitioned by
-// toYYYYMM of a DateTime('UTC') column.
-var retainedTables = [...]string{"events", "colour_changes", "exposures"}
+// retainedTables are the tables DropExpired prunes by month; each is
+// partitioned by toYYYYMM of a DateTime('UTC') column.
+var retainedTables = [...]string{"events", "colour_changes"}
 
-// DropExpired drops, from events, colour_changes and exposures, every monthly partition
+// DropExpired drops, from events and colour_changes, every monthly partition
 // that lies wholly before now minus RetentionDays (its month ended on or before
 // that instant), and returns how many partitions it dropped. It reads the
-// partitions from system.parts. colours_current is never pruned.
+// partitions from system.parts. colours_current is never pruned. exposures is
+// not partitioned (a new version of an exposure may fall in another month than
+// the one it replaces): its rows with exposed_at before the month boundary are
+// deleted by a mutation instead. A retraction's exposed_at is the end of the
+// latest stay behind the exposure, never before the versions it hides, so
+// retention never brings a retracted exposure back.
 //
 // In cluster mode it reads the parts of every server (the cluster table
 // function) and drops each partition ON CLUSTER from the local tables.
@@ -49,6 +54,22 @@ func (c *Client) DropExpired(ctx context.Context, now time.Time) (int, error) {
 			dropped++
 			c.opts.Logger.Info("clickhouse retention: partition dropped", "database", c.opts.Database, "table", table, "partition", p)
 		}
+	}
+	// The same boundary for exposures: the start of the first month kept.
+	first := time.Date(cutoff.Year(), cutoff.Month(), 1, 0, 0, 0, 0, time.UTC)
+	var old uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM exposures WHERE exposed_at < ?", first).Scan(&old); err != nil {
+		return dropped, fmt.Errorf("count expired exposures: %w", err)
+	}
+	if old > 0 {
+		stmt := "ALTER TABLE exposures DELETE WHERE exposed_at < ?"
+		if c.opts.Cluster != "" {
+			stmt = fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE exposed_at < ?", quoteIdent(c.opts.Database), quoteIdent("exposures"+localSuffix), onCluster(c.opts))
+		}
+		if err := c.conn.Exec(ctx, stmt, first); err != nil {
+			return dropped, fmt.Errorf("delete expired exposures: %w", err)
+		}
+		c.opts.Logger.Info("clickhouse retention: exposures deleted", "database", c.opts.Database, "rows", old)
 	}
 	return dropped, nil
 }

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -41,6 +42,17 @@ func TestDropExpired(t *testing.T) {
 	if err := c.WriteColourUpdates(ctx, ups); err != nil {
 		t.Fatal(err)
 	}
+	// Exposures are not partitioned: those before the first month kept are
+	// deleted by a mutation.
+	var xs []sinks.Exposure
+	for i, m := range months {
+		at := scoring.MustTime(m.at).Std().Unix()
+		xs = append(xs, sinks.Exposure{ID: fmt.Sprint("exp-", i), Exposed: key.String(), Kind: "companion", Place: "c:1",
+			OverlapStart: at - 600, OverlapEnd: at, ExposedAt: at, Version: uint64(i + 1)})
+	}
+	if err := c.WriteExposures(ctx, xs); err != nil {
+		t.Fatal(err)
+	}
 	dropped, err := c.DropExpired(ctx, now)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +70,22 @@ func TestDropExpired(t *testing.T) {
 		}
 		if n := count(t, c, "SELECT count() FROM colour_changes WHERE version = ?", ups[i].Version); n != want {
 			t.Errorf("colour change of %s: %d rows, want %d", m.at, n, want)
+		}
+	}
+	// The mutation runs in the background: wait for it to finish.
+	for n := 0; count(t, c, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = 'exposures' AND is_done = 0") > 0; n++ {
+		if n == 600 {
+			t.Fatal("the exposures retention mutation did not finish")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, m := range months {
+		want := uint64(0)
+		if m.keep {
+			want = 1
+		}
+		if n := count(t, c, "SELECT count() FROM exposures WHERE exposure_id = ?", xs[i].ID); n != want {
+			t.Errorf("exposure of %s: %d rows, want %d", m.at, n, want)
 		}
 	}
 	// colours_current is never pruned.

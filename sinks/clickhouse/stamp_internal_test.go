@@ -52,15 +52,29 @@ func TestClusterStatements(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", m.Name, err)
 			}
+			switch {
+			case copyTableRE.MatchString(s):
+				if len(out) != 0 {
+					t.Errorf("%s: a copy became %d statements, want none", m.Name, len(out))
+				}
+				continue
+			case dropTableRE.MatchString(s):
+				name := dropTableRE.FindStringSubmatch(s)[1]
+				if len(out) != 2 || !contains(out[0], "`"+name+"` ON CLUSTER `prod`") || !contains(out[1], "`"+name+"_local` ON CLUSTER `prod`") {
+					t.Errorf("%s: drop of %s became %q", m.Name, name, out)
+				}
+				continue
+			}
 			if len(out) != 2 {
 				t.Fatalf("%s: %d statements, want 2", m.Name, len(out))
 			}
+			table := createTableRE.FindStringSubmatch(s)[1]
 			local, dist := out[0], out[1]
-			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + m.Name + "_local` ON CLUSTER `prod`"
+			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + table + "_local` ON CLUSTER `prod`"
 			if local[:len(want)] != want {
 				t.Errorf("%s: local table starts %.80q", m.Name, local)
 			}
-			for _, w := range []string{"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/prod/{shard}/hc/" + m.Name + "', '{replica}'", "ORDER BY"} {
+			for _, w := range []string{"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/prod/{shard}/hc/" + table + "', '{replica}'", "ORDER BY"} {
 				if !contains(local, w) {
 					t.Errorf("%s: local table lacks %q", m.Name, w)
 				}
@@ -69,10 +83,10 @@ func TestClusterStatements(t *testing.T) {
 				t.Errorf("%s: local table keeps column comments, which 18.16 refuses on Replicated tables", m.Name)
 			}
 			key := "person_key"
-			if m.Name == "exposures" {
+			if table == "exposures" {
 				key = "exposed_key"
 			}
-			if w := "ENGINE = Distributed('prod', 'hc', '" + m.Name + "_local', sipHash64(" + key + "))"; !contains(dist, w) {
+			if w := "ENGINE = Distributed('prod', 'hc', '" + table + "_local', sipHash64(" + key + "))"; !contains(dist, w) {
 				t.Errorf("%s: distributed table lacks %q:\n%s", m.Name, w, dist)
 			}
 		}
