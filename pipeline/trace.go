@@ -12,7 +12,6 @@ import (
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/scoring/tracing"
-	"healthcode/sinks"
 )
 
 // placePartition maps a place key to a partition of hc.presence.
@@ -165,7 +164,7 @@ func (tp *tracePart) flush(ctx context.Context) error {
 		ev := x.Event()
 		p := x.Exposed.Partition(o.Partitions)
 		perPart[p] = append(perPart[p], ev)
-		rec, err := sinks.NewExposure(x)
+		rec, err := wire.NewExposure(x)
 		if err != nil {
 			return fmt.Errorf("trace: %w", err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"healthcode/pipeline/wire"
 	"io"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func describeEvent(e *clickhouse.EventRow) string {
 	case "declaration":
 		what = fmt.Sprintf("self-declaration at %s, temperature %.1f °C, symptom bits %05b", at, e.TemperatureC, e.Symptoms)
 	case "exposure":
-		kind, err := sinks.ExposureKindName(scoring.ExposureKind(e.Sub))
+		kind, err := wire.ExposureKindName(scoring.ExposureKind(e.Sub))
 		if err != nil {
 			kind = "exposure"
 		}

@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"fmt"
+	"healthcode/pipeline/wire"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -44,10 +45,10 @@ func TestDropExpired(t *testing.T) {
 	}
 	// Exposures are not partitioned: those before the first month kept are
 	// deleted by a mutation.
-	var xs []sinks.Exposure
+	var xs []wire.Exposure
 	for i, m := range months {
 		at := scoring.MustTime(m.at).Std().Unix()
-		xs = append(xs, sinks.Exposure{ID: fmt.Sprint("exp-", i), Exposed: key.String(), Kind: "companion", Place: "c:1",
+		xs = append(xs, wire.Exposure{ID: fmt.Sprint("exp-", i), Exposed: key.String(), Kind: "companion", Place: "c:1",
 			OverlapStart: at - 600, OverlapEnd: at, ExposedAt: at, Version: uint64(i + 1)})
 	}
 	if err := c.WriteExposures(ctx, xs); err != nil {
