@@ -96,7 +96,7 @@ func arrivalsSQL(db string) string {
 		"FROM " + db + ".events WHERE " + abroadCond + " AND occurred_at > 0 GROUP BY person_key) ARRAY JOIN arr AS a"
 	return fmt.Sprintf("SELECT person_key, toUInt32(maxIf(at, lvl = %d)) AS f_%s, toUInt32(maxIf(at, lvl = %d)) AS f_%s FROM ("+
 		"SELECT person_key, at, arrayElement(c_levels, arrayFirstIndex((f, e) -> f <= at AND (e = 0 OR e > at), c_froms, c_ends)) AS lvl "+
-		"FROM (%s) ANY LEFT JOIN (%s) USING country) GROUP BY person_key",
+		"FROM (%s) AS arrivals ANY LEFT JOIN (%s) AS periods USING country) GROUP BY person_key",
 		scoring.RiskHigh, scoring.FactArrivalHigh, scoring.RiskMedium, scoring.FactArrivalMedium, latest, periods)
 }
 
@@ -135,7 +135,7 @@ func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 	inner := "SELECT person_key, " + strings.Join(agg, ",\n  ") +
 		"\nFROM (SELECT person_key, kind, sub, result, level, symptoms, temperature_c, country, event_id, ended_at, kafka_partition, " +
 		"toUInt32(occurred_at) AS t FROM " + db + ".events WHERE occurred_at > 0)\nGROUP BY person_key"
-	inner = "SELECT * FROM (" + inner + ")\nANY LEFT JOIN (" + arrivalsSQL(db) + ") USING person_key"
+	inner = "SELECT * FROM (" + inner + ") AS facts\nANY LEFT JOIN (" + arrivalsSQL(db) + ") AS arrival_facts USING person_key"
 
 	// Middle: the latest negative PCR (n1) and the latest one at least
 	// negative_apart before it (nq): "two negatives after A, apart" holds
