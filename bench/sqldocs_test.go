@@ -114,7 +114,9 @@ func demoValues(t *testing.T, ctx context.Context, conn driver.Conn, db string) 
 	if day.IsZero() || venue == "" || cas == "" {
 		t.Fatalf("the demo data lacks a red day (%v), a venue with exposures (%q) or a chain to secondary contacts (%q)", day, venue, cas)
 	}
-	ts := func(t time.Time) string { return fmt.Sprintf("toDateTime('%s', 'UTC')", t.UTC().Format("2006-01-02 15:04:05")) }
+	ts := func(t time.Time) string {
+		return fmt.Sprintf("toDateTime('%s', 'UTC')", t.UTC().Format("2006-01-02 15:04:05"))
+	}
 	return map[string]string{
 		"day":   fmt.Sprintf("toDate('%s')", day.Format("2006-01-02")),
 		"venue": "'" + venue + "'",
