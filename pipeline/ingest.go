@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sync/errgroup"
@@ -22,6 +23,8 @@ type ingest struct {
 	o       *Options
 	kc      *kafka.Client
 	dec     *sources.Decoder
+	hub     *policyHub                // the policy in force: its colours are those an override may name
+	decPol  *scoring.Policy           // the policy dec was built for; nil if Options.Decoder.Colours fixes them
 	streams map[string]sources.Stream // topic -> stream
 	events  *kafka.Writer
 	areas   *kafka.Writer
@@ -39,12 +42,11 @@ type ingestOut struct {
 	nEv    int
 }
 
-func newIngest(o *Options, kc *kafka.Client) (*ingest, error) {
-	dec, err := sources.NewDecoder(o.Decoder)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+func newIngest(o *Options, kc *kafka.Client, hub *policyHub) (*ingest, error) {
+	in := &ingest{o: o, kc: kc, hub: hub, streams: map[string]sources.Stream{}}
+	if err := in.followPolicy(hub.Policy()); err != nil {
+		return nil, err
 	}
-	in := &ingest{o: o, kc: kc, dec: dec, streams: map[string]sources.Stream{}}
 	for s, t := range o.Topics.Sources {
 		in.streams[t] = s
 	}
@@ -63,6 +65,10 @@ func (in *ingest) run(ctx context.Context) error {
 	topics := make([]string, 0, len(in.streams))
 	for t := range in.streams {
 		topics = append(topics, t)
+	}
+	// Overrides name colours of the policy in force: read hc.policy first.
+	if err := in.hub.ready.wait(ctx); err != nil {
+		return ignoreCancel(fmt.Errorf("ingest: %w", err))
 	}
 	r := in.kc.NewGroupReader(ctx, in.o.group(StageIngest), topics...)
 	defer r.Close()
@@ -87,6 +93,9 @@ func (in *ingest) run(ctx context.Context) error {
 			msgs, err := kafka.FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
 			if err != nil {
 				return ignoreCancel(err)
+			}
+			if err := in.followPolicy(in.hub.Policy()); err != nil {
+				return err
 			}
 			out := in.decode(msgs, &batch)
 			select {
@@ -225,4 +234,27 @@ func ignoreCancel(err error) error {
 		return nil
 	}
 	return err
+}
+
+// followPolicy builds the decoder for the colours of p, the policy in force,
+// when they differ from those it was built for (a published policy that
+// renames or adds colours); Options.Decoder.Colours, when set, fixes them.
+func (in *ingest) followPolicy(p *scoring.Policy) error {
+	if in.dec != nil && (in.decPol == nil || in.decPol == p) {
+		return nil
+	}
+	cfg := in.o.Decoder
+	if cfg.Colours == nil {
+		if in.dec != nil && slices.Equal(in.decPol.Colours, p.Colours) {
+			in.decPol = p
+			return nil
+		}
+		cfg.Colours, in.decPol = p.Colours, p
+	}
+	dec, err := sources.NewDecoder(cfg)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in.dec = dec
+	return nil
 }

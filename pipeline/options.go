@@ -77,7 +77,7 @@ type Options struct {
 	Topics      Topics
 	Partitions  int                // partitions of internal topics (created if missing); default 8
 	Policy      *scoring.Policy    // required: in force until a policy is published on Topics.Policy
-	Decoder     sources.Config     // pseudonym key etc.; Colours default to the policy's
+	Decoder     sources.Config     // pseudonym key etc.; Colours nil: the colours of the policy in force, followed on Topics.Policy
 	ClickHouse  clickhouse.Options // for the sink stage
 	Clock       ClockMode          // default ClockWall
 	Stages      []string           // default AllStages
@@ -146,9 +146,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.Decoder.Now == nil {
 		o.Decoder.Now = o.Now
-	}
-	if o.Decoder.Colours == nil && o.Policy != nil {
-		o.Decoder.Colours = o.Policy.Colours
 	}
 }
 

@@ -91,24 +91,36 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	// Build every stage before starting any, so a stage that cannot be built
 	// leaves nothing running behind the error.
+	// One policy hub per process: every stage that reads a policy parameter
+	// follows hc.policy through it.
+	hub := newPolicyHub(p.o.Policy, p.kc.NewWriter(p.o.Topics.DeadLetter, &kafka.Hash{}))
 	runs := make([]func(context.Context) error, len(p.o.Stages))
 	for i, stage := range p.o.Stages {
 		switch stage {
 		case StageIngest:
-			in, err := newIngest(&p.o, p.kc)
+			in, err := newIngest(&p.o, p.kc, hub)
 			if err != nil {
+				hub.dead.Close()
 				return err
 			}
 			runs[i] = in.run
 		case StageScore:
-			runs[i] = newScore(&p.o, p.kc).run
+			runs[i] = newScore(&p.o, p.kc, hub).run
 		case StageTrace:
-			runs[i] = newTrace(&p.o, p.kc).run
+			runs[i] = newTrace(&p.o, p.kc, hub).run
 		case StageSink:
 			runs[i] = newSink(&p.o, p.kc).run
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if p.o.has(StageIngest) || p.o.has(StageScore) || p.o.has(StageTrace) {
+		g.Go(func() error {
+			defer hub.dead.Close()
+			return hub.run(ctx, &p.o, p.kc)
+		})
+	} else {
+		hub.dead.Close()
+	}
 	for i, stage := range p.o.Stages {
 		g.Go(func() error {
 			// The stage's goroutines, and those they start, carry the label

@@ -30,12 +30,12 @@ type score struct {
 	dead     *kafka.Writer
 }
 
-func newScore(o *Options, kc *kafka.Client) *score {
+func newScore(o *Options, kc *kafka.Client, policies *policyHub) *score {
 	return &score{
 		o:        o,
 		kc:       kc,
 		hub:      newAreaHub(),
-		policies: newPolicyHub(o.Policy, kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
+		policies: policies,
 		presence: kc.NewWriter(o.Topics.Presence, kafka.PartitionBalancer{}),
 		updates:  kc.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
 		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
@@ -52,10 +52,6 @@ func (s *score) run(ctx context.Context) error {
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.hub.run(ctx, s.o, s.kc) })
-	g.Go(func() error {
-		defer s.policies.dead.Close()
-		return s.policies.run(ctx, s.o, s.kc)
-	})
 	g.Go(func() error {
 		return s.kc.RunPartitioned(ctx, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
 	})

@@ -59,6 +59,8 @@ func (s *sink) run(ctx context.Context) error {
 	g.Go(func() error { return s.events(ctx) })
 	g.Go(func() error { return s.colours(ctx) })
 	g.Go(func() error { return s.exposures(ctx) })
+	g.Go(func() error { return s.areas(ctx) })
+	g.Go(func() error { return s.policies(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
 }

@@ -34,6 +34,8 @@ func TestCluster(t *testing.T) {
 		"Admin_CountsAndDrop":                TestAdmin_CountsAndDrop,
 		"DropExpired":                        TestDropExpired,
 		"DemoDatabase":                       TestDemoDatabase,
+		"WriteDesignationsAndPolicies":       TestWriteDesignationsAndPolicies,
+		"Rollups":                            TestRollups,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each has its own database; ON CLUSTER DDL mostly waits

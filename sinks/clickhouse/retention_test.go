@@ -58,8 +58,13 @@ func TestDropExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dropped != 4 {
-		t.Errorf("dropped %d partitions, want 4 (two months of two tables)", dropped)
+	// Two months of events, of colour_changes and of its rollup
+	// colour_transitions_daily.
+	if dropped != 6 {
+		t.Errorf("dropped %d partitions, want 6 (two months of three tables)", dropped)
+	}
+	if n := count(t, c, "SELECT count() FROM colour_transitions_daily WHERE day < '2021-05-01'"); n != 0 {
+		t.Errorf("colour_transitions_daily keeps %d rows of dropped months", n)
 	}
 	for i, m := range months {
 		want := uint64(0)
