@@ -93,8 +93,8 @@ type Options struct {
 	// batch is dropped uncommitted, to be delivered again. Default 10s; it
 	// must be below Kafka.RebalanceTimeout.
 	ShutdownTimeout time.Duration
-	Logger      *slog.Logger       // default slog.Default()
-	Metrics     *Metrics           // counters; default a fresh set
+	Logger          *slog.Logger // default slog.Default()
+	Metrics         *Metrics     // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
 }
