@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 
 	"healthcode/pipeline/kafka"
+	"healthcode/scoring"
 )
 
 // kafka-go rebalances eagerly: every new generation of a consumer group stops
@@ -124,4 +126,17 @@ func (t *trace) reuse(c kafka.Claim, log *slog.Logger) *tracePart {
 // keep puts a cleanly stopped partition's index in the cache.
 func (t *trace) keep(tp *tracePart, next int64) {
 	t.kept.put(tp.p, keptState[*tracePart]{next: next, state: tp})
+}
+
+// RestorePartition restores the scoring engine of partition p from the
+// changelog exactly as an assigned partition does, without consuming any
+// input, and returns how many persons it loaded: the restore benchmark's
+// measure (bench/takeover.go).
+func (p *Pipeline) RestorePartition(ctx context.Context, partition int) (int, error) {
+	s := &score{o: &p.o, kc: p.kc}
+	pt := &part{s: s, p: partition, eng: scoring.NewEngine(p.o.Policy, scoring.EngineOptions{})}
+	if err := pt.restore(ctx); err != nil {
+		return 0, fmt.Errorf("restore partition %d: %w", partition, err)
+	}
+	return pt.eng.Len(), nil
 }
