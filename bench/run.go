@@ -33,6 +33,7 @@ var sections = []section{
 	{"latency", Latency},
 	{"batch-sql", BatchSQL},
 	{"codes", Codes},
+	{"takeover", Takeover},
 }
 
 // Run runs every section of the benchmark with o (defaults filled in) and

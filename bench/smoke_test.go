@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ var reportKeys = []string{
 	"clickhouse_rows_per_sec", "rss_bytes_per_million_people",
 	"trace_case_ms", "trace_bytes_per_presence",
 	"codes_requests_per_sec", "codes_p99_ms", "codes_bytes_per_person", "codes_update_to_token_p99_ms",
+	"takeover_seconds", "restore_persons_per_sec",
 }
 
 // noBaseline are the keys that need none: the ceiling is e2e's baseline, and
@@ -37,9 +39,13 @@ var noBaseline = map[string]bool{"ceiling_events_per_sec": true, "sql_agrees": t
 func TestBenchSmoke(t *testing.T) {
 	ch := chtest.Start(t)
 	out := t.TempDir()
+	bin := filepath.Join(out, "healthcode") // the takeover section's worker processes
+	if b, err := exec.Command("go", "build", "-o", bin, "../cmd/healthcode").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, Options{Quick: true, Out: out, ClickHouse: ch,
+	rep, err := Run(ctx, Options{Quick: true, Out: out, ClickHouse: ch, Binary: bin,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)

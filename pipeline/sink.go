@@ -74,10 +74,14 @@ func (s *sink) run(ctx context.Context) error {
 func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) ([]kafka.Message, error))) error {
 	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
+	// Told to stop, the batch in hand is inserted and committed under fin
+	// (shutdown.go); Close then sends the offset.
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
 	var buf []kafka.Message
 	for {
 		msgs, err := kafka.FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
-		if err != nil {
+		if len(msgs) == 0 || (err != nil && ctx.Err() == nil) {
 			return ignoreCancel(err)
 		}
 		buf = msgs
@@ -87,17 +91,17 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			err = nil
 			if !inserted {
 				var refused []kafka.Message
-				if refused, err = insert(ctx); err == nil {
+				if refused, err = insert(fin); err == nil {
 					inserted = true
 					dead = append(dead, refused...)
 				}
 			}
 			if err == nil && len(dead) > 0 {
-				if err = s.writeDead(ctx, dead); err == nil {
+				if err = s.writeDead(fin, dead); err == nil {
 					dead = nil
 				}
 			}
-			if err == nil || ctx.Err() != nil {
+			if err == nil || fin.Err() != nil {
 				break
 			}
 			// ClickHouse may be restarting: keep the batch, back off, retry.
@@ -106,14 +110,17 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			}
 			select {
 			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
+			case <-fin.Done():
 			}
 		}
-		if ctx.Err() != nil {
-			return nil
+		if err == nil {
+			err = r.CommitMessages(fin, msgs...)
 		}
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
-			return ignoreCancel(fmt.Errorf("%s: commit: %w", group, err))
+		if err != nil {
+			if s.o.droppedAtDeadline(fin, StageSink, -1) {
+				return nil
+			}
+			return fmt.Errorf("%s: commit: %w", group, err)
 		}
 	}
 }

@@ -36,6 +36,7 @@ type trace struct {
 	presence  *kafka.Writer // presences forwarded to the partition of their cell (tracepolicy.go)
 	dead      *kafka.Writer
 	policies  *policyHub
+	kept      stateCache[*tracePart] // indexes kept across rebalances (statecache.go)
 }
 
 func newTrace(o *Options, kc *kafka.Client, policies *policyHub) *trace {
@@ -80,36 +81,49 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	if err := t.policies.ready.wait(ctx); err != nil {
 		return ignoreCancel(fmt.Errorf("partition %d: %w", c.Partition, err))
 	}
-	tp := &tracePart{t: t, p: c.Partition, next: c.Offset}
-	tp.pol = t.policies.Policy()
-	tp.tr = tracing.New(tp.pol, tracing.Options{})
-	start := time.Now()
-	if err := tp.rebuild(ctx, c.Offset); err != nil {
-		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
+	// The batch in hand is finished under fin when ctx ends (shutdown.go).
+	fin, finDone := finishing(ctx, t.o.ShutdownTimeout)
+	defer finDone()
+	tp := t.reuse(c, log)
+	if tp == nil {
+		tp = &tracePart{t: t, p: c.Partition, next: c.Offset}
+		tp.pol = t.policies.Policy()
+		tp.tr = tracing.New(tp.pol, tracing.Options{})
+		start := time.Now()
+		if err := tp.rebuild(ctx, c.Offset); err != nil {
+			return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
+		}
+		tp.tr.Expire(tp.clock)
+		tp.expired = tp.clock
+		t.o.Metrics.PartitionRestores.Add(1)
+		log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	}
-	tp.tr.Expire(tp.clock)
-	tp.expired = tp.clock
-	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
-		if err := tp.followPolicy(ctx, log); err != nil {
-			return err
+		if ctx.Err() == nil {
+			if err := tp.followPolicy(ctx, log); err != nil {
+				return err
+			}
 		}
 		// Wake at least once a second to follow a published policy.
 		fctx, fcancel := context.WithTimeout(ctx, time.Second)
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, t.o.Linger, buf[:0])
 		fcancel()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && len(msgs) == 0 {
+			t.keep(tp, tp.next) // stopped between batches: the index is exact
 			return nil
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
 		for i := range msgs {
 			tp.apply(&msgs[i])
 		}
-		if err := tp.flush(ctx); err != nil {
+		if err := tp.flush(fin); err != nil {
+			if t.o.droppedAtDeadline(fin, StageTrace, c.Partition) {
+				return nil
+			}
 			return err
 		}
 		if len(msgs) > 0 {

@@ -25,6 +25,7 @@ type runFlags struct {
 	simulate                             bool
 	sim                                  simFlags
 	deadLetterRetention                  time.Duration
+	shutdownTimeout                      time.Duration
 }
 
 func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -40,6 +41,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
 	fs.DurationVar(&f.deadLetterRetention, "dead-letter-retention", pipeline.DefaultDeadLetterRetention, "retention of hc.dead-letter when run creates it (it holds raw upstream input); an existing topic keeps its own")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on a first SIGTERM or SIGINT, how long each stage may take to finish the batch in hand (written, acknowledged, committed) before it drops it, to be redelivered, and exits")
 	key := addKeyFlags(fs)
 	groupPrefix := addGroupPrefixFlag(fs)
 	tf := addTopicFlags(fs)
@@ -105,6 +107,9 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		ClickHouse:  ch,
 		Clock:       pipeline.ClockMode(f.clock),
 		Stages:      splitList(f.stages),
+		// The group timings are kafka.Config's defaults (recovery under 10s):
+		// docs/operations.md, "Consumer-group timings".
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
