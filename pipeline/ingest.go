@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -89,6 +90,7 @@ func (in *ingest) run(ctx context.Context) error {
 				return ignoreCancel(err)
 			}
 			out := in.decode(msgs, &batch)
+			stampUpstream(out.events, out.in)
 			select {
 			case ready <- out:
 			case <-ctx.Done():
@@ -98,6 +100,7 @@ func (in *ingest) run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		for out := range ready {
+			t0 := time.Now()
 			if err := in.write(ctx, out); err != nil {
 				if ctx.Err() != nil {
 					// Shutting down mid-write: commit nothing; the batch is
@@ -113,6 +116,8 @@ func (in *ingest) run(ctx context.Context) error {
 				return ignoreCancel(fmt.Errorf("ingest: commit: %w", err))
 			}
 			m := in.o.Metrics
+			m.consumed(StageIngest, t0, out.in)
+			m.produced(StageIngest, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead})
 			m.UpstreamIn.Add(int64(len(out.in)))
 			m.DeadLetters.Add(int64(len(out.dead)))
 			m.PersonEvents.Add(int64(out.nEv))

@@ -83,6 +83,8 @@ type part struct {
 func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
 	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+	ob := s.o.Metrics.claim(StageScore, c.Partition)
+	defer ob.release()
 	start := time.Now()
 	if err := pt.restore(ctx); err != nil {
 		return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
@@ -97,6 +99,8 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 	}
+	ob.restored(start)
+	ob.held(pt.eng.Len())
 
 	var buf []kafka.Message
 	for {
@@ -118,6 +122,7 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		fctx, fcancel := context.WithTimeout(ctx, wait)
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
+		t0 := time.Now()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -144,11 +149,14 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		if err := pt.flush(ctx, next); err != nil {
 			return err
 		}
+		s.o.Metrics.updatesWritten(msgs, pt.out)
 		if next >= 0 {
 			if err := c.Commit(next); err != nil {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
 		}
+		s.o.Metrics.consumed(StageScore, t0, msgs)
+		ob.held(pt.eng.Len())
 	}
 }
 
@@ -305,6 +313,7 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
+	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
 	o.Metrics.Updates.Add(int64(len(pt.out)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
 	o.Metrics.DeadLetters.Add(int64(len(pt.dead)))

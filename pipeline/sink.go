@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ func (s *sink) run(ctx context.Context) error {
 	// up the other stages; the topics keep what is not yet inserted.
 	for attempt := 0; ; attempt++ {
 		ch, err := clickhouse.Open(ctx, s.o.ClickHouse)
+		s.o.Metrics.clickhouseOpened(err)
 		if err == nil {
 			s.ch = ch
 			break
@@ -76,6 +78,7 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			return ignoreCancel(err)
 		}
 		buf = msgs
+		t0 := time.Now()
 		dead, insert := prepare(msgs)
 		for attempt := 0; ; attempt++ {
 			err = nil
@@ -86,6 +89,7 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			}
 			if err == nil {
 				err = insert(ctx)
+				s.o.Metrics.inserted(ctx, strings.TrimPrefix(group, s.o.GroupPrefix), err)
 			}
 			if err == nil || ctx.Err() != nil {
 				break
@@ -105,6 +109,7 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 		if err := r.CommitMessages(ctx, msgs...); err != nil {
 			return ignoreCancel(fmt.Errorf("%s: commit: %w", group, err))
 		}
+		s.o.Metrics.consumed(StageSink, t0, msgs)
 	}
 }
 
@@ -191,6 +196,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
+	s.o.Metrics.produced(StageSink, output{s.dead, dead})
 	s.o.Metrics.DeadLetters.Add(int64(len(dead)))
 	return nil
 }

@@ -68,12 +68,15 @@ type tracePart struct {
 func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
 	tp := &tracePart{t: t, p: c.Partition, tr: tracing.New(t.o.Policy, tracing.Options{})}
+	ob := t.o.Metrics.claim(StageTrace, c.Partition)
+	defer ob.release()
 	start := time.Now()
 	if err := tp.rebuild(ctx, c.Offset); err != nil {
 		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
 	}
 	tp.tr.Expire(tp.clock)
 	tp.expired = tp.clock
+	ob.restored(start)
 	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
@@ -82,6 +85,7 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 			return ignoreCancel(err)
 		}
 		buf = msgs
+		t0 := time.Now()
 		for i := range msgs {
 			tp.apply(&msgs[i])
 		}
@@ -93,6 +97,7 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
 		}
+		t.o.Metrics.consumed(StageTrace, t0, msgs)
 	}
 }
 
@@ -179,6 +184,7 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	if err := writeInOrder(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
 		return fmt.Errorf("partition %d: %w", tp.p, err)
 	}
+	o.Metrics.produced(StageTrace, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead})
 	o.Metrics.Exposures.Add(int64(len(tp.found)))
 	o.Metrics.DeadLetters.Add(int64(len(tp.dead)))
 	tp.found, tp.dead = tp.found[:0], tp.dead[:0]
