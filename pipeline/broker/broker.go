@@ -21,9 +21,9 @@ import (
 // Options configure the embedded broker. The zero value is valid: an
 // in-memory broker on a free loopback port.
 type Options struct {
-	DataDir    string       // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
-	Port       int          // loopback TCP port; default 0: one chosen by the kernel
-	Partitions int          // partitions of topics created without a count (auto-created topics); default 8
+	DataDir    string // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
+	Port       int    // loopback TCP port; default 0: one chosen by the kernel
+	Partitions int    // partitions of topics created without a count (auto-created topics); default 8
 	// SyncWrites fsyncs every produced batch and every group-log entry
 	// (offset commits) with a DataDir; default false: written to the OS page
 	// cache as they come, fsynced on segment roll and Close, which survives
