@@ -111,6 +111,7 @@ func TestWorkers_SplitAndTakeOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.kill()
+	killed := time.Now()
 	waitFor("worker a takes over every score partition and drains", 90*time.Second, func() (bool, string) {
 		_, body := scrape(urlA + "/metrics")
 		own, _ := metric(body, `healthcode_partitions_owned{stage="score"}`)
@@ -119,6 +120,7 @@ func TestWorkers_SplitAndTakeOver(t *testing.T) {
 		return own == partitions && series > 0 && lag == 0 && in > 0,
 			fmt.Sprintf("a owns %v, lag %v over %d series, %v upstream messages ingested here", own, lag, series, in)
 	})
+	t.Logf("worker a owned every score partition and had drained %s after the SIGKILL (reported, not asserted)", time.Since(killed).Round(100*time.Millisecond))
 	if code, body := scrape(urlA + "/healthz"); code != 200 {
 		t.Errorf("worker a /healthz after the takeover: %d %s", code, body)
 	}
