@@ -5,6 +5,7 @@ DATA      ?= $(CURDIR)/data
 PEOPLE    ?= 100000
 DAYS      ?= 7
 BIN       := bin/healthcode
+HTTP      ?= 127.0.0.1:8080
 
 .PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper bench clean
 
@@ -12,9 +13,11 @@ build:
 	$(GO) build -o $(BIN) ./cmd/healthcode
 
 # A simulated week of a 100k-person province through the whole pipeline:
-# local ClickHouse (installed if missing) + embedded Kafka-protocol broker.
+# local ClickHouse (installed if missing) + embedded Kafka-protocol broker. After the
+# summary it serves the metrics and a demo code service on $(HTTP) until Ctrl-C
+# (off a terminal it prints the URLs and exits).
 run: build clickhouse
-	$(BIN) run --simulate --people $(PEOPLE) --days $(DAYS) --data-dir $(DATA) --truth $(DATA)/truth.jsonl
+	$(BIN) run --simulate --people $(PEOPLE) --days $(DAYS) --data-dir $(DATA) --truth $(DATA)/truth.jsonl --http $(HTTP)
 
 # Every test, against a real ClickHouse (started here) and the Kafka protocol (kfake, in process);
 # the cluster tests start their own ZooKeeper and two ClickHouse servers (sinks/clickhouse/chtest).

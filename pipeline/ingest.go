@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -98,6 +99,7 @@ func (in *ingest) run(ctx context.Context) error {
 				return err
 			}
 			out := in.decode(msgs, &batch)
+			stampUpstream(out.events, out.in)
 			select {
 			case ready <- out:
 			case <-ctx.Done():
@@ -111,6 +113,7 @@ func (in *ingest) run(ctx context.Context) error {
 		fin, finDone := finishing(ctx, in.o.ShutdownTimeout)
 		defer finDone()
 		for out := range ready {
+			t0 := time.Now()
 			if err := in.write(fin, out); err != nil {
 				if in.o.droppedAtDeadline(fin, StageIngest, -1) {
 					return nil // commit nothing: delivered again to whoever consumes next
@@ -124,8 +127,10 @@ func (in *ingest) run(ctx context.Context) error {
 				return fmt.Errorf("ingest: commit: %w", err)
 			}
 			m := in.o.Metrics
+			m.consumed(StageIngest, t0, out.in)
+			m.produced(StageIngest, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead})
 			m.UpstreamIn.Add(int64(len(out.in)))
-			m.DeadLetters.Add(int64(len(out.dead)))
+			in.o.deadLettered(out.dead)
 			m.PersonEvents.Add(int64(out.nEv))
 			m.Designations.Add(int64(len(out.areas)))
 			select {

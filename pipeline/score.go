@@ -82,11 +82,13 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	// The batch in hand is finished under fin when ctx ends (shutdown.go).
 	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
 	defer finDone()
+	ob := s.o.Metrics.claim(StageScore, c.Partition)
+	defer ob.release()
+	start := time.Now()
 	committed := c.Offset // the state stands here between batches
 	pt := s.reuse(ctx, c, log)
 	if pt == nil {
 		pt = &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
-		start := time.Now()
 		if err := pt.restore(ctx); err != nil {
 			return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
 		}
@@ -103,6 +105,8 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 	}
+	ob.restored(start)
+	ob.held(pt.eng.Len())
 
 	var buf []kafka.Message
 	for {
@@ -124,6 +128,7 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		fctx, fcancel := context.WithTimeout(ctx, wait)
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
+		t0 := time.Now()
 		if ctx.Err() != nil && len(msgs) == 0 {
 			s.keep(fin, pt, committed) // stopped between batches: the state is exact
 			return nil
@@ -154,12 +159,15 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			}
 			return err
 		}
+		s.o.Metrics.updatesWritten(msgs, pt.out)
 		if next >= 0 {
 			if err := c.Commit(next); err != nil {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
 			committed = next
 		}
+		s.o.Metrics.consumed(StageScore, t0, msgs)
+		ob.held(pt.eng.Len())
 	}
 }
 
@@ -316,9 +324,10 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
+	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
 	o.Metrics.Updates.Add(int64(len(pt.out)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
-	o.Metrics.DeadLetters.Add(int64(len(pt.dead)))
+	o.deadLettered(pt.dead)
 	pt.updates = pt.updates[:0]
 	pt.dead = pt.dead[:0]
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ func (s *sink) run(ctx context.Context) error {
 	// up the other stages; the topics keep what is not yet inserted.
 	for attempt := 0; ; attempt++ {
 		ch, err := clickhouse.Open(ctx, s.o.ClickHouse)
+		s.o.Metrics.clickhouseOpened(err)
 		if err == nil {
 			s.ch = ch
 			break
@@ -85,13 +87,16 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			return ignoreCancel(err)
 		}
 		buf = msgs
+		t0 := time.Now()
 		dead, insert := prepare(msgs)
 		inserted := false
 		for attempt := 0; ; attempt++ {
 			err = nil
 			if !inserted {
 				var refused []kafka.Message
-				if refused, err = insert(fin); err == nil {
+				refused, err = insert(fin)
+				s.o.Metrics.inserted(fin, strings.TrimPrefix(group, s.o.GroupPrefix), err)
+				if err == nil {
 					inserted = true
 					dead = append(dead, refused...)
 				}
@@ -122,6 +127,7 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			}
 			return fmt.Errorf("%s: commit: %w", group, err)
 		}
+		s.o.Metrics.consumed(StageSink, t0, msgs)
 	}
 }
 
@@ -214,6 +220,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
+	s.o.Metrics.produced(StageSink, output{s.dead, dead})
 	s.o.deadLettered(dead)
 	return nil
 }

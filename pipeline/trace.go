@@ -77,6 +77,9 @@ type tracePart struct {
 
 func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
+	ob := t.o.Metrics.claim(StageTrace, c.Partition)
+	defer ob.release()
+	start := time.Now()
 	// The contact parameters are those of the policy in force: read hc.policy first.
 	if err := t.policies.ready.wait(ctx); err != nil {
 		return ignoreCancel(fmt.Errorf("partition %d: %w", c.Partition, err))
@@ -89,7 +92,6 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 		tp = &tracePart{t: t, p: c.Partition, next: c.Offset}
 		tp.pol = t.policies.Policy()
 		tp.tr = tracing.New(tp.pol, tracing.Options{})
-		start := time.Now()
 		if err := tp.rebuild(ctx, c.Offset); err != nil {
 			return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
 		}
@@ -98,6 +100,7 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 		t.o.Metrics.PartitionRestores.Add(1)
 		log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	}
+	ob.restored(start)
 	var buf []kafka.Message
 	for {
 		if ctx.Err() == nil {
@@ -117,6 +120,7 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
+		t0 := time.Now()
 		for i := range msgs {
 			tp.apply(&msgs[i])
 		}
@@ -132,6 +136,7 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
 		}
+		t.o.Metrics.consumed(StageTrace, t0, msgs)
 	}
 }
 
@@ -226,8 +231,9 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	if err := writeInOrder(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
 		return fmt.Errorf("partition %d: %w", tp.p, err)
 	}
+	o.Metrics.produced(StageTrace, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead})
 	o.Metrics.Exposures.Add(int64(len(tp.found)))
-	o.Metrics.DeadLetters.Add(int64(len(tp.dead)))
+	o.deadLettered(tp.dead)
 	tp.found, tp.dead = tp.found[:0], tp.dead[:0]
 	return nil
 }

@@ -45,7 +45,7 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(t0).Seconds(), what) }
 
 	// The one-process reference, in this process, on a broker of its own.
-	ref := startBroker(t, parts)
+	ref := startInProcessBroker(t, parts)
 	refOpts := scaleOptions(ref.Addrs(), parts, pipeline.StageIngest, pipeline.StageScore, pipeline.StageTrace)
 	refP, err := pipeline.New(refOpts)
 	if err != nil {
@@ -66,7 +66,7 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	want, _ := scaleColours(t, ref.Addrs())
 	phase(fmt.Sprintf("reference run of %d messages done", len(msgs)))
 
-	emb := startBroker(t, parts)
+	emb := startInProcessBroker(t, parts)
 	ch := chtest.Start(t)
 	obs, err := pipeline.New(scaleOptions(emb.Addrs(), parts)) // every stage's groups, for the lag
 	if err != nil {
@@ -157,7 +157,7 @@ func scaleSim(t *testing.T) []sim.Message {
 	return out
 }
 
-func startBroker(t *testing.T, parts int) *broker.Broker {
+func startInProcessBroker(t *testing.T, parts int) *broker.Broker {
 	t.Helper()
 	b, err := broker.Start(broker.Options{Partitions: parts})
 	if err != nil {
