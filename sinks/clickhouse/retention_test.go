@@ -2,11 +2,11 @@ package clickhouse_test
 
 import (
 	"fmt"
-	"healthcode/pipeline/wire"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
@@ -58,13 +58,15 @@ func TestDropExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two months of events, of colour_changes and of its rollup
-	// colour_transitions_daily.
-	if dropped != 6 {
-		t.Errorf("dropped %d partitions, want 6 (two months of three tables)", dropped)
+	// Two months of events, of colour_changes and of the rollups
+	// colour_transitions_daily, exposures_daily and place_exposures.
+	if dropped != 10 {
+		t.Errorf("dropped %d partitions, want 10 (two months of five tables)", dropped)
 	}
-	if n := count(t, c, "SELECT count() FROM colour_transitions_daily WHERE day < '2021-05-01'"); n != 0 {
-		t.Errorf("colour_transitions_daily keeps %d rows of dropped months", n)
+	for _, table := range []string{"colour_transitions_daily", "exposures_daily", "place_exposures"} {
+		if n := count(t, c, "SELECT count() FROM "+table+" WHERE day < '2021-05-01'"); n != 0 {
+			t.Errorf("%s keeps %d rows of dropped months", table, n)
+		}
 	}
 	for i, m := range months {
 		want := uint64(0)
