@@ -92,6 +92,25 @@ func (f *feeder) allow(n int64) {
 	f.cond.Broadcast()
 }
 
+// reached reports whether everything allowed so far is written and
+// acknowledged (or the simulator has ended).
+func (f *feeder) reached() bool {
+	if done, _ := f.finished(); done {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.allowed >= 0 && f.written >= f.allowed
+}
+
+// countMessages runs the simulator without Kafka and counts its messages, so
+// the input can be cut into equal steps before it is written.
+func countMessages(ctx context.Context, cfg sim.Config) (int64, error) {
+	var n int64
+	_, err := sim.Run(ctx, cfg, func(sim.Message) error { n++; return nil })
+	return n, err
+}
+
 // pause returns once no write is in flight and none will start before resume.
 func (f *feeder) pause() {
 	f.mu.Lock()

@@ -18,9 +18,12 @@ type Options struct {
 	Days   int   // simulated days; default 7
 	Seed   int64 // seeds the simulator and the fault schedule; default 1
 
-	Kills     int           // SIGKILLs of the single-process pipeline; default 20
-	Outage    time.Duration // how long ClickHouse stays stopped; default 60s
-	KillAfter time.Duration // a kill lands at a random point up to this long after its input is released; default 3s
+	Kills  int           // SIGKILLs of the single-process pipeline; default 20
+	Outage time.Duration // how long ClickHouse stays stopped; default 60s
+
+	// Control runs the reference twice and compares the two: what differs
+	// there differs without any fault (the pipeline's own nondeterminism).
+	Control bool
 
 	// Judge makes recoveries over MaxRecovery (the ClickHouse outage aside)
 	// fail the run; the smoke leaves it off and only reports them.
@@ -37,7 +40,7 @@ type Options struct {
 // Smoke returns the small size that runs in `make test`: a few thousand
 // people, two kills, a few seconds of ClickHouse outage, no timing verdicts.
 func Smoke(bin string) Options {
-	return Options{Bin: bin, People: 3000, Days: 5, Kills: 2, Outage: 3 * time.Second, KillAfter: 1500 * time.Millisecond}
+	return Options{Bin: bin, People: 3000, Days: 5, Kills: 2, Outage: 3 * time.Second}
 }
 
 func (o *Options) setDefaults() {
@@ -59,9 +62,6 @@ func (o *Options) setDefaults() {
 	if o.Outage == 0 {
 		o.Outage = 60 * time.Second
 	}
-	if o.KillAfter == 0 {
-		o.KillAfter = 3 * time.Second
-	}
 	if o.MaxRecovery == 0 {
 		o.MaxRecovery = 10 * time.Second
 	}
@@ -80,7 +80,7 @@ func (o *Options) validate() error {
 	if o.Bin == "" {
 		return errors.New("chaos: no healthcode binary (Options.Bin)")
 	}
-	if o.People < 100 || o.Days < 1 || o.Kills < 0 || o.Outage < 0 || o.KillAfter < 0 {
+	if o.People < 100 || o.Days < 1 || o.Kills < 0 || o.Outage < 0 {
 		return fmt.Errorf("chaos: bad size: %d people, %d days, %d kills, outage %s", o.People, o.Days, o.Kills, o.Outage)
 	}
 	return nil

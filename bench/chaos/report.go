@@ -42,9 +42,10 @@ func (r *Report) Markdown() string {
 		o.People, o.Days, o.Seed, r.Messages)
 	fmt.Fprintf(&b, "- Each run has its own standalone broker (`healthcode broker --port P --data-dir D`, kfake), its own database on a private clickhouse-server (free loopback port, data under the work directory), and workers `healthcode run --brokers 127.0.0.1:P --clock event --partitions %d`%s. The pseudonym key reaches the workers in the environment.\n",
 		partitions, featureNote(r.Features))
-	fmt.Fprintf(&b, "- **Reference**: one worker, the whole input at once, uninterrupted: drained after %s.\n", ms(r.RefTook))
-	fmt.Fprintf(&b, "- **Under faults**: the same input, released in %d equal steps, one at each fault, so every fault lands on work in hand; drained after %s. Fault times are drawn from a seeded generator (seed %d), never the clock. A process that exits on its own is restarted a second later, as a supervisor would, and listed below.\n",
-		o.Kills+6, ms(r.ChaosTook), o.Seed)
+	fmt.Fprintf(&b, "- Both runs get the input in the same %d equal steps, each released once the one before has drained, so both see it in the same order as far as the harness decides it (a fault that finds its step done already is measured on the next step).\n", r.steps())
+	fmt.Fprintf(&b, "- **Reference**: one worker, uninterrupted: drained after %s.\n", ms(r.RefTook))
+	fmt.Fprintf(&b, "- **Under faults**: one fault per step after the first, landing at a random point of its step (a fraction, drawn from a generator seeded with %d and never from the clock, of the time the reference took for that step), so each fault finds work in hand; drained after %s. A process that exits on its own is restarted a second later, as a supervisor would, and listed below.\n",
+		o.Seed, ms(r.ChaosTook))
 	fmt.Fprintf(&b, "- **Drained** means: the simulator has finished, every consumer group's committed offset equals the end offset on every partition of its input, and the ClickHouse row counts have stopped changing, all seen twice %s apart with nothing moved in between (an idle stretch of a stalled run still has lag, so it is not taken for drained).\n", o.Settle)
 	fmt.Fprintf(&b, "- **Recovery** of a fault is the time from the fault until every partition that had uncommitted input at the fault has committed more (or all of it), read through the toolkit's lag query (`pipeline.Lag`: committed and end offsets of every group). For the ClickHouse outage it is counted from the restart, on the sink's groups; what matters there is that the other stages kept committing during the outage.\n\n")
 
@@ -89,6 +90,16 @@ func (r *Report) Markdown() string {
 			what += " — " + c.detail
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", strings.ReplaceAll(what, "|", "\\|"), c.ref, c.chaos, ok)
+	}
+	if len(r.Control) > 0 {
+		fmt.Fprintf(&b, "\n### Control: a second uninterrupted run against the reference\n\nWhat differs here differs without any fault: the pipeline's own nondeterminism, not a loss.\n\n| what | reference | second run | identical |\n|---|---|---|---|\n")
+		for _, c := range r.Control {
+			ok := "yes"
+			if !c.ok {
+				ok = "**NO**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", strings.ReplaceAll(c.what, "|", "\\|"), c.ref, c.chaos, ok)
+		}
 	}
 	fmt.Fprintf(&b, "\nThe tables are read with `FINAL`, every column but `inserted_at` and the Kafka coordinates (`kafka_topic`, `kafka_partition`, `kafka_offset`: a message delivered again after a restart may be written from another offset). Updates are read from `hc.colour-updates` from the first offset to the end, the latest version per person giving the final colour and reasons.\n\n")
 

@@ -27,8 +27,10 @@ type Report struct {
 	ChaosTook time.Duration // under faults: first message to drained
 	Faults    []fault
 	Checks    []check
-	Crashes   []string // process exits nobody asked for (each was restarted)
-	Failures  []string // why the run fails; empty when it passes
+	Control   []check         // a second uninterrupted run against the first (Options.Control)
+	refSteps  []time.Duration // how long each step took in the reference
+	Crashes   []string        // process exits nobody asked for (each was restarted)
+	Failures  []string        // why the run fails; empty when it passes
 }
 
 // fault is one injected fault and how the pipeline recovered from it.
@@ -72,9 +74,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer ch.p.close()
 	lg.Info("chaos: private clickhouse-server started", slog.String("addr", ch.addr), slog.String("dir", r.WorkDir))
 
-	ref, err := r.reference(ctx, ch)
+	ref, err := r.reference(ctx, ch, "reference")
 	if err != nil {
 		return r, fmt.Errorf("chaos: reference run: %w", err)
+	}
+	if o.Control {
+		again, err := r.reference(ctx, ch, "control")
+		if err != nil {
+			return r, fmt.Errorf("chaos: control run: %w", err)
+		}
+		r.Control = compare(ref, again)
 	}
 	got, err := r.underFaults(ctx, ch)
 	if err != nil {
@@ -92,10 +101,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
-// reference runs the input uninterrupted through one worker.
-func (r *Report) reference(ctx context.Context, ch *chServer) (*snapshot, error) {
+// steps cuts the input into one step before the faults, two per fault (a
+// fault that finds its step already done is measured on the next one) and
+// the rest, released one by one after the faults.
+func (r *Report) steps() int { return 2*(r.Options.Kills+5) + 1 }
+
+func (r *Report) chunk() int64 {
+	n := int64(r.steps())
+	return (r.Messages + n - 1) / n
+}
+
+// reference runs the input uninterrupted through one worker, in the same
+// steps as the run under faults: each step is released once the one before
+// has drained. It records how long each step took, which places the faults.
+func (r *Report) reference(ctx context.Context, ch *chServer, name string) (*snapshot, error) {
 	o := &r.Options
-	s, err := newStack(ctx, o, "reference", r.WorkDir, ch, r.Features)
+	cfg, err := simConfig(o, []byte(pseudonymKey))
+	if err != nil {
+		return nil, err
+	}
+	if r.Messages, err = countMessages(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s, err := newStack(ctx, o, name, r.WorkDir, ch, r.Features)
 	if err != nil {
 		return nil, err
 	}
@@ -103,73 +131,100 @@ func (r *Report) reference(ctx context.Context, ch *chServer) (*snapshot, error)
 	if _, err := s.startWorker(); err != nil {
 		return nil, err
 	}
-	cfg, err := simConfig(o, []byte(pseudonymKey))
-	if err != nil {
-		return nil, err
-	}
 	t0 := time.Now()
-	f := startFeeder(ctx, s.kc, s.pl.Options().Topics.Sources, cfg, -1)
-	_, n, err := f.wait(ctx)
+	s.feed = startFeeder(ctx, s.kc, s.pl.Options().Topics.Sources, cfg, r.chunk())
+	first := r.refSteps == nil
+	for k := 1; k <= r.steps(); k++ {
+		ts := time.Now()
+		s.feed.allow(min(int64(k)*r.chunk(), r.Messages))
+		if err := s.settle(ctx); err != nil {
+			return nil, err
+		}
+		if first {
+			r.refSteps = append(r.refSteps, time.Since(ts))
+		}
+	}
+	s.feed.allow(-1)
+	if _, _, err := s.feed.wait(ctx); err != nil {
+		return nil, err
+	}
+	end, err := s.waitDrained(ctx, s.feed)
 	if err != nil {
 		return nil, err
 	}
-	r.Messages = n
-	o.Logger.Info("chaos: reference input written", slog.Int64("messages", n))
-	end, err := s.waitDrained(ctx, f)
-	if err != nil {
-		return nil, err
+	if first {
+		r.RefTook = end.Sub(t0)
 	}
-	r.RefTook = end.Sub(t0)
-	o.Logger.Info("chaos: reference drained", slog.Duration("took", r.RefTook))
+	o.Logger.Info("chaos: "+name+" drained", slog.Duration("took", r.RefTook), slog.Int64("messages", r.Messages))
 	r.Crashes = append(r.Crashes, s.crashes()...)
 	return s.snapshot(ctx)
 }
 
-// underFaults runs the same input under every fault, in this order: the
-// pipeline SIGKILLed Kills times, ClickHouse stopped for Outage, the broker
-// restarted cleanly and then killed, and one of three workers killed. Input is
-// released in equal steps, one at each fault, so each lands on work in hand.
+// underFaults runs the same input, in the same steps, under one fault per
+// step: the pipeline SIGKILLed Kills times, ClickHouse stopped for Outage,
+// the broker restarted cleanly and then killed, the one worker stopped
+// cleanly for three, and one of the three killed. A fault lands at a random
+// point of its step (a seeded fraction of the reference's time for that
+// step), so it finds work in hand; the next step waits for the step to drain.
 func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, error) {
 	o := &r.Options
 	lg := o.Logger
+	cfg, err := simConfig(o, []byte(pseudonymKey))
+	if err != nil {
+		return nil, err
+	}
 	s, err := newStack(ctx, o, "chaos", r.WorkDir, ch, r.Features)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	cfg, err := simConfig(o, []byte(pseudonymKey))
-	if err != nil {
-		return nil, err
-	}
-	steps := int64(o.Kills + 6)
-	chunk := (r.Messages + steps - 1) / steps
-	step := int64(1)
-	release := func() { step++; s.feed.allow(min(step*chunk, r.Messages)) }
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x63686173))
-	pause := func() time.Duration {
-		d := o.KillAfter/10 + time.Duration(rng.Int64N(int64(o.KillAfter-o.KillAfter/10)+1))
+	step := 1
+	released := false
+	// next releases the next step, once per step.
+	next := func() {
+		if !released && step < r.steps() {
+			step++
+			released = true
+			s.feed.allow(min(int64(step)*r.chunk(), r.Messages))
+		}
+	}
+	// begin releases the step of a fault and waits a random part of it.
+	begin := func() time.Duration {
+		released = false
+		next()
+		ref := r.refSteps[min(step, len(r.refSteps))-1]
+		d := time.Duration(rng.Float64() * float64(ref))
 		time.Sleep(d)
 		return d
+	}
+	// idle: nothing was stalled at the fault (the step was done already), so
+	// the next step is released at once and the recovery is measured on it.
+	idle := func(before pipeline.Lag) {
+		if len(pendingOf(before)) == 0 {
+			released = false
+			next()
+		}
 	}
 	w, err := s.startWorker()
 	if err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
-	s.feed = startFeeder(ctx, s.kc, s.pl.Options().Topics.Sources, cfg, chunk)
+	s.feed = startFeeder(ctx, s.kc, s.pl.Options().Topics.Sources, cfg, r.chunk())
 	since := func() time.Duration { return time.Since(t0) }
-	add := func(f fault) {
+	add := func(f fault) error {
 		f.n = len(r.Faults) + 1
 		r.Faults = append(r.Faults, f)
 		lg.Info("chaos: fault", slog.Int("n", f.n), slog.String("kind", f.kind), slog.Duration("recovery", f.rec.took), slog.Any("err", f.rec.err))
+		return s.settle(ctx)
 	}
-	// Let the first worker start before the first fault.
-	if err := s.started(ctx, t0); err != nil {
+	if err := s.settle(ctx); err != nil {
 		return nil, err
 	}
 
 	for i := range o.Kills {
-		d := pause()
+		d := begin()
 		at := since()
 		tk := time.Now()
 		if err := w.kill(); err != nil {
@@ -182,14 +237,17 @@ func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, erro
 		if err := w.start(); err != nil {
 			return nil, err
 		}
-		release()
-		add(fault{kind: "SIGKILL of the pipeline (one `run` process), restarted", at: at, judged: true,
-			detail: fmt.Sprintf("kill %d of %d, %s after its input step", i+1, o.Kills, d.Round(time.Millisecond)),
-			rec:    s.measureRecovery(ctx, tk, before, before)})
+		idle(before)
+		if err := add(fault{kind: "SIGKILL of the pipeline (one `run` process), restarted", at: at, judged: true,
+			detail: fmt.Sprintf("kill %d of %d, %s into its step", i+1, o.Kills, d.Round(time.Millisecond)),
+			rec:    s.measureRecovery(ctx, tk, before, before)}); err != nil {
+			return nil, err
+		}
 	}
 
 	// ClickHouse stopped for Outage: scoring must go on, the tables wait.
-	release()
+	released = false
+	next()
 	at := since()
 	atStop, err := s.lagRetry(ctx)
 	if err != nil {
@@ -209,18 +267,19 @@ func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, erro
 		return nil, err
 	}
 	f := fault{kind: "ClickHouse stopped, then started", at: at,
-		detail: fmt.Sprintf("down %s; ingest/score/trace commits during the outage: %d partitions moved", o.Outage, moved),
+		detail: fmt.Sprintf("down %s; partitions of ingest/score/trace that committed during the outage: %d", o.Outage, moved),
 		rec:    s.measureRecovery(ctx, ts, atStart, atStart, "sink"), note: "recovery counted from the restart, sink groups only"}
 	if moved == 0 {
 		f.rec.err = errors.Join(f.rec.err, errors.New("no stage but the sink committed anything while ClickHouse was down"))
 	}
-	add(f)
+	if err := add(f); err != nil {
+		return nil, err
+	}
 
 	// The broker: a clean stop (SIGTERM) and a kill -9, each restarted at once
 	// on the same port and data directory. The feeder pauses meanwhile.
 	for _, how := range []string{"SIGTERM", "SIGKILL"} {
-		release()
-		d := pause()
+		d := begin()
 		s.feed.pause()
 		before, err := s.lagRetry(ctx)
 		if err != nil {
@@ -245,30 +304,39 @@ func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, erro
 		if err != nil {
 			return nil, err
 		}
-		add(fault{kind: "broker process " + how + ", restarted", at: at, judged: true,
-			detail: fmt.Sprintf("%s after its input step; broker answered again after %s", d.Round(time.Millisecond), down.Round(time.Millisecond)),
-			rec:    s.measureRecovery(ctx, tb, before, baseline)})
+		idle(before)
+		if err := add(fault{kind: "broker process " + how + ", restarted", at: at, judged: true,
+			detail: fmt.Sprintf("%s into its step; the broker answered again after %s", d.Round(time.Millisecond), down.Round(time.Millisecond)),
+			rec:    s.measureRecovery(ctx, tb, before, baseline)}); err != nil {
+			return nil, err
+		}
 	}
 
 	// Three workers: the one stops cleanly, three start, then one is killed.
+	d := begin()
 	at = since()
 	tt := time.Now()
 	took, terr := w.term(30 * time.Second)
+	before, err := s.lagRetry(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for range 3 {
 		if _, err := s.startWorker(); err != nil {
 			return nil, err
 		}
 	}
-	release()
+	idle(before)
 	scale := fault{kind: "clean stop (SIGTERM) of the one worker, three workers start", at: at,
-		detail: fmt.Sprintf("the worker exited after %s", took.Round(time.Millisecond)), note: "informational: three cold starts",
-		rec: s.measureRecovery(ctx, tt, mustLag(s.lagRetry(ctx)), mustLag(s.lagRetry(ctx)))}
+		detail: fmt.Sprintf("%s into its step; the worker exited after %s", d.Round(time.Millisecond), took.Round(time.Millisecond)),
+		note:   "informational: three cold starts", rec: s.measureRecovery(ctx, tt, before, before)}
 	if terr != nil {
 		scale.rec.err = errors.Join(scale.rec.err, terr)
 	}
-	add(scale)
-	release()
-	d := pause()
+	if err := add(scale); err != nil {
+		return nil, err
+	}
+	d = begin()
 	victim := rng.IntN(3)
 	vw := s.workers[len(s.workers)-3+victim]
 	at = since()
@@ -276,13 +344,22 @@ func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, erro
 	if err := vw.kill(); err != nil {
 		return nil, err
 	}
-	before, err := s.lagRetry(ctx)
-	if err != nil {
+	if before, err = s.lagRetry(ctx); err != nil {
 		return nil, err
 	}
-	add(fault{kind: "SIGKILL of one of three workers (not restarted)", at: at, judged: true,
-		detail: fmt.Sprintf("worker %d of 3, %s after its input step; the two others take over", victim+1, d.Round(time.Millisecond)),
-		rec:    s.measureRecovery(ctx, tk, before, before)})
+	idle(before)
+	if err := add(fault{kind: "SIGKILL of one of three workers (not restarted)", at: at, judged: true,
+		detail: fmt.Sprintf("worker %d of 3, %s into its step; the two others take over", victim+1, d.Round(time.Millisecond)),
+		rec:    s.measureRecovery(ctx, tk, before, before)}); err != nil {
+		return nil, err
+	}
+	for step < r.steps() {
+		released = false
+		next()
+		if err := s.settle(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	s.feed.allow(-1)
 	if _, _, err := s.feed.wait(ctx); err != nil {
@@ -296,19 +373,6 @@ func (r *Report) underFaults(ctx context.Context, ch *chServer) (*snapshot, erro
 	lg.Info("chaos: run under faults drained", slog.Duration("took", r.ChaosTook))
 	r.Crashes = append(r.Crashes, s.crashes()...)
 	return s.snapshot(ctx)
-}
-
-func mustLag[T any](v T, _ error) T { return v }
-
-// started waits until the first worker has committed input on every
-// partition that has some, so the first fault finds it running.
-func (s *stack) started(ctx context.Context, t0 time.Time) error {
-	l, err := s.lagRetry(ctx)
-	if err != nil {
-		return err
-	}
-	rec := s.measureRecovery(ctx, t0, l, l)
-	return rec.err
 }
 
 // movedOutside counts the partitions of groups not named like except whose

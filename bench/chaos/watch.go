@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -168,4 +169,30 @@ func (s *stack) waitDrained(ctx context.Context, f *feeder) (time.Time, error) {
 		prevLag, prevCounts, have = l, c, true
 		time.Sleep(s.o.Settle)
 	}
+}
+
+// settle waits until the step in hand is done: the feeder has written all it
+// may, and every group has committed all of its input, seen twice half a
+// second apart. Steps end on this barrier in both runs, so both see the input in the
+// same steps.
+func (s *stack) settle(ctx context.Context) error {
+	zero := 0
+	return waitFor(s.o.Deadline*2, s.name+" step drained", func() error {
+		if done, err := s.feed.finished(); done && err != nil {
+			return err
+		}
+		l, err := s.lag(ctx)
+		if err != nil || !s.feed.reached() || l.Total() != 0 {
+			zero = 0
+			if err == nil {
+				err = fmt.Errorf("lag %d", l.Total())
+			}
+			return err
+		}
+		if zero++; zero < 2 {
+			time.Sleep(500 * time.Millisecond)
+			return errors.New("once")
+		}
+		return nil
+	})
 }

@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.Kills, "kills", 20, "SIGKILLs of the pipeline")
 	flag.DurationVar(&o.Outage, "outage", 60*time.Second, "how long ClickHouse stays stopped")
 	flag.DurationVar(&o.MaxRecovery, "max-recovery", 10*time.Second, "longest recovery that passes")
+	flag.BoolVar(&o.Control, "control", false, "run the reference twice and report what differs between two uninterrupted runs")
 	judge := flag.Bool("judge", true, "fail when a recovery exceeds --max-recovery")
 	flag.Parse()
 	o.Judge = *judge
