@@ -38,9 +38,9 @@ type Options struct {
 }
 
 // Smoke returns the small size that runs in `make test`: a few thousand
-// people, two kills, a few seconds of ClickHouse outage, no timing verdicts.
+// people, one kill, a few seconds of ClickHouse outage, no timing verdicts.
 func Smoke(bin string) Options {
-	return Options{Bin: bin, People: 3000, Days: 5, Kills: 2, Outage: 3 * time.Second}
+	return Options{Bin: bin, People: 2500, Days: 5, Kills: 1, Outage: 3 * time.Second}
 }
 
 func (o *Options) setDefaults() {

@@ -15,6 +15,9 @@ import (
 	"healthcode/pipeline"
 )
 
+// ErrNoBroker says the binary has no `healthcode broker` command to run.
+var ErrNoBroker = errors.New("chaos: the binary has no working broker command")
+
 // Report is what a harness run did and found.
 type Report struct {
 	Options  Options
@@ -56,7 +59,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if out, err := exec.Command(o.Bin, "broker", "--help").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("chaos: %s has no working broker command (%v): %.200s", o.Bin, err, out)
+		return nil, fmt.Errorf("%w: %s (%v): %.200s", ErrNoBroker, o.Bin, err, out)
 	}
 	r := &Report{Options: o, Features: detectFeatures(o.Bin), Started: time.Now(), WorkDir: o.WorkDir}
 	if r.WorkDir == "" {
@@ -155,7 +158,7 @@ func (r *Report) reference(ctx context.Context, ch *chServer, name string) (*sna
 	if first {
 		r.RefTook = end.Sub(t0)
 	}
-	o.Logger.Info("chaos: "+name+" drained", slog.Duration("took", r.RefTook), slog.Int64("messages", r.Messages))
+	o.Logger.Info("chaos: "+name+" drained", slog.Duration("took", end.Sub(t0)), slog.Int64("messages", r.Messages))
 	r.Crashes = append(r.Crashes, s.crashes()...)
 	return s.snapshot(ctx)
 }
