@@ -97,20 +97,22 @@ func (in *ingest) run(ctx context.Context) error {
 		}
 	})
 	g.Go(func() error {
+		// Told to stop, the writer finishes the batches already decoded
+		// under fin (shutdown.go); Close then sends their offsets.
+		fin, finDone := finishing(ctx, in.o.ShutdownTimeout)
+		defer finDone()
 		for out := range ready {
-			if err := in.write(ctx, out); err != nil {
-				if ctx.Err() != nil {
-					// Shutting down mid-write: commit nothing; the batch is
-					// delivered again to whoever consumes next.
-					return nil
+			if err := in.write(fin, out); err != nil {
+				if in.o.droppedAtDeadline(fin, StageIngest, -1) {
+					return nil // commit nothing: delivered again to whoever consumes next
 				}
 				return err
 			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err := r.CommitMessages(ctx, out.in...); err != nil {
-				return ignoreCancel(fmt.Errorf("ingest: commit: %w", err))
+			if err := r.CommitMessages(fin, out.in...); err != nil {
+				if in.o.droppedAtDeadline(fin, StageIngest, -1) {
+					return nil
+				}
+				return fmt.Errorf("ingest: commit: %w", err)
 			}
 			m := in.o.Metrics
 			m.UpstreamIn.Add(int64(len(out.in)))

@@ -20,4 +20,9 @@ type Metrics struct {
 	ColourRows     atomic.Int64 // colour updates inserted into ClickHouse
 	Restored       atomic.Int64 // persons restored from the changelog
 	SkippedOffsets atomic.Int64 // person-event messages skipped as already reflected in restored state
+	// PartitionRestores counts partitions whose state was restored (score:
+	// from the changelog; trace: by replaying hc.presence); PartitionsKept
+	// those whose state was kept across a rebalance instead (statecache.go).
+	PartitionRestores atomic.Int64
+	PartitionsKept    atomic.Int64
 }

@@ -87,8 +87,14 @@ type Options struct {
 	SinkBatch   int                // rows per ClickHouse insert; default 50000
 	Linger      time.Duration      // how long a batch waits to fill; default 20ms
 	SinkLinger  time.Duration      // how long a ClickHouse batch waits to fill; default 500ms
-	Logger      *slog.Logger       // default slog.Default()
-	Metrics     *Metrics           // counters; default a fresh set
+	// ShutdownTimeout is how long a stage told to stop (or a partition
+	// handler at a rebalance) may take to finish the batch in hand: write
+	// it, have it acknowledged and commit it (shutdown.go). Past it the
+	// batch is dropped uncommitted, to be delivered again. Default 10s; it
+	// must be below Kafka.RebalanceTimeout.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger // default slog.Default()
+	Metrics         *Metrics     // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
 }
@@ -121,6 +127,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SinkLinger <= 0 {
 		o.SinkLinger = 500 * time.Millisecond
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -30,6 +30,9 @@ func New(o Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	o.Kafka = kc.Config()
+	if o.ShutdownTimeout >= o.Kafka.RebalanceTimeout {
+		return nil, fmt.Errorf("pipeline: shutdown timeout %v must be below the Kafka rebalance timeout %v: a member finishing its batches would be dropped from its group", o.ShutdownTimeout, o.Kafka.RebalanceTimeout)
+	}
 	return &Pipeline{o: o, kc: kc}, nil
 }
 
@@ -80,10 +83,11 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 
 // Run runs the stages until ctx is done or one fails; the first failure
 // cancels the others, and Run returns it once every stage has returned. On
-// cancellation a stage stops at once: a batch in hand whose effects are not
-// all acknowledged is dropped uncommitted, and is delivered again to whoever
-// consumes its partition next (effects are idempotent, so nothing is lost or
-// doubled).
+// cancellation a stage stops fetching and finishes the batch in hand within
+// Options.ShutdownTimeout (written, acknowledged, committed), then leaves its
+// consumer groups; past the deadline the batch is dropped uncommitted and
+// delivered again to whoever consumes its partition next (effects are
+// idempotent, so nothing is lost or doubled). See shutdown.go.
 func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err

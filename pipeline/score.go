@@ -28,6 +28,7 @@ type score struct {
 	updates  *kafka.Writer
 	state    *kafka.Writer
 	dead     *kafka.Writer
+	kept     stateCache[*part] // engines kept across rebalances (statecache.go)
 }
 
 func newScore(o *Options, kc *kafka.Client) *score {
@@ -82,16 +83,25 @@ type part struct {
 
 func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
-	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
-	start := time.Now()
-	if err := pt.restore(ctx); err != nil {
-		return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
+	// The batch in hand is finished under fin when ctx ends (shutdown.go).
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
+	committed := c.Offset // the state stands here between batches
+	pt := s.reuse(ctx, c, log)
+	if pt == nil {
+		pt = &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+		start := time.Now()
+		if err := pt.restore(ctx); err != nil {
+			return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
+		}
+		s.o.Metrics.PartitionRestores.Add(1)
+		log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
+			slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	}
-	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
-		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	for _, ready := range []gate{s.hub.ready, s.policies.ready} {
 		if err := ready.wait(ctx); err != nil {
 			if ctx.Err() != nil {
+				s.keep(fin, pt, committed)
 				return nil
 			}
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
@@ -118,10 +128,11 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		fctx, fcancel := context.WithTimeout(ctx, wait)
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && len(msgs) == 0 {
+			s.keep(fin, pt, committed) // stopped between batches: the state is exact
 			return nil
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
@@ -141,13 +152,17 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			// restarts from its changelog after a backoff.
 			return fmt.Errorf("partition %d: %w", c.Partition, pt.wallErr)
 		}
-		if err := pt.flush(ctx, next); err != nil {
+		if err := pt.flush(fin, next); err != nil {
+			if s.o.droppedAtDeadline(fin, StageScore, c.Partition) {
+				return nil
+			}
 			return err
 		}
 		if next >= 0 {
 			if err := c.Commit(next); err != nil {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
+			committed = next
 		}
 	}
 }

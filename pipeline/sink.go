@@ -69,10 +69,14 @@ func (s *sink) run(ctx context.Context) error {
 func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) error)) error {
 	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
+	// Told to stop, the batch in hand is inserted and committed under fin
+	// (shutdown.go); Close then sends the offset.
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
 	var buf []kafka.Message
 	for {
 		msgs, err := kafka.FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
-		if err != nil {
+		if len(msgs) == 0 || (err != nil && ctx.Err() == nil) {
 			return ignoreCancel(err)
 		}
 		buf = msgs
@@ -80,14 +84,14 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 		for attempt := 0; ; attempt++ {
 			err = nil
 			if len(dead) > 0 {
-				if err = s.writeDead(ctx, dead); err == nil {
+				if err = s.writeDead(fin, dead); err == nil {
 					dead = nil
 				}
 			}
 			if err == nil {
-				err = insert(ctx)
+				err = insert(fin)
 			}
-			if err == nil || ctx.Err() != nil {
+			if err == nil || fin.Err() != nil {
 				break
 			}
 			// ClickHouse may be restarting: keep the batch, back off, retry.
@@ -96,14 +100,17 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			}
 			select {
 			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
+			case <-fin.Done():
 			}
 		}
-		if ctx.Err() != nil {
-			return nil
+		if err == nil {
+			err = r.CommitMessages(fin, msgs...)
 		}
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
-			return ignoreCancel(fmt.Errorf("%s: commit: %w", group, err))
+		if err != nil {
+			if s.o.droppedAtDeadline(fin, StageSink, -1) {
+				return nil
+			}
+			return fmt.Errorf("%s: commit: %w", group, err)
 		}
 	}
 }

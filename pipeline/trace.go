@@ -34,6 +34,7 @@ type trace struct {
 	events    *kafka.Writer // exposures as person events, back into hc.person-events
 	exposures *kafka.Writer // hc.exposures, for ClickHouse
 	dead      *kafka.Writer
+	kept      stateCache[*tracePart] // indexes kept across rebalances (statecache.go)
 }
 
 func newTrace(o *Options, kc *kafka.Client) *trace {
@@ -67,31 +68,48 @@ type tracePart struct {
 
 func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 	log := t.o.Logger.With(slog.String("stage", StageTrace), slog.Int("partition", c.Partition))
-	tp := &tracePart{t: t, p: c.Partition, tr: tracing.New(t.o.Policy, tracing.Options{})}
-	start := time.Now()
-	if err := tp.rebuild(ctx, c.Offset); err != nil {
-		return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
+	// The batch in hand is finished under fin when ctx ends (shutdown.go).
+	fin, finDone := finishing(ctx, t.o.ShutdownTimeout)
+	defer finDone()
+	committed := c.Offset // the index stands here between batches
+	tp := t.reuse(c, log)
+	if tp == nil {
+		tp = &tracePart{t: t, p: c.Partition, tr: tracing.New(t.o.Policy, tracing.Options{})}
+		start := time.Now()
+		if err := tp.rebuild(ctx, c.Offset); err != nil {
+			return fmt.Errorf("partition %d: rebuild: %w", c.Partition, err)
+		}
+		tp.tr.Expire(tp.clock)
+		tp.expired = tp.clock
+		t.o.Metrics.PartitionRestores.Add(1)
+		log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	}
-	tp.tr.Expire(tp.clock)
-	tp.expired = tp.clock
-	log.Info("place index rebuilt", slog.Int("presences", tp.tr.Len()), slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
 		msgs, err := kafka.FetchBatch(ctx, c.Reader, 1000, t.o.Linger, buf[:0])
-		if err != nil {
-			return ignoreCancel(err)
+		if ctx.Err() != nil && len(msgs) == 0 {
+			t.keep(tp, committed) // stopped between batches: the index is exact
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
 		}
 		buf = msgs
 		for i := range msgs {
 			tp.apply(&msgs[i])
 		}
-		if err := tp.flush(ctx); err != nil {
+		if err := tp.flush(fin); err != nil {
+			if t.o.droppedAtDeadline(fin, StageTrace, c.Partition) {
+				return nil
+			}
 			return err
 		}
 		if len(msgs) > 0 {
-			if err := c.Commit(msgs[len(msgs)-1].Offset + 1); err != nil {
+			next := msgs[len(msgs)-1].Offset + 1
+			if err := c.Commit(next); err != nil {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
+			committed = next
 		}
 	}
 }

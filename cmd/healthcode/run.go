@@ -24,6 +24,7 @@ type runFlags struct {
 	brokers, dataDir, chAddr, chDB, policy, clock, stages, key string
 	partitions, retention                                      int
 	simulate                                                   bool
+	shutdownTimeout                                            time.Duration
 	sim                                                        simFlags
 }
 
@@ -40,6 +41,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.stages, "stages", strings.Join(pipeline.AllStages, ","), "stages to run in this process")
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on a first SIGTERM or SIGINT, how long each stage may take to finish the batch in hand (written, acknowledged, committed) before it drops it, to be redelivered, and exits")
 	key := keyFlag(fs)
 	f.sim.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +90,9 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		ClickHouse: clickhouse.Options{Addr: f.chAddr, Database: f.chDB, RetentionDays: f.retention},
 		Clock:      pipeline.ClockMode(f.clock),
 		Stages:     splitList(f.stages),
+		// The group timings are kafka.Config's defaults (recovery under 10s):
+		// docs/operations.md, "Consumer-group timings".
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	opts.Decoder.Key = secret
 	if f.simulate {
