@@ -7,7 +7,7 @@ DAYS      ?= 7
 BIN       := bin/healthcode
 HTTP      ?= 127.0.0.1:8080
 
-.PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper bench clean
+.PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper bench chaos clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/healthcode
@@ -31,6 +31,17 @@ test: clickhouse zookeeper
 # BENCHFLAGS=--quick runs the smoke sizes.
 bench: build clickhouse
 	$(BIN) bench --out bench/out --clickhouse 127.0.0.1:$${CH_TCP_PORT:-9000} $(BENCHFLAGS)
+
+# The fault harness at full size (bench/chaos): a 40,000-person province
+# through a standalone broker and workers, once uninterrupted and once under 20
+# SIGKILLs, a 60 s ClickHouse outage, broker restarts and a killed worker, on
+# its own clickhouse-server (installed if missing, never the one on 9000).
+# Writes bench/out/chaos.md; fails if anything differs or a recovery > 10 s.
+chaos: build
+	@command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server || test -x /usr/bin/clickhouse || { \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client; }
+	$(GO) run ./bench/chaos/cmd --bin $(BIN) --out bench/out $(CHAOSFLAGS)
 
 # The data directory gets a go.mod of its own, which keeps "go ./..." (vet,
 # test) out of it: ClickHouse creates and deletes files there while tests run,
