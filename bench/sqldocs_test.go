@@ -63,9 +63,19 @@ func TestSQLDocs(t *testing.T) {
 
 // demoDatabase runs the end-to-end section at a small size for three
 // simulated weeks and returns a connection whose default database holds
-// what the pipeline wrote.
+// what the pipeline wrote. With HEALTHCODE_SQLDOCS_DB set (to "healthcode"
+// after make run), it uses that database on HEALTHCODE_CLICKHOUSE_ADDR
+// instead, as it is, and drops nothing.
 func demoDatabase(t *testing.T, ctx context.Context) (driver.Conn, string) {
 	t.Helper()
+	if db := os.Getenv("HEALTHCODE_SQLDOCS_DB"); db != "" {
+		c, err := clickhouse.Open(ctx, clickhouse.Options{Addr: os.Getenv("HEALTHCODE_CLICKHOUSE_ADDR"), Database: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.Conn(), db
+	}
 	ch := chtest.Start(t)
 	o := &Options{Quick: true, Out: t.TempDir(), ClickHouse: ch, E2EPeople: 3000, E2EDays: 21,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
