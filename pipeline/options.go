@@ -23,7 +23,7 @@ const (
 // AllStages lists every stage in topology order.
 var AllStages = []string{StageIngest, StageScore, StageTrace, StageSink}
 
-// ClockMode chooses what "now" is (CONTRACT.md "Clock").
+// ClockMode chooses what "now" is (docs/contract.md, "Clock").
 type ClockMode string
 
 // Clock modes.

@@ -137,7 +137,7 @@ func (pa *Params) CountsForArea(travel bool, start, end Time) bool {
 	return !travel || end >= start.Add(pa.RegionMinStay.Std())
 }
 
-// Contacts are the contact-tracing definitions of POLICY.md.
+// Contacts are the contact-tracing definitions of docs/policies.md.
 type Contacts struct {
 	InfectiousBefore Duration `json:"infectious_before"` // infectious from this long before the first positive sample; default 2d
 	CloseOverlap     Duration `json:"close_overlap"`     // same venue, stays overlapping at least this long; default 15m

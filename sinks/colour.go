@@ -6,7 +6,7 @@ import (
 	"healthcode/scoring"
 )
 
-// ColourUpdate is a message on hc.colour-updates, exactly as CONTRACT.md gives it.
+// ColourUpdate is a message on hc.colour-updates, exactly as docs/contract.md gives it.
 // Fields are only ever added, and only as optional ones. Times are RFC 3339 with
 // an offset (+08:00 by default).
 type ColourUpdate struct {

@@ -33,7 +33,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestColourUpdate_Golden pins the JSON of hc.colour-updates (CONTRACT.md):
+// TestColourUpdate_Golden pins the JSON of hc.colour-updates (docs/contract.md):
 // a red close contact, decided by the engine from two events.
 func TestColourUpdate_Golden(t *testing.T) {
 	pol, err := policies.Load("domestic")

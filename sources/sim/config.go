@@ -63,7 +63,7 @@ type Config struct {
 	Policy *scoring.Policy
 	// Contacts, when set, receives the contact-tracing ground truth as JSON
 	// lines at the end of Run: one Contact per (exposed, source) pair found by
-	// POLICY.md's contact definitions over the messages emitted, sorted by
+	// the contact definitions of docs/policies.md over the messages emitted, sorted by
 	// (exposed, source) key (see contacts.go). Run then keeps every presence it
 	// emits in memory (about 40 bytes each): meant for populations of tens of
 	// thousands over a few days. Default nil: nothing is kept.

@@ -8,7 +8,7 @@ import (
 	"healthcode/sources"
 )
 
-// output encodes due messages as CONTRACT.md's JSON with appends into reused
+// output encodes due messages as the JSON of docs/contract.md with appends into reused
 // buffers (no reflection, no allocation per message) and hands them to emit.
 type output struct {
 	s      *sim

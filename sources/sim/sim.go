@@ -17,7 +17,7 @@ type Message struct {
 	// "KIND:CODE" for area risk ("country:DEU"), the event_id otherwise. It
 	// never holds a raw identifier.
 	Key []byte
-	// Value is the JSON message of CONTRACT.md.
+	// Value is the JSON message of docs/contract.md.
 	//
 	// Key and Value alias buffers that Run reuses once emit returns: copy them
 	// (bytes.Clone) to keep them.
