@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // EngineOptions configure an Engine. The zero value is valid.

@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"slices"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // Ref points at a string (an event id or a reason text) in an engine's string

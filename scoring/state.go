@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // State records carry one person's facts out of the engine (to the state
