@@ -34,6 +34,7 @@ var sections = []section{
 	{"batch-sql", BatchSQL},
 	{"codes", Codes},
 	{"takeover", Takeover},
+	{"peer", Peer},
 }
 
 // Run runs every section of the benchmark with o (defaults filled in) and

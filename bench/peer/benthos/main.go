@@ -45,8 +45,11 @@ import (
 //go:embed mapping.blobl
 var mapping string
 
-// keyEnv names the environment variable holding the pseudonym key.
-const keyEnv = "HEALTHCODE_PSEUDONYM_KEY"
+// Environment variables holding the secrets.
+const (
+	keyEnv      = "HEALTHCODE_PSEUDONYM_KEY"       // the pseudonym key
+	passwordEnv = "HEALTHCODE_CLICKHOUSE_PASSWORD" // the ClickHouse user's password
+)
 
 // streams are the contract's upstream streams, by the name mapping.blobl
 // matches on.
@@ -57,6 +60,7 @@ type options struct {
 	brokers    string        // comma-separated host:port
 	topicPref  string        // topic of stream s is topicPref + s
 	clickhouse string        // ClickHouse HTTP base URL
+	user       string        // ClickHouse user
 	database   string        // database of the table
 	table      string        // table of the events table's shape
 	deadLetter string        // file for rejected messages' reasons
@@ -73,6 +77,7 @@ func main() {
 	flag.StringVar(&o.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	flag.StringVar(&o.topicPref, "topic-prefix", "src.", "topic of each upstream stream: prefix + stream name")
 	flag.StringVar(&o.clickhouse, "clickhouse-url", "http://127.0.0.1:8123", "ClickHouse HTTP interface")
+	flag.StringVar(&o.user, "clickhouse-user", "default", "ClickHouse user; the password comes from "+passwordEnv)
 	flag.StringVar(&o.database, "database", "default", "ClickHouse database of the table")
 	flag.StringVar(&o.table, "table", "events", "table of the events table's shape")
 	flag.StringVar(&o.deadLetter, "dead-letter", "dead-letter.jsonl", "file receiving one line per rejected message (stream, partition, offset, reason)")
@@ -173,7 +178,21 @@ func config(o options) (string, error) {
 			}},
 		})
 	}
+	httpOut := map[string]any{
+		"url":           "",
+		"verb":          "POST",
+		"headers":       map[string]any{"Content-Type": "text/plain"},
+		"max_in_flight": o.inFlight,
+		"batching": map[string]any{
+			"count": o.batch, "period": o.linger.String(),
+			"processors": []any{map[string]any{"archive": map[string]any{"format": "lines"}}},
+		},
+	}
+	if pw := os.Getenv(passwordEnv); o.user != "default" || pw != "" {
+		httpOut["basic_auth"] = map[string]any{"enabled": true, "username": o.user, "password": pw}
+	}
 	insert := url.Values{"query": {fmt.Sprintf("INSERT INTO %s.%s FORMAT JSONEachRow", o.database, o.table)}}
+	httpOut["url"] = strings.TrimRight(o.clickhouse, "/") + "/?" + insert.Encode()
 	conf := map[string]any{
 		"input":    map[string]any{"broker": map[string]any{"inputs": inputs}},
 		"pipeline": map[string]any{"threads": o.threads, "processors": []any{map[string]any{"peer_count": "messages"}, map[string]any{"mapping": mapping}}},
@@ -187,17 +206,8 @@ func config(o options) (string, error) {
 			},
 			map[string]any{"check": "@rows == 0", "output": map[string]any{"drop": map[string]any{}}},
 			map[string]any{"output": map[string]any{
-				"http_client": map[string]any{
-					"url":           strings.TrimRight(o.clickhouse, "/") + "/?" + insert.Encode(),
-					"verb":          "POST",
-					"headers":       map[string]any{"Content-Type": "text/plain"},
-					"max_in_flight": o.inFlight,
-					"batching": map[string]any{
-						"count": o.batch, "period": o.linger.String(),
-						"processors": []any{map[string]any{"archive": map[string]any{"format": "lines"}}},
-					},
-				},
-				"processors": []any{map[string]any{"peer_count": "rows"}},
+				"http_client": httpOut,
+				"processors":  []any{map[string]any{"peer_count": "rows"}},
 			}},
 		}}},
 		"logger": map[string]any{"level": "WARN"},

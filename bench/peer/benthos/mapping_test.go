@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -131,4 +132,30 @@ func TestMapping_Rejects(t *testing.T) {
 	f("flights", `{`+env+`,"flight":{"number":"CA936","date":"2020-03-15","origin_airport":"FRA","destination_airport":"PEK","origin_country":"DEU",`+
 		`"departed_at":"2020-03-15T20:00:00+01:00","arrived_at":"2020-03-16T12:00:00+08:00"},"passengers":[{"person":{"id_type":"passport","id_number":"P1"},"seat":"23C"},{"person":{"id_type":"passport","id_number":"P1"},"seat":"24C"}]}`, "different seats")
 	f("checkins", `{not json`, "not valid JSON")
+}
+
+// TestConfig_Builds checks that the stream configuration config writes is
+// one Benthos accepts: every field known, the mappings parsed.
+func TestConfig_Builds(t *testing.T) {
+	env := service.NewEnvironment()
+	if err := (&counters{}).register(env); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := config(options{brokers: "127.0.0.1:1", topicPref: "src.", clickhouse: "http://127.0.0.1:1", user: "default",
+		database: "d", table: "events", deadLetter: t.TempDir() + "/dl", kcat: "kcat", threads: 2, batch: 10, linger: time.Second, inFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := env.NewStreamBuilder()
+	if err := b.SetYAML(conf); err != nil {
+		t.Fatalf("SetYAML: %v", err)
+	}
+	if _, err := b.Build(); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	for _, want := range []string{"src.flights", "src.area-risk", "INSERT+INTO+d.events+FORMAT+JSONEachRow"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q", want)
+		}
+	}
 }
