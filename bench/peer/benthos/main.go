@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +71,7 @@ type options struct {
 	linger     time.Duration // how long a batch waits to fill
 	inFlight   int           // concurrent INSERTs
 	timeout    time.Duration // give up after
+	cpuProfile string        // file for a CPU profile of the run, "" for none
 }
 
 func main() {
@@ -87,6 +89,7 @@ func main() {
 	flag.DurationVar(&o.linger, "linger", 500*time.Millisecond, "how long an INSERT batch waits to fill (healthcode's sink linger is 500ms)")
 	flag.IntVar(&o.inFlight, "max-in-flight", 2, "concurrent INSERTs")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := run(o, log); err != nil {
@@ -136,6 +139,17 @@ func run(o options, log *slog.Logger) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	err = stream.Run(ctx)
 	took := time.Since(start)
