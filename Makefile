@@ -7,7 +7,7 @@ DAYS      ?= 7
 BIN       := bin/healthcode
 HTTP      ?= 127.0.0.1:8080
 
-.PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper bench chaos clean
+.PHONY: run test build vet fmt clickhouse clickhouse-stop zookeeper tools bench chaos clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/healthcode
@@ -21,7 +21,7 @@ run: build clickhouse
 
 # Every test, against a real ClickHouse (started here) and the Kafka protocol (kfake, in process);
 # the cluster tests start their own ZooKeeper and two ClickHouse servers (sinks/clickhouse/chtest).
-test: clickhouse zookeeper
+test: clickhouse zookeeper tools
 	gofmt -l . | (! grep .) || (echo "gofmt: the files above need formatting" && exit 1)
 	$(GO) vet ./...
 	HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -timeout 20m ./...
@@ -29,7 +29,7 @@ test: clickhouse zookeeper
 # Every benchmark figure beside its baseline, measured in one run (about 4
 # minutes here): writes bench/out/report.md, report.json and e2e.cpu.pprof.
 # BENCHFLAGS=--quick runs the smoke sizes.
-bench: build clickhouse
+bench: build clickhouse tools
 	$(BIN) bench --out bench/out --clickhouse 127.0.0.1:$${CH_TCP_PORT:-9000} $(BENCHFLAGS)
 
 # The fault harness at full size (bench/chaos): a 40,000-person province
@@ -53,6 +53,23 @@ clickhouse:
 
 # Debian's zookeeper (and a JRE), installed if missing: the ClickHouse cluster
 # tests run it in the foreground themselves; nothing is started here.
+# Debian tools some tests and benchmarks run, installed if missing: chromium
+# (headless page tests), zbar-tools (reads QR codes back), python3-cbor2 and
+# python3-cryptography (an independent COSE verifier), kcat (the benchmark's
+# Benthos peer reads Kafka with it). With CI set, those tests fail without them.
+tools:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	/usr/bin/python3 -c 'import cbor2' 2>/dev/null || missing="$$missing python3-cbor2"; \
+	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || missing="$$missing python3-cryptography"; \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "make: installing$$missing (apt)"; \
+		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 zookeeper:
 	@test -f /usr/share/java/zookeeper.jar || { \
 		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \

@@ -27,7 +27,7 @@ type Options struct {
 	// Logger receives progress. Default slog.Default().
 	Logger *slog.Logger
 	// Sections names the sections to run, of core, trace, sink, e2e, latency
-	// batch-sql, codes and takeover (batch-sql needs e2e). Default: all, in that order.
+	// batch-sql, codes, takeover and peer (batch-sql needs e2e). Default: all, in that order.
 	Sections []string
 
 	// People is the number of persons the scoring core holds (Core).
@@ -74,6 +74,9 @@ type Options struct {
 	// two score workers (half before the kill, the dead worker's share of
 	// the other half after). Default 200,000; Quick 20,000.
 	TakeoverEvents int
+	// Peer configures the peer section (peer.go): Benthos beside
+	// healthcode's ingest and sink.
+	Peer PeerOptions
 	// RestorePersons is the number of persons in the changelog partition the
 	// restore run restores (Takeover). Default 1,000,000; Quick 20,000.
 	RestorePersons int

@@ -34,6 +34,16 @@ var sections = []section{
 	{"batch-sql", BatchSQL},
 	{"codes", Codes},
 	{"takeover", Takeover},
+	{"peer", Peer},
+}
+
+// SectionNames lists the sections, in the order Run runs them.
+func SectionNames() []string {
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = s.name
+	}
+	return names
 }
 
 // Run runs every section of the benchmark with o (defaults filled in) and
