@@ -287,6 +287,8 @@ var sinkTables = map[string][]string{
 	StageSink + "-events":    {"events"},
 	StageSink + "-colours":   {"colour_changes", "colours_current"},
 	StageSink + "-exposures": {"exposures"},
+	StageSink + "-areas":     {"area_designations"},
+	StageSink + "-policies":  {"policy_versions"},
 }
 
 // inserted records the outcome of one insert attempt of a sink group (its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"healthcode/pipeline"
+	"healthcode/pipeline/kafka"
+	"healthcode/policies"
 	"healthcode/sinks/clickhouse"
 )
 
@@ -49,6 +52,86 @@ func metricSum(t *testing.T, fams []*dto.MetricFamily, name string, want map[str
 		}
 	}
 	return sum, series
+}
+
+// zeroed are the families whose known label sets the pipeline creates at zero
+// when it is built (observe_zero.go).
+var zeroed = []string{"healthcode_messages_total", "healthcode_dead_letters_total", "healthcode_partitions_owned",
+	"healthcode_batch_seconds", "healthcode_restore_seconds", "healthcode_clickhouse_errors_total",
+	"healthcode_clickhouse_retries_total", "healthcode_colour_updates_total"}
+
+// seriesOf returns the series of the zeroed families in fams, each as its
+// name and labels, with its value (a histogram's sample count).
+func seriesOf(fams []*dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, f := range fams {
+		if !slices.Contains(zeroed, f.GetName()) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			id := f.GetName() + "{" + strings.Join(labels, ",") + "}"
+			out[id] = m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return out
+}
+
+// freshSeries returns the zeroed series of a pipeline of every stage that is
+// built and never run.
+func freshSeries(t *testing.T, brokers []string) map[string]float64 {
+	t.Helper()
+	pol, err := policies.Load("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := pipeline.Options{Kafka: kafka.Config{Brokers: brokers}, Partitions: 4, Policy: pol}
+	o.Decoder.Key = testKey
+	p, err := pipeline.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := p.Metrics().Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seriesOf(fams)
+}
+
+// TestMetrics_ZeroSeries: a pipeline that has not run exports, at zero, the
+// series the dashboard reads whose labels are known in advance.
+func TestMetrics_ZeroSeries(t *testing.T) {
+	fresh := freshSeries(t, []string{"127.0.0.1:1"}) // New does not connect
+	for _, id := range []string{
+		`healthcode_messages_total{stage=ingest,topic=src.tests}`,
+		`healthcode_messages_total{stage=score,topic=hc.colour-updates}`,
+		`healthcode_messages_total{stage=sink,topic=hc.dead-letter}`,
+		`healthcode_dead_letters_total{topic=src.checkins}`,
+		`healthcode_dead_letters_total{topic=hc.policy}`,
+		`healthcode_dead_letters_total{topic=hc.scoring-state}`,
+		`healthcode_partitions_owned{stage=trace}`,
+		`healthcode_batch_seconds{stage=ingest}`,
+		`healthcode_restore_seconds{stage=score}`,
+		`healthcode_colour_updates_total{colour=red}`,
+	} {
+		if v, ok := fresh[id]; !ok || v != 0 {
+			t.Errorf("%s: present %v, value %v; want present at 0", id, ok, v)
+		}
+	}
+	for _, table := range []string{"events", "colour_changes", "colours_current", "exposures", "area_designations", "policy_versions"} {
+		for _, name := range []string{"healthcode_clickhouse_errors_total", "healthcode_clickhouse_retries_total"} {
+			if _, ok := fresh[name+"{table="+table+"}"]; !ok {
+				t.Errorf("%s{table=%s} is not exported before the first insert", name, table)
+			}
+		}
+	}
 }
 
 // TestMetrics_EndToEnd runs the pipeline with its metrics on a registry and
@@ -99,6 +182,14 @@ func TestMetrics_EndToEnd(t *testing.T) {
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The run added no label set to the families created at zero: what
+	// observe_zero.go lists is what the stages count under.
+	fresh := freshSeries(t, brokers)
+	for id := range seriesOf(fams) {
+		if _, ok := fresh[id]; !ok {
+			t.Errorf("%s appeared during the run; a fresh process does not export it at zero (observe_zero.go)", id)
+		}
 	}
 	m := h.p.Metrics()
 	check := func(name string, labels map[string]string, want float64) {

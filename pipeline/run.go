@@ -33,6 +33,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.ShutdownTimeout >= o.Kafka.RebalanceTimeout {
 		return nil, fmt.Errorf("pipeline: shutdown timeout %v must be below the Kafka rebalance timeout %v: a member finishing its batches would be dropped from its group", o.ShutdownTimeout, o.Kafka.RebalanceTimeout)
 	}
+	o.Metrics.zeroSeries(&o)
 	return &Pipeline{o: o, kc: kc}, nil
 }
 

@@ -48,6 +48,7 @@ func (s *sink) policies(ctx context.Context) error {
 	start := []clickhouse.PolicyVersion{{Policy: s.o.Policy, JSON: doc, Published: s.o.Now(), KafkaOffset: -1}}
 	for attempt := 0; ; attempt++ {
 		err := s.ch.WritePolicyVersions(ctx, start)
+		s.o.Metrics.inserted(ctx, StageSink+"-policies", err)
 		if err == nil {
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -64,6 +65,7 @@ func TestWorkers_SplitAndTakeOver(t *testing.T) {
 			"--partitions", strconv.Itoa(partitions), "--clock", "event", "--clickhouse", ch.Addr, "--clickhouse-db", ch.Database)
 	}
 	a, urlA := worker("worker-a")
+	_, freshA := scrape(urlA + "/metrics") // before any input
 	b, urlB := worker("worker-b")
 
 	// Generous deadlines: how long a rebalance takes is not what this checks.
@@ -124,5 +126,38 @@ func TestWorkers_SplitAndTakeOver(t *testing.T) {
 	if code, body := scrape(urlA + "/healthz"); code != 200 {
 		t.Errorf("worker a /healthz after the takeover: %d %s", code, body)
 	}
+
+	// A code service follows the colour updates the workers wrote: with
+	// worker a, its fresh and its drained /metrics are what every metric
+	// named in deploy/ is checked against.
+	_, drainedA := scrape(urlA + "/metrics")
+	freshCodes, drainedCodes := codesProcess(t, bin, addr, env, waitFor)
+	t.Run("DeployMetrics", func(t *testing.T) {
+		checkDeployMetrics(t, map[string]string{"run": freshA, "codes serve": freshCodes},
+			map[string]string{"run": drainedA, "codes serve": drainedCodes})
+	})
 	a.kill()
+}
+
+// codesProcess runs `healthcode codes serve --brokers addr --http ...` with a
+// key from `healthcode codes keygen` and returns its /metrics as soon as it
+// listens and once it holds the colours of hc.colour-updates and is ready.
+func codesProcess(t *testing.T, bin, addr string, env []string, waitFor func(string, time.Duration, func() (bool, string))) (fresh, drained string) {
+	t.Helper()
+	keys := t.TempDir()
+	if out, err := exec.Command(bin, "codes", "keygen", "--out", keys).CombinedOutput(); err != nil {
+		t.Fatalf("codes keygen: %v\n%s", err, out)
+	}
+	p, url := start(t, "codes", bin, env, httpLine, "codes", "serve", "--brokers", addr, "--http", "127.0.0.1:0",
+		"--signing-key", filepath.Join(keys, "signing-key.pem"))
+	defer p.kill()
+	_, fresh = scrape(url + "/metrics")
+	waitFor("codes serve holds the colours and is ready", 60*time.Second, func() (bool, string) {
+		code, body := scrape(url + "/readyz")
+		_, m := scrape(url + "/metrics")
+		persons, _ := metric(m, "healthcode_codes_persons ")
+		return code == 200 && persons > 0, fmt.Sprintf("/readyz %d %s, %v persons", code, strings.TrimSpace(body), persons)
+	})
+	_, drained = scrape(url + "/metrics")
+	return fresh, drained
 }
