@@ -56,6 +56,7 @@ Serving at %[1]s. The code service signs with a key generated in memory for this
   %[1]s/codes/%[2]s           the citizen page of a %[3]s person
   %[1]s/v1/codes/%[2]s        their signed health code (JSON)
   %[1]s/v1/codes/%[2]s/qr.png
+  %[1]s/map                                                 the province's exposures on an H3 map
   %[1]s/metrics   %[1]s/readyz   %[1]s/healthz   %[1]s/debug/pprof/
 `, u, key, colour, signer.KeyID())
 	if !stdinIsTerminal() {

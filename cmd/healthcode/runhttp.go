@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ type observing struct {
 	svc     *service.Service
 	p       *pipeline.Pipeline
 	running atomic.Bool // the stages run: /healthz
+	maps    *lazyMap    // /map, when this process runs the sink stage
 }
 
 // startObserving starts the listener at addr ("" for none) with the
@@ -46,10 +48,16 @@ func startObserving(addr string, p *pipeline.Pipeline, stdout io.Writer) (*obser
 		}
 		return nil
 	})
+	paths := "/metrics /healthz /readyz /debug/pprof/"
+	if slices.Contains(p.Options().Stages, pipeline.StageSink) {
+		obs.maps = &lazyMap{o: p.Options().ClickHouse}
+		svc.Mux().Handle("GET /map", obs.maps)
+		paths += " /map"
+	}
 	if err := svc.Start(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "http on %s: /metrics /healthz /readyz /debug/pprof/\n", svc.URL())
+	fmt.Fprintf(stdout, "http on %s: %s\n", svc.URL(), paths)
 	obs.svc = svc
 	return obs, nil
 }
@@ -71,5 +79,8 @@ func (obs *observing) pollLag(g *errgroup.Group, ctx context.Context) {
 func (obs *observing) close() {
 	if obs.svc != nil {
 		obs.svc.Close(context.Background())
+	}
+	if obs.maps != nil {
+		obs.maps.close()
 	}
 }
