@@ -119,6 +119,12 @@ func startMember(t *testing.T, brokers []string, stages ...string) *member {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// The topics exist before the caller produces into them (Run would
+	// create them too, but concurrently with the caller's first write).
+	if err := p.EnsureTopics(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	m := &member{p: p, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- p.Run(ctx) }()
 	t.Cleanup(func() { m.stop(t) })
