@@ -20,7 +20,7 @@ type codeResponse struct {
 	Version     uint64          `json:"version"`
 	EffectiveAt *string         `json:"effective_at"`
 	ReviewAt    *string         `json:"review_at"`
-	Reasons     json.RawMessage `json:"reasons"` // as on the topic
+	Reasons     json.RawMessage `json:"reasons"`               // as on the topic
 	CodeStatus  string          `json:"code_status,omitempty"` // "declaration_required": no code before a return-journey declaration
 	Token       string          `json:"token"`
 	ExpiresAt   string          `json:"expires_at"`
