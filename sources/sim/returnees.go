@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"time"
 
 	"healthcode/scoring"
 	"healthcode/sources"
@@ -224,6 +225,8 @@ type JourneyTruth struct {
 	OtherFlight bool   `json:"other_flight,omitempty"` // landed on a flight the declaration in force does not name
 	TravelOn    bool   `json:"travel_on,omitempty"`    // landed outside the province
 	Port        string `json:"port,omitempty"`         // where they landed
+	// PlannedArrival is the declaration in force's planned arrival.
+	PlannedArrival time.Time `json:"planned_arrival,omitzero"`
 }
 
 // journeyTruth is a returnee's truth at the end of the run (now: the latest
@@ -240,6 +243,10 @@ func (s *sim) journeyTruth(rt *returnee, now int32) JourneyTruth {
 		jt.Kind = "future"
 	default:
 		jt.Kind = "passenger"
+	}
+	if jt.Declared {
+		_, _, planned := s.declaredFlight(rt, jt.Amended)
+		jt.PlannedArrival = time.Unix(s.start+int64(planned), 0).In(s.loc)
 	}
 	if rt.flight < 0 {
 		if jt.Declared {
