@@ -72,7 +72,7 @@ func (c *call) journey(m *journeyJSON) (scoring.Journey, *RejectError) {
 			return j, r
 		}
 		if !flightNumber(number) {
-			return j, c.reject(RejectInvalid, field+".number", "must be an airline designator and 1-4 digits, like CA936")
+			return j, c.reject(RejectInvalid, field+".number", "must be an airline designator and 1-4 digits, like MU588")
 		}
 		date, r := c.text(field+".date", &f.Date, true)
 		if r != nil {

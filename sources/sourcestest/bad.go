@@ -141,7 +141,7 @@ func BadInput() []Bad {
 		{class: "journey of five flights", stream: declarations, edit: setTo("journey.flights", []any{
 			tree{"number": "MU588", "date": "2020-03-16"}, tree{"number": "MU589", "date": "2020-03-16"}, tree{"number": "MU590", "date": "2020-03-16"},
 			tree{"number": "MU591", "date": "2020-03-16"}, tree{"number": "MU592", "date": "2020-03-16"}}), err: "journey.flights: lists more than 4 flights", schema: true},
-		{class: "journey flight number without digits", stream: declarations, edit: setTo("journey.flights.0.number", "MU"), err: "journey.flights[0].number: must be an airline designator and 1-4 digits, like CA936", schema: true},
+		{class: "journey flight number without digits", stream: declarations, edit: setTo("journey.flights.0.number", "MU"), err: "journey.flights[0].number: must be an airline designator and 1-4 digits, like MU588", schema: true},
 		{class: "journey flight date not a date", stream: declarations, edit: setTo("journey.flights.0.date", "2020-02-30"), err: "journey.flights[0].date: must be a calendar date YYYY-MM-DD", schema: true},
 		{class: "journey flight without date", stream: declarations, edit: func(m tree) { del(m, "journey.flights.0.date") }, err: "journey.flights[0].date: is required", schema: true},
 		{class: "journey flight listed twice", stream: declarations, edit: setTo("journey.flights", []any{
