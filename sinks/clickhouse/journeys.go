@@ -116,3 +116,27 @@ FROM return_journeys FINAL WHERE person_key = ?`, key.String())
 	j.OtherFlight = other != 0
 	return &j, rows.Err()
 }
+
+// JourneyCount is the number of journeys at one status.
+type JourneyCount struct {
+	Status   string
+	Journeys uint64
+}
+
+// JourneyCounts returns the current journeys by status, in status order.
+func (c *Client) JourneyCounts(ctx context.Context) ([]JourneyCount, error) {
+	rows, err := c.conn.Query(ctx, `SELECT toString(status), count() FROM return_journeys FINAL GROUP BY status ORDER BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("journey counts: %w", err)
+	}
+	defer rows.Close()
+	var out []JourneyCount
+	for rows.Next() {
+		var jc JourneyCount
+		if err := rows.Scan(&jc.Status, &jc.Journeys); err != nil {
+			return nil, fmt.Errorf("journey counts: %w", err)
+		}
+		out = append(out, jc)
+	}
+	return out, rows.Err()
+}
