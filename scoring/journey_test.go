@@ -1,6 +1,8 @@
 package scoring_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -287,4 +289,39 @@ func TestJourney_EventRoundTrip(t *testing.T) {
 			t.Errorf("engine applied a journey of place %q", bad)
 		}
 	}
+}
+
+// FuzzLoadState_Journey: state records of persons with journey records (a
+// declaration, legs, presences, a pending timer) and damaged copies of them
+// either load and round-trip byte for byte or are refused with ErrBadState.
+func FuzzLoadState_Journey(f *testing.F) {
+	r := newRunner(f, "international")
+	r.step(declareJourney("j1", at("-3d"), "CA936/2020-03-01", "CA1702/2020-03-02"))
+	r.clock = at("-11h")
+	r.apply(flightLeg("m1", "CA936/2020-03-01", "DEU", "PVG", at("-11h"), t0).ev)
+	r.apply(checkin("c1", at("-10h"), at("-9h"), 0).ev)
+	rec, _ := r.eng.AppendState(nil, alice)
+	f.Add(rec)
+	f.Add(rec[:len(rec)-3])
+	p := loadPolicy(f, "international")
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		eng := scoring.NewEngine(p, scoring.EngineOptions{})
+		k, err := eng.LoadState(rec)
+		if err != nil {
+			if !errors.Is(err, scoring.ErrBadState) {
+				t.Fatalf("error %v does not wrap ErrBadState", err)
+			}
+			return
+		}
+		again, _ := eng.AppendState(nil, k)
+		eng2 := scoring.NewEngine(p, scoring.EngineOptions{})
+		if _, err := eng2.LoadState(again); err != nil {
+			t.Fatalf("re-encoded record refused: %v", err)
+		}
+		if again2, _ := eng2.AppendState(nil, k); !bytes.Equal(again, again2) {
+			t.Fatal("record changes on a second round trip")
+		}
+		eng.JourneyAt(k, at("1d"))
+		eng.Advance(at("400d"), nil)
+	})
 }
