@@ -30,7 +30,11 @@ func TestSQLDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := sqlBlockRE.FindAllStringSubmatch(string(doc), -1)
+	// The return-journey queries use now(), and pipeline's
+	// TestEndToEnd_Journeys runs them against the simulator's journey truth,
+	// with now() set to a time of that run: here, the queries before them.
+	epi, _, _ := strings.Cut(string(doc), "\n## Return journeys\n")
+	blocks := sqlBlockRE.FindAllStringSubmatch(epi, -1)
 	if len(blocks) < 10 {
 		t.Fatalf("docs/sql.md has %d sql blocks; the questions need more", len(blocks))
 	}

@@ -380,7 +380,7 @@ func TestEndToEnd(t *testing.T) {
 // rejected messages as received, by contract, and is left out.)
 func assertNoRawIDs(t *testing.T, brokers []string, c *clickhouse.Client, people []person) {
 	t.Helper()
-	for _, topic := range []string{"hc.person-events", "hc.area-risk", "hc.colour-updates", "hc.scoring-state", "hc.presence", "hc.exposures"} {
+	for _, topic := range []string{"hc.person-events", "hc.area-risk", "hc.colour-updates", "hc.scoring-state", "hc.presence", "hc.exposures", "hc.journeys"} {
 		for _, m := range readAll(t, brokers, topic) {
 			for _, p := range people {
 				if bytes.Contains(m.Value, []byte(p.id)) || bytes.Contains(m.Key, []byte(p.id)) {
@@ -389,7 +389,7 @@ func assertNoRawIDs(t *testing.T, brokers []string, c *clickhouse.Client, people
 			}
 		}
 	}
-	for _, table := range []string{"events", "colour_changes", "colours_current", "exposures"} {
+	for _, table := range []string{"events", "colour_changes", "colours_current", "exposures", "return_journeys"} {
 		for _, p := range people {
 			var n uint64
 			q := fmt.Sprintf("SELECT count() FROM %s WHERE position(concat(%s), '%s') > 0", table, stringColumns(t, c, table), p.id)

@@ -72,7 +72,8 @@ func (p *Pipeline) groups() []groupTopics {
 		out = append(out,
 			groupTopics{p.o.group(StageSink + "-events"), []string{t.PersonEvents}},
 			groupTopics{p.o.group(StageSink + "-colours"), []string{t.ColourUpdates}},
-			groupTopics{p.o.group(StageSink + "-exposures"), []string{t.Exposures}})
+			groupTopics{p.o.group(StageSink + "-exposures"), []string{t.Exposures}},
+			groupTopics{p.o.group(StageSink + "-journeys"), []string{t.Journeys}})
 	}
 	return out
 }

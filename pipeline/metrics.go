@@ -22,6 +22,8 @@ type Metrics struct {
 	Marks          atomic.Int64 // marks (cases, close contacts) raised for contact tracing
 	Exposures      atomic.Int64 // exposures found by the tracing stage
 	ExposureRows   atomic.Int64 // rows inserted into ClickHouse exposures
+	Journeys       atomic.Int64 // return-journey rows written to hc.journeys
+	JourneyRows    atomic.Int64 // rows inserted into ClickHouse return_journeys
 	EventRows      atomic.Int64 // rows inserted into ClickHouse events
 	ColourRows     atomic.Int64 // colour updates inserted into ClickHouse (a row each in colour_changes and colours_current)
 	Restored       atomic.Int64 // persons restored from the changelog

@@ -15,9 +15,9 @@ import (
 // Stage names, as chosen with `healthcode run --stages`.
 const (
 	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.dead-letter
-	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.scoring-state, hc.presence
+	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.journeys, hc.scoring-state, hc.presence
 	StageTrace  = "trace"  // hc.presence -> exposures on hc.person-events and hc.exposures
-	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures -> ClickHouse
+	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures, hc.journeys -> ClickHouse
 )
 
 // AllStages lists every stage in topology order.
@@ -43,6 +43,7 @@ type Topics struct {
 	State         string                    // default "hc.scoring-state" (compacted changelog of person facts)
 	Presence      string                    // default "hc.presence" (presences keyed by place, marks and designations broadcast)
 	Exposures     string                    // default "hc.exposures" (JSON exposure records for ClickHouse)
+	Journeys      string                    // default "hc.journeys" (JSON return-journey rows for ClickHouse)
 	Policy        string                    // default "hc.policy" (compacted; the latest valid policy is in force)
 }
 
@@ -67,6 +68,7 @@ func (t *Topics) setDefaults() {
 	def(&t.State, "hc.scoring-state")
 	def(&t.Presence, "hc.presence")
 	def(&t.Exposures, "hc.exposures")
+	def(&t.Journeys, "hc.journeys")
 	def(&t.Policy, "hc.policy")
 }
 

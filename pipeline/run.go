@@ -61,6 +61,7 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		// look-back, and a day more for late presences.
 		{Name: t.Presence, Partitions: n, Retention: p.o.Policy.Contacts.Lookback.Std() + 24*time.Hour},
 		{Name: t.Exposures, Partitions: n},
+		{Name: t.Journeys, Partitions: n},
 		{Name: t.Policy, Partitions: 1, Compacted: true},
 	}
 	for _, name := range t.Sources {

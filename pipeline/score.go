@@ -26,6 +26,7 @@ type score struct {
 	policies *policyHub
 	presence *kafka.Writer
 	updates  *kafka.Writer
+	journeys *kafka.Writer // hc.journeys (journeys.go)
 	state    *kafka.Writer
 	dead     *kafka.Writer
 	kept     stateCache[*part] // engines kept across rebalances (statecache.go)
@@ -39,6 +40,7 @@ func newScore(o *Options, kc *kafka.Client, policies *policyHub) *score {
 		policies: policies,
 		presence: kc.NewWriter(o.Topics.Presence, kafka.PartitionBalancer{}),
 		updates:  kc.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		journeys: kc.NewWriter(o.Topics.Journeys, &kafka.Murmur2Balancer{}),
 		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
 		dead:     kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 	}
@@ -46,6 +48,7 @@ func newScore(o *Options, kc *kafka.Client, policies *policyHub) *score {
 
 func (s *score) run(ctx context.Context) error {
 	defer s.updates.Close()
+	defer s.journeys.Close()
 	defer s.presence.Close()
 	defer s.state.Close()
 	defer s.dead.Close()
@@ -287,6 +290,10 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		}
 		pt.out = append(pt.out, kafka.Message{Key: []byte(cu.PersonKey), Value: b})
 	}
+	journeyMsgs, err := pt.journeyMessages()
+	if err != nil {
+		return err
+	}
 	var placeMsgs []kafka.Message
 	for p, evs := range pt.places {
 		placeMsgs = appendEventMessages(placeMsgs, p, evs, o.eventBudget())
@@ -320,12 +327,13 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
-	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs},
+	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
 		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
 	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
 	o.Metrics.Updates.Add(int64(len(pt.out)))
+	o.Metrics.Journeys.Add(int64(len(journeyMsgs)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
 	o.deadLettered(pt.dead)
 	pt.updates = pt.updates[:0]

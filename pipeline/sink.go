@@ -63,6 +63,7 @@ func (s *sink) run(ctx context.Context) error {
 	g.Go(func() error { return s.exposures(ctx) })
 	g.Go(func() error { return s.areas(ctx) })
 	g.Go(func() error { return s.policies(ctx) })
+	g.Go(func() error { return s.journeys(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
 }

@@ -84,9 +84,10 @@ type vaccinationMsg struct {
 
 type declarationMsg struct {
 	envelope
-	Person       personJSON `json:"person"`
-	Symptoms     []text     `json:"symptoms"`
-	TemperatureC num        `json:"temperature_c"`
+	Person       personJSON   `json:"person"`
+	Symptoms     []text       `json:"symptoms"`
+	TemperatureC num          `json:"temperature_c"`
+	Journey      *journeyJSON `json:"journey"` // optional (journey.go); nil if absent or null
 }
 
 type areaRiskMsg struct {

@@ -86,6 +86,9 @@ func explainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	if err := explainJourney(ctx, ch, key, stdout); err != nil {
+		return err
+	}
 	hist, err := ch.History(ctx, key, *history)
 	if err != nil {
 		return err
@@ -118,6 +121,9 @@ func describeEvent(e *clickhouse.EventRow) string {
 		}
 	case "arrival":
 		what = fmt.Sprintf("flight %s from %s arrived %s, seat row %d", e.Place, e.Country, at, e.SeatRow)
+		if e.Text != "" {
+			what += ", at " + e.Text
+		}
 	case "checkin":
 		what = fmt.Sprintf("check-in at venue %s from %s", e.Place, at)
 	case "travel":

@@ -84,7 +84,7 @@ func TestPolicyCommand(t *testing.T) {
 		t.Errorf("check bad: want an error naming the colour, got %v", err)
 	}
 	out, err = run(t, policyCmd, "list")
-	if err != nil || !strings.Contains(out, "domestic@1") || !strings.Contains(out, "international@1") {
+	if err != nil || !strings.Contains(out, "domestic@1") || !strings.Contains(out, "international@2") {
 		t.Errorf("list: %v\n%s", err, out)
 	}
 }

@@ -27,6 +27,8 @@ type rec struct {
 // rec.flags bits.
 const (
 	flagLocation uint8 = 1 // a travel record with a location
+	flagJourney  uint8 = 2 // a declaration of the return journey of returnee ref
+	flagAmended  uint8 = 4 // with flagJourney: the amendment
 	docShift           = 4 // flags >> docShift is the person's document kind
 )
 
@@ -81,6 +83,10 @@ func (s *sim) process(it item) {
 		s.override(it.t)
 	case itemFlight:
 		s.land(it.aux, it.t)
+	case itemJourney:
+		s.declareJourney(it)
+	case itemReturn:
+		s.travelOn(it)
 	case itemCountryRisk:
 		cr := countryRisks[it.aux]
 		s.cLevel[countryIndex(cr.code)] = cr.level
@@ -306,16 +312,24 @@ func (s *sim) override(t int32) {
 func (s *sim) land(fi, t int32) {
 	f := &s.flights[fi]
 	s.push(rec{kind: uint8(sources.StreamFlights), at: t, occ: t, end: noTime, person: -1, ref: fi})
-	high := s.cLevel[countryIndex(f.route.country)] == levelHigh
+	f.level = s.cLevel[countryIndex(f.route.country)]
+	high := f.level == levelHigh
 	city := int32(0)
 	if f.route.dest == cities[1].airport {
 		city = 1
 	}
-	for _, q := range f.pax {
+	for i, q := range f.pax {
 		if high {
 			s.people[q].busy = t + quarantineHigh
 		}
-		s.later(item{t: t + hour + int32(s.rng.IntN(int(2*hour))), kind: itemPCR, sub: pcrArrival, person: q, aux: city})
+		// A travel-on is tested once in the province, and is there from
+		// their travel record on.
+		in := t
+		if rt := &s.returnees[f.rtFirst+int32(i)]; rt.kind&rtTravelOn != 0 {
+			in = rt.arrive
+			s.later(item{t: rt.arrive, kind: itemReturn, person: q, aux: f.rtFirst + int32(i)})
+		}
+		s.later(item{t: in + hour + int32(s.rng.IntN(int(2*hour))), kind: itemPCR, sub: pcrArrival, person: q, aux: city})
 	}
 }
 
