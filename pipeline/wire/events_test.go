@@ -3,7 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,8 +12,6 @@ import (
 
 	"healthcode/scoring"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // key returns a generated person key (no real identifier behind it).
 func key(r *rand.Rand) scoring.PersonKey {
@@ -112,25 +109,16 @@ func sampleEventsV2() []scoring.Event {
 // file, written by earlier builds, still decodes to the same events (with
 // First, Version and Retracted zero).
 func TestDecodeEvents_Golden(t *testing.T) {
-	path := filepath.Join("testdata", "events-v2.arrow")
 	b, err := EncodeEvents(sampleEventsV2())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	want := golden(t, "events-v2.arrow", b)
+	if !bytes.Equal(b, want) {
+		t.Errorf("EncodeEvents output differs from testdata/events-v2.arrow (%d vs %d bytes): the wire format changed; "+
+			"bump eventsVersion or run go test -update if the change is compatible", len(b), len(want))
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(b, golden) {
-		t.Errorf("EncodeEvents output differs from %s (%d vs %d bytes): the wire format changed; "+
-			"bump eventsVersion or run go test -update if the change is compatible", path, len(b), len(golden))
-	}
-	got, err := DecodeEvents(golden, nil)
+	got, err := DecodeEvents(want, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,20 +42,11 @@ func TestEncodeExposure_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "exposure-v1.json")
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	want := golden(t, "exposure-v1.json", b)
+	if !bytes.Equal(b, want) {
+		t.Errorf("EncodeExposure differs from testdata/exposure-v1.json:\n got %s\nwant %s", b, want)
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(b, golden) {
-		t.Errorf("EncodeExposure differs from %s:\n got %s\nwant %s", path, b, golden)
-	}
-	got, err := DecodeExposure(golden)
+	got, err := DecodeExposure(want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +72,9 @@ func TestDecodeExposure_Refuses(t *testing.T) {
 }
 
 func FuzzDecodeExposure(f *testing.F) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "exposure-v1.json"))
+	seed, err := os.ReadFile(filepath.Join("testdata", "exposure-v1.json"))
 	if err == nil {
-		f.Add(golden)
+		f.Add(seed)
 	}
 	f.Add([]byte(`{"exposure_id":"e","exposed_key":"` + strings.Repeat("0", 32) + `","kind":"area_high","retracted":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

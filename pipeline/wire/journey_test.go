@@ -22,20 +22,11 @@ func TestEncodeJourney_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "journey-v1.json")
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	want := golden(t, "journey-v1.json", b)
+	if !bytes.Equal(b, want) {
+		t.Errorf("EncodeJourney differs from testdata/journey-v1.json:\n got %s\nwant %s", b, want)
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(b, golden) {
-		t.Errorf("EncodeJourney differs from %s:\n got %s\nwant %s", path, b, golden)
-	}
-	got, err := DecodeJourney(golden)
+	got, err := DecodeJourney(want)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"healthcode/scoring"
@@ -16,20 +14,11 @@ func TestEncodeMarker_Golden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "marker-v1.bin")
-	if *update {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	want := golden(t, "marker-v1.bin", b)
+	if !bytes.Equal(b, want) {
+		t.Fatalf("encoding differs from testdata/marker-v1.bin: changelogs already written would not restore; use a new key for a new layout")
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(b, golden) {
-		t.Fatalf("encoding differs from %s: changelogs already written would not restore; use a new key for a new layout", path)
-	}
-	got, err := DecodeMarker(golden)
+	got, err := DecodeMarker(want)
 	if err != nil || got != m {
 		t.Fatalf("golden file decodes to %+v, %v; want %+v", got, err, m)
 	}

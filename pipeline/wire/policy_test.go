@@ -3,8 +3,6 @@ package wire
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"healthcode/policies"
@@ -22,20 +20,11 @@ func TestEncodePolicy_Golden(t *testing.T) {
 	if string(key) != PolicyKey || p.Stamp() == "" {
 		t.Fatalf("key %q, policy %q", key, p.Stamp())
 	}
-	path := filepath.Join("testdata", "policy-v1.json")
-	if *update {
-		if err := os.WriteFile(path, value, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	want := golden(t, "policy-v1.json", value)
+	if !bytes.Equal(value, want) {
+		t.Errorf("the record of the shipped domestic policy differs from testdata/policy-v1.json (run go test -update if the policy changed on purpose)")
 	}
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(value, golden) {
-		t.Errorf("the record of the shipped domestic policy differs from %s (run go test -update if the policy changed on purpose)", path)
-	}
-	got, err := DecodePolicy([]byte(PolicyKey), golden)
+	got, err := DecodePolicy([]byte(PolicyKey), want)
 	if err != nil || got.Stamp() != p.Stamp() {
 		t.Fatalf("golden record decodes to %v, %v; want %s", got, err, p.Stamp())
 	}
