@@ -50,8 +50,8 @@ func TestDecodeJourney_Refuses(t *testing.T) {
 }
 
 func FuzzDecodeJourney(f *testing.F) {
-	if golden, err := os.ReadFile(filepath.Join("testdata", "journey-v1.json")); err == nil {
-		f.Add(golden)
+	if seed, err := os.ReadFile(filepath.Join("testdata", "journey-v1.json")); err == nil {
+		f.Add(seed)
 	}
 	f.Add([]byte(`{"person_key":"` + strings.Repeat("0", 32) + `","journey_id":"d","status":"released","flights":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
