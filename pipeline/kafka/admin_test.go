@@ -127,7 +127,7 @@ func TestNewWriter_Settings(t *testing.T) {
 	w := o.NewWriter("t", nil)
 	defer w.Close()
 	if w.RequiredAcks != kafkago.RequireAll || w.Compression != kafkago.Lz4 || w.AllowAutoTopicCreation ||
-		w.BatchTimeout != 5*time.Millisecond || w.BatchSize != 10000 || w.BatchBytes != 1<<20 {
+		w.BatchTimeout != 5*time.Millisecond || w.BatchSize != 2000 || w.BatchBytes != 1<<20 {
 		t.Errorf("writer settings: acks %v, compression %v, auto-create %v, batch %v/%d/%d",
 			w.RequiredAcks, w.Compression, w.AllowAutoTopicCreation, w.BatchTimeout, w.BatchSize, w.BatchBytes)
 	}
