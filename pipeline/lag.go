@@ -80,28 +80,36 @@ func (p *Pipeline) groups() []groupTopics {
 
 // WaitDrained blocks until every stage has committed all of its input, seen
 // twice in a row poll apart (a stage may still be writing what it consumed),
-// or ctx ends.
+// or ctx ends. A lag query that fails (a loaded broker may time one out) is
+// asked again at the next poll; if ctx ends meanwhile, the error says so.
 func (p *Pipeline) WaitDrained(ctx context.Context, poll time.Duration, progress func(Lag)) error {
 	zero := 0
+	var lastErr error // the last failed lag query: a loaded broker may time one out
 	for {
 		lag, err := p.Lag(ctx)
-		if err != nil {
-			return err
-		}
-		if progress != nil {
-			progress(lag)
-		}
-		if lag.Total() == 0 {
+		switch {
+		case err != nil:
+			// Ask again at the next poll; a lag query that keeps failing
+			// is what the caller hears about when ctx ends.
+			lastErr, zero = err, 0
+		case lag.Total() == 0:
+			lastErr = nil
 			zero++
 			if zero >= 2 {
 				return nil
 			}
-		} else {
-			zero = 0
+		default:
+			lastErr, zero = nil, 0
+		}
+		if err == nil && progress != nil {
+			progress(lag)
 		}
 		select {
 		case <-time.After(poll):
 		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("%w (last lag query: %v)", ctx.Err(), lastErr)
+			}
 			return ctx.Err()
 		}
 	}
