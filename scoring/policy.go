@@ -156,6 +156,8 @@ type Policy struct {
 	Params      Params   `json:"params"`
 	Contacts    Contacts `json:"contacts"`
 	Rules       []Rule   `json:"rules"`
+	// Overrides are the rules for official overrides (overrides.go).
+	Overrides OverrideRules `json:"overrides"`
 
 	byFact [numFacts][]int // rule indexes per fact
 }
@@ -223,6 +225,9 @@ func (p *Policy) setDefaultsAndValidate() error {
 	}
 	if len(p.Rules) == 0 {
 		return fmt.Errorf("no rules")
+	}
+	if err := p.Overrides.setDefaultsAndValidate(p.Colours); err != nil {
+		return fmt.Errorf("overrides: %w", err)
 	}
 	ids := map[string]bool{"override": true}
 	for i := range p.Rules {
