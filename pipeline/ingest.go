@@ -25,6 +25,7 @@ type ingest struct {
 	streams map[string]sources.Stream // topic -> stream
 	events  *kafka.Writer
 	areas   *kafka.Writer
+	overs   *kafka.Writer // hc.overrides, for the override guard
 	dead    *kafka.Writer
 	maxAt   scoring.Time // highest occurred_at seen (the event clock)
 	sentAt  scoring.Time // the clock last sent to every partition
@@ -35,8 +36,10 @@ type ingestOut struct {
 	in     []kafka.Message
 	events []kafka.Message
 	areas  []kafka.Message
+	overs  []kafka.Message
 	dead   []kafka.Message
 	nEv    int
+	nOv    int // overrides sent to the guard
 }
 
 func newIngest(o *Options, kc *kafka.Client) (*ingest, error) {
@@ -50,12 +53,13 @@ func newIngest(o *Options, kc *kafka.Client) (*ingest, error) {
 	}
 	in.events = kc.NewWriter(o.Topics.PersonEvents, kafka.PartitionBalancer{})
 	in.areas = kc.NewWriter(o.Topics.AreaRisk, &kafka.Hash{})
+	in.overs = kc.NewWriter(o.Topics.Overrides, kafka.PartitionBalancer{})
 	in.dead = kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})
 	return in, nil
 }
 
 func (in *ingest) close() error {
-	return errors.Join(in.events.Close(), in.areas.Close(), in.dead.Close())
+	return errors.Join(in.events.Close(), in.areas.Close(), in.overs.Close(), in.dead.Close())
 }
 
 func (in *ingest) run(ctx context.Context) error {
@@ -161,6 +165,9 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 				in.maxAt = ev.At
 			}
 		}
+		if len(batch.Overrides) > 0 {
+			out.overs = in.appendOverrides(out.overs, m, batch.Overrides, out)
+		}
 		for _, d := range batch.Areas {
 			if d.From > in.maxAt {
 				in.maxAt = d.From
@@ -189,9 +196,33 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		out.events = appendEventMessages(out.events, p, evs, in.o.eventBudget())
 	}
 	if tick {
+		// The override guard judges its windows by the same clock.
+		b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: in.maxAt})
+		if err != nil {
+			panic(err) // a tick always encodes
+		}
+		out.overs = append(out.overs, kafka.Message{Value: b})
 		in.sentAt = in.maxAt
 	}
 	return out
+}
+
+// appendOverrides appends the override records of one decoded message to
+// dst (hc.overrides, keyed by officer pseudonym); an override that does not
+// encode dead-letters the message.
+func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []scoring.Override, out *ingestOut) []kafka.Message {
+	for i := range os {
+		o := &os[i]
+		b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Override: o})
+		if err != nil {
+			out.dead = append(out.dead, deadLetter(m, err))
+			return dst
+		}
+		in.maxAt = max(in.maxAt, o.At)
+		dst = append(dst, kafka.Message{Key: append([]byte(nil), o.Officer[:]...), Value: b})
+		out.nOv++
+	}
+	return dst
 }
 
 // write sends a batch's output and waits until all of it is acknowledged.
@@ -199,7 +230,8 @@ func (in *ingest) write(ctx context.Context, out *ingestOut) error {
 	// Every partition gets the batch's designations in order through
 	// hc.person-events itself; hc.area-risk, the reference copy a restarted
 	// partition loads first, is written before the events all the same.
-	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead}); err != nil {
+	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.overs, out.overs},
+		output{in.dead, out.dead}); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil

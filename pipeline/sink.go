@@ -59,6 +59,7 @@ func (s *sink) run(ctx context.Context) error {
 	g.Go(func() error { return s.events(ctx) })
 	g.Go(func() error { return s.colours(ctx) })
 	g.Go(func() error { return s.exposures(ctx) })
+	g.Go(func() error { return s.overrides(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
 }

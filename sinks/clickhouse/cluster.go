@@ -102,4 +102,5 @@ func smallTableSQL(o Options, name, columns, orderBy string) string {
 }
 
 // stampedTables have an inserted_at column the writers fill in cluster mode.
-var stampedTables = map[string]bool{"events": true, "colour_changes": true, "colours_current": true, "exposures": true}
+var stampedTables = map[string]bool{"events": true, "colour_changes": true, "colours_current": true, "exposures": true,
+	"override_audit": true, "override_alerts": true}

@@ -34,6 +34,9 @@ func TestCluster(t *testing.T) {
 		"Admin_CountsAndDrop":                TestAdmin_CountsAndDrop,
 		"DropExpired":                        TestDropExpired,
 		"DemoDatabase":                       TestDemoDatabase,
+		"WriteOverrideAudit":                 TestWriteOverrideAudit,
+		"WriteOverrideAlerts":                TestWriteOverrideAlerts,
+		"DropExpired_OverrideAudit":          TestDropExpired_OverrideAudit,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each has its own database; ON CLUSTER DDL mostly waits
