@@ -27,8 +27,9 @@ type ingest struct {
 	areas   *kafka.Writer
 	overs   *kafka.Writer // hc.overrides, for the override guard
 	dead    *kafka.Writer
-	maxAt   scoring.Time // highest occurred_at seen (the event clock)
-	sentAt  scoring.Time // the clock last sent to every partition
+	maxAt   scoring.Time  // highest occurred_at seen (the event clock)
+	sentAt  scoring.Time  // the clock last sent to every partition
+	ovr     overrideClock // the override guard's clock (override_ingest.go)
 }
 
 // ingestOut is what one batch of upstream messages produced.
@@ -93,6 +94,9 @@ func (in *ingest) run(ctx context.Context) error {
 				return ignoreCancel(err)
 			}
 			out := in.decode(msgs, &batch)
+			if in.o.Clock == ClockEvent {
+				in.overrideTick(ctx, out)
+			}
 			select {
 			case ready <- out:
 			case <-ctx.Done():
@@ -165,6 +169,9 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 				in.maxAt = ev.At
 			}
 		}
+		if stream == sources.StreamOverrides {
+			in.ovr.read(m, batch.Overrides)
+		}
 		if len(batch.Overrides) > 0 {
 			out.overs = in.appendOverrides(out.overs, m, batch.Overrides, out)
 		}
@@ -196,33 +203,9 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		out.events = appendEventMessages(out.events, p, evs, in.o.eventBudget())
 	}
 	if tick {
-		// The override guard judges its windows by the same clock.
-		b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: in.maxAt})
-		if err != nil {
-			panic(err) // a tick always encodes
-		}
-		out.overs = append(out.overs, kafka.Message{Value: b})
 		in.sentAt = in.maxAt
 	}
 	return out
-}
-
-// appendOverrides appends the override records of one decoded message to
-// dst (hc.overrides, keyed by officer pseudonym); an override that does not
-// encode dead-letters the message.
-func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []scoring.Override, out *ingestOut) []kafka.Message {
-	for i := range os {
-		o := &os[i]
-		b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Override: o})
-		if err != nil {
-			out.dead = append(out.dead, deadLetter(m, err))
-			return dst
-		}
-		in.maxAt = max(in.maxAt, o.At)
-		dst = append(dst, kafka.Message{Key: append([]byte(nil), o.Officer[:]...), Value: b})
-		out.nOv++
-	}
-	return dst
 }
 
 // write sends a batch's output and waits until all of it is acknowledged.
