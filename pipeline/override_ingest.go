@@ -37,9 +37,9 @@ func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []sc
 // this clock passes it (by Options.OverrideSettle), so replays decide
 // overrides in time order however the partitions interleave.
 type overrideClock struct {
-	last map[int]scoring.Time // partition -> latest occurred_at read
-	next map[int]int64        // partition -> offset after the last read
-	parts int // partitions of src.overrides, once known
+	last  map[int]scoring.Time // partition -> latest occurred_at read
+	next  map[int]int64        // partition -> offset after the last read
+	parts int                  // partitions of src.overrides, once known
 	sent  scoring.Time
 	warn  bool // the end offsets could not be read (logged once)
 }
