@@ -125,6 +125,11 @@ func (gp *guardPart) apply(m *kafka.Message) {
 	}
 	if r.Override == nil {
 		gp.tick = max(gp.tick, r.Tick)
+		if r.CaughtUp {
+			// Ingest had read every override before this tick: none older
+			// can follow, so nothing needs to wait any more.
+			gp.g.DecideAll(gp.tick, &gp.out)
+		}
 		return
 	}
 	gp.g.Add(*r.Override)
@@ -164,13 +169,16 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 	if bad > 0 {
 		gp.log.Error("override guard: audit records that do not decode were skipped in the restore", slog.Int("records", bad))
 	}
+	caughtUp := false // the last tick before the committed offset said so
 	if committed > 0 {
 		err = gp.s.kc.Replay(ctx, o.Topics.Overrides, gp.p, committed, func(m *kafka.Message) error {
 			if r, err := wire.DecodeOverrideRecord(m.Value); err == nil {
 				if r.Override == nil {
 					gp.tick = max(gp.tick, r.Tick)
+					caughtUp = r.CaughtUp
 				} else {
 					gp.g.Add(*r.Override)
+					caughtUp = false
 				}
 			}
 			return nil // an undecodable record was dead-lettered when first consumed
@@ -181,6 +189,9 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 	}
 	gp.g.SetClock(gp.tick)
 	gp.g.Restored()
+	if caughtUp && o.Clock == ClockEvent {
+		gp.g.DecideAll(gp.tick, &gp.out) // written by the first flush
+	}
 	return nil
 }
 

@@ -35,13 +35,17 @@ func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []sc
 // latest occurred_at of the partitions with unread messages, and the event
 // clock when every partition is caught up. The guard decides an override once
 // this clock passes it (by Options.OverrideSettle), so replays decide
-// overrides in time order however the partitions interleave.
+// overrides in time order however the partitions interleave. A tick sent
+// when every partition is caught up says so: the guard then decides what it
+// holds at once, so the last overrides of a replay are not left waiting for
+// a clock that no longer moves.
 type overrideClock struct {
-	last  map[int]scoring.Time // partition -> latest occurred_at read
-	next  map[int]int64        // partition -> offset after the last read
-	parts int                  // partitions of src.overrides, once known
-	sent  scoring.Time
-	warn  bool // the end offsets could not be read (logged once)
+	last         map[int]scoring.Time // partition -> latest occurred_at read
+	next         map[int]int64        // partition -> offset after the last read
+	parts        int                  // partitions of src.overrides, once known
+	sent         scoring.Time
+	sentCaughtUp bool // the last tick sent said every partition was read
+	warn         bool // the end offsets could not be read (logged once)
 }
 
 func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
@@ -73,21 +77,23 @@ func (in *ingest) overrideTick(ctx context.Context, out *ingestOut) {
 		}
 		return
 	}
-	at := in.maxAt
+	at, caughtUp := in.maxAt, true
 	for p, end := range ends {
 		if c.next[p] < end { // unread messages: none older than the latest read
-			at = min(at, c.last[p])
+			at, caughtUp = min(at, c.last[p]), false
 		}
 	}
-	if at <= c.sent {
+	// A caught-up tick lets the guard decide what it holds: sent again
+	// whenever overrides were read since the last one.
+	if at <= c.sent && !(caughtUp && (!c.sentCaughtUp || out.nOv > 0)) {
 		return
 	}
-	b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: at})
+	b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: at, CaughtUp: caughtUp})
 	if err != nil {
 		return // a tick always encodes
 	}
 	out.overs = append(out.overs, kafka.Message{Value: b})
-	c.sent = at
+	c.sent, c.sentCaughtUp = max(c.sent, at), caughtUp
 }
 
 func seq(n int) []int {

@@ -25,25 +25,32 @@ const (
 const maxOverrideString = 4096
 
 // OverrideRecord is one message of hc.overrides: an override for the guard,
-// or (Override nil) an event-clock tick, the highest occurred_at ingest has
-// seen.
+// or (Override nil) a tick of the guard's event clock. CaughtUp says that
+// ingest had read every override written before the tick, so the guard may
+// decide every override it holds.
 type OverrideRecord struct {
 	Override *scoring.Override
 	Tick     scoring.Time
+	CaughtUp bool
 }
 
 // EncodeOverrideRecord encodes one hc.overrides message. Layout after the
 // header, integers little-endian, strings a shortest-form uvarint length and
 // the bytes:
 //
-//	tick:     2 u8 | at u32
+//	tick:     2 u8 | at u32 | flags u8 (bit 0: caught up)
 //	override: 1 u8 | level u8 | at u32 | until u32 | person [16] | officer [16] | approver [16] |
 //	          id | source | reason | reason_code | region | confirms
 func EncodeOverrideRecord(r OverrideRecord) ([]byte, error) {
 	o := r.Override
 	if o == nil {
 		b := append([]byte(overrideMagic), overrideVersion, tickRecord)
-		return binary.LittleEndian.AppendUint32(b, uint32(r.Tick)), nil
+		b = binary.LittleEndian.AppendUint32(b, uint32(r.Tick))
+		var flags byte
+		if r.CaughtUp {
+			flags = 1
+		}
+		return append(b, flags), nil
 	}
 	strs := [...]string{o.ID, o.Source, o.Reason, o.ReasonCode, o.Region, o.Confirms}
 	n := headerLen + 58
@@ -77,8 +84,8 @@ func DecodeOverrideRecord(b []byte) (OverrideRecord, error) {
 	}
 	le := binary.LittleEndian
 	switch {
-	case len(rest) == 5 && rest[0] == tickRecord:
-		return OverrideRecord{Tick: scoring.Time(le.Uint32(rest[1:]))}, nil
+	case len(rest) == 6 && rest[0] == tickRecord && rest[5] <= 1:
+		return OverrideRecord{Tick: scoring.Time(le.Uint32(rest[1:])), CaughtUp: rest[5] == 1}, nil
 	case len(rest) < 58 || rest[0] != overrideRecord:
 		return OverrideRecord{}, fmt.Errorf("decode override record: %w: %d bytes", ErrMalformed, len(b))
 	}

@@ -22,6 +22,7 @@ func sampleOverrideRecords() []OverrideRecord {
 			Reason: "隔离：医学观察", ReasonCode: "medical-isolation", Region: "410105", Officer: scoring.PersonKey{3},
 			Approver: scoring.PersonKey{4}, Confirms: "appeal-2020-0319-0030"}},
 		{Tick: at},
+		{Tick: at + 60, CaughtUp: true},
 		{},
 	}
 }
@@ -69,7 +70,8 @@ func TestDecodeOverrideRecord_Malformed(t *testing.T) {
 	f("designation magic", append([]byte("hcd\x01"), good[4:]...), ErrMalformed)
 	f("future version", append([]byte("hco\x02"), good[4:]...), ErrVersion)
 	f("unknown record type", append([]byte("hco\x01\x03"), good[5:]...), ErrMalformed)
-	f("long tick", []byte("hco\x01\x02\x00\x00\x00\x00\x00"), ErrMalformed)
+	f("long tick", []byte("hco\x01\x02\x00\x00\x00\x00\x00\x00"), ErrMalformed)
+	f("tick flag", []byte("hco\x01\x02\x00\x00\x00\x00\x02"), ErrMalformed)
 	f("trailing", append(append([]byte(nil), good...), 'x'), ErrMalformed)
 	f("overlong length", append(append(append([]byte(nil), good[:62]...), 0x95, 0x00), good[63:]...), ErrMalformed)
 	for n := 0; n < len(good); n++ {

@@ -129,7 +129,14 @@ func (g *Guard) Add(o scoring.Override) {
 
 // Advance moves the clock to now (it never goes back) and decides every
 // override due, in time order, appending to out.
-func (g *Guard) Advance(now scoring.Time, out *Output) {
+func (g *Guard) Advance(now scoring.Time, out *Output) { g.advance(now, false, out) }
+
+// DecideAll moves the clock to now and decides every override held back,
+// due or not, in time order: for when no override older than those can
+// still arrive (every partition of the input has been read to its end).
+func (g *Guard) DecideAll(now scoring.Time, out *Output) { g.advance(now, true, out) }
+
+func (g *Guard) advance(now scoring.Time, all bool, out *Output) {
 	g.clock = max(g.clock, now)
 	slices.SortFunc(g.pending, func(a, b scoring.Override) int {
 		if a.At != b.At {
@@ -141,7 +148,7 @@ func (g *Guard) Advance(now scoring.Time, out *Output) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	n := 0
-	for n < len(g.pending) && g.pending[n].At.Add(g.o.Settle) <= g.clock {
+	for n < len(g.pending) && (all || g.pending[n].At.Add(g.o.Settle) <= g.clock) {
 		n++
 	}
 	due := g.pending[:n]

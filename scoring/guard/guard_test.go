@@ -431,3 +431,20 @@ func TestGuard_Restore(t *testing.T) {
 		t.Fatalf("restored guard: %v, %d alerts, %d held; want %v, 0, %d", decisions(b), len(b.Alerts), r.HeldCount(), decisions(a), g.HeldCount())
 	}
 }
+
+func TestGuard_DecideAll(t *testing.T) {
+	p := policy(t, testPolicy)
+	g := New(p, Options{Settle: time.Hour})
+	a, b := ovr("a", 1, time.Minute), ovr("a", 0, 0)
+	g.Add(a)
+	g.Add(b)
+	var out Output
+	g.Advance(a.At, &out)
+	if len(out.Entries) != 0 {
+		t.Fatalf("decided before settling: %+v", out.Entries)
+	}
+	g.DecideAll(a.At, &out)
+	if len(out.Entries) != 2 || out.Entries[0].Override.ID != b.ID || g.Pending() != 0 {
+		t.Fatalf("DecideAll: %+v; want both, the earlier first", out.Entries)
+	}
+}
