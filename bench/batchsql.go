@@ -23,14 +23,12 @@ import (
 //
 // The statement is generated from the policy file, rule by rule, so it
 // follows the same numbers (durations, tests, fever threshold) the engine
-// uses. What the events table cannot express: country risk designations.
-// They travel on hc.area-risk and are kept by the scoring engine, not
-// written to ClickHouse, so the rules on the facts arrival_high and
-// arrival_medium are left out, and the persons they could reach (an arrival
-// from abroad within the longest of those rules' durations) are counted
-// apart. Region and H3 designations need no table: contact tracing turns
-// every stay they reach into an area exposure event (sub 4 or 5), which is
-// in events.
+// uses. It decides every rule: the arrival rules (facts arrival_high and
+// arrival_medium) from each person's two latest arrivals from abroad in
+// events and the country designations in area_designations (the sink writes
+// hc.area-risk there), in force at arrived_at as the engine judges them.
+// Region and H3 designations need no join: contact tracing turns every stay
+// they reach into an area exposure event (sub 4 or 5), which is in events.
 
 // BatchTable is the table BatchSQL materialises the colours into, in the
 // end-to-end database.
@@ -71,13 +69,35 @@ func allFacts() []scoring.Fact {
 	return fs
 }
 
-// batchQuery is the generated statement and what it leaves out.
+// batchQuery is the generated statement.
 type batchQuery struct {
-	SQL     string
-	Skipped []string // ids of rules the events table cannot express
-	// Reach is how long after an arrival from abroad a skipped rule can
-	// still be active (0 if no rule is skipped; MaxInt64 if forever).
-	Reach int64
+	SQL string
+}
+
+// arrivalFacts are the facts the statement takes from arrivalsSQL.
+var arrivalFacts = map[scoring.Fact]bool{scoring.FactArrivalHigh: true, scoring.FactArrivalMedium: true}
+
+// arrivalsSQL gives, per person with an arrival from abroad, the facts
+// arrival_high and arrival_medium as the engine derives them when deciding:
+// of the person's two latest arrivals from abroad (newest first; the same
+// instant and country once), the latest whose country was designated high
+// (medium) at arrived_at. A country's designation is in force from its
+// valid_from until the earlier of its valid_until and the next designation's
+// valid_from; of two with one start, the larger event_id (scoring.Areas).
+func arrivalsSQL(db string) string {
+	periods := "SELECT code AS country, arrayMap(x -> tupleElement(x, 1), s) AS c_froms, arrayMap(x -> tupleElement(x, 3), s) AS c_levels, " +
+		"arrayMap(i -> if(tupleElement(s[i], 2) != 0 AND (i = length(s) OR tupleElement(s[i], 2) < tupleElement(s[i + 1], 1)), tupleElement(s[i], 2), " +
+		"if(i = length(s), toUInt32(0), tupleElement(s[i + 1], 1))), arrayEnumerate(s)) AS c_ends " +
+		"FROM (SELECT code, arraySort(groupArray((f, u, l))) AS s FROM (" +
+		"SELECT code, toUInt32(valid_from) AS f, toUInt32(argMax(valid_until, event_id)) AS u, toUInt8(argMax(level, event_id)) AS l " +
+		"FROM " + db + ".area_designations WHERE area_kind = 'country' GROUP BY code, f) GROUP BY code)"
+	latest := "SELECT person_key, tupleElement(a, 1) AS at, tupleElement(a, 2) AS country FROM (" +
+		"SELECT person_key, arraySlice(arrayReverseSort(x -> tupleElement(x, 1), groupUniqArray((toUInt32(occurred_at), country))), 1, 2) AS arr " +
+		"FROM " + db + ".events WHERE " + abroadCond + " AND occurred_at > 0 GROUP BY person_key) ARRAY JOIN arr AS a"
+	return fmt.Sprintf("SELECT person_key, toUInt32(maxIf(at, lvl = %d)) AS f_%s, toUInt32(maxIf(at, lvl = %d)) AS f_%s FROM ("+
+		"SELECT person_key, at, arrayElement(c_levels, arrayFirstIndex((f, e) -> f <= at AND (e = 0 OR e > at), c_froms, c_ends)) AS lvl "+
+		"FROM (%s) AS arrivals ANY LEFT JOIN (%s) AS periods USING country) GROUP BY person_key",
+		scoring.RiskHigh, scoring.FactArrivalHigh, scoring.RiskMedium, scoring.FactArrivalMedium, latest, periods)
 }
 
 // secs is a duration in whole seconds, as the engine counts it.
@@ -89,12 +109,10 @@ func secs(d scoring.Duration) int64 { return int64(d.Std() / time.Second) }
 // the person's events.kafka_partition. It runs on ClickHouse 18.16: no window functions, no WITH
 // subqueries; one GROUP BY person_key over events, then per-person
 // arithmetic on unix seconds. The columns written: person_key, level, colour,
-// rules (the ids of the active rules at that level, as an update's reasons),
-// inexpressible (1 for a person whom a skipped rule could reach).
+// rules (the ids of the active rules at that level, as an update's reasons).
 func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 	conds := factConds(p)
 	var q batchQuery
-	var skippedFor []int64
 
 	// Inner: one row of facts per person.
 	var agg []string
@@ -117,6 +135,7 @@ func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 	inner := "SELECT person_key, " + strings.Join(agg, ",\n  ") +
 		"\nFROM (SELECT person_key, kind, sub, result, level, symptoms, temperature_c, country, event_id, ended_at, kafka_partition, " +
 		"toUInt32(occurred_at) AS t FROM " + db + ".events WHERE occurred_at > 0)\nGROUP BY person_key"
+	inner = "SELECT * FROM (" + inner + ") AS facts\nANY LEFT JOIN (" + arrivalsSQL(db) + ") AS arrival_facts USING person_key"
 
 	// Middle: the latest negative PCR (n1) and the latest one at least
 	// negative_apart before it (nq): "two negatives after A, apart" holds
@@ -130,14 +149,8 @@ func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 	var levels, tops []string
 	for i := range p.Rules {
 		r := &p.Rules[i]
-		if _, ok := conds[r.Fact]; !ok {
-			q.Skipped = append(q.Skipped, r.ID)
-			reach := int64(math.MaxInt64)
-			if r.For > 0 {
-				reach = secs(r.For)
-			}
-			skippedFor = append(skippedFor, reach)
-			continue
+		if _, ok := conds[r.Fact]; !ok && !arrivalFacts[r.Fact] {
+			panic(fmt.Sprintf("batch sql: fact %s has no SQL", r.Fact)) // every fact of scoring has one
 		}
 		a := fmt.Sprintf("toInt64(f_%s)", r.Fact)
 		parts := []string{a + " != 0"}
@@ -176,16 +189,6 @@ func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 		colours[i] = "'" + c + "'"
 	}
 	override := fmt.Sprintf("toInt64(ov_until) > %s", nowS)
-	for _, r := range skippedFor {
-		q.Reach = max(q.Reach, r)
-	}
-	inexpressible := "0"
-	if len(skippedFor) > 0 {
-		inexpressible = "f_arrival_abroad != 0"
-		if q.Reach != math.MaxInt64 {
-			inexpressible += fmt.Sprintf(" AND %s < toInt64(f_arrival_abroad) + %d", nowS, q.Reach)
-		}
-	}
 	outer := "SELECT person_key,\n  " +
 		strings.Join(append(actives,
 			fmt.Sprintf("toUInt8(arrayReduce('max', [0, %s])) AS rule_level", strings.Join(levels, ", ")),
@@ -193,20 +196,18 @@ func buildBatchQuery(p *scoring.Policy, db, table, clock string) batchQuery {
 			fmt.Sprintf("toUInt8(if(overridden, least(ov_level, %d), rule_level)) AS level", maxLevel),
 			fmt.Sprintf("arrayElement([%s], level + 1) AS colour", strings.Join(colours, ", ")),
 			fmt.Sprintf("if(overridden, ['override'], arrayFilter(x -> x != '', [%s])) AS rules", strings.Join(tops, ", ")),
-			fmt.Sprintf("toUInt8(%s) AS inexpressible", inexpressible),
 		), ",\n  ") +
 		"\nFROM (" + middle + ")"
 	q.SQL = "CREATE TABLE " + db + "." + table +
-		" ENGINE = MergeTree() ORDER BY person_key AS\nSELECT person_key, level, colour, rules, inexpressible, toDateTime(clock) AS decided_at FROM (" + outer + ")"
+		" ENGINE = MergeTree() ORDER BY person_key AS\nSELECT person_key, level, colour, rules, toDateTime(clock) AS decided_at FROM (" + outer + ")"
 	return q
 }
 
 // batchPair is one cell of the agreement breakdown.
 type batchPair struct {
-	SQL, Stream   string // colour; "" when the person is missing on that side
-	Inexpressible bool
-	Persons       uint64
-	SameRules     uint64 // of which the reasons' rule ids agree too
+	SQL, Stream string // colour; "" when the person is missing on that side
+	Persons     uint64
+	SameRules   uint64 // of which the reasons' rule ids agree too
 }
 
 // batchResult is what runBatchSQL measured.
@@ -227,25 +228,16 @@ func (b *batchResult) totals() batchTotals { return totalsOf(b.Pairs) }
 
 // batchTotals sums the breakdown.
 type batchTotals struct {
-	Persons, Disagree         uint64 // every person
-	ExprPersons, ExprDisagree uint64 // the persons the events table can decide
-	SameRules                 uint64 // expressible persons agreeing in colour and in their reasons' rules
+	Persons, Disagree uint64 // every person
+	SameRules         uint64 // persons agreeing in colour and in their reasons' rules
 }
 
 func totalsOf(pairs []batchPair) batchTotals {
 	var t batchTotals
 	for _, p := range pairs {
 		t.Persons += p.Persons
-		same := p.SQL == p.Stream
-		if !same {
+		if p.SQL != p.Stream {
 			t.Disagree += p.Persons
-		}
-		if p.Inexpressible {
-			continue
-		}
-		t.ExprPersons += p.Persons
-		if !same {
-			t.ExprDisagree += p.Persons
 		} else {
 			t.SameRules += p.SameRules
 		}
@@ -331,17 +323,17 @@ func runBatchSQL(ctx context.Context, conn driver.Conn, p *scoring.Policy, db st
 }
 
 // compareStream breaks the persons of db.table and db.colours_current down
-// by (SQL colour, stream colour, inexpressible).
+// by (SQL colour, stream colour).
 func compareStream(ctx context.Context, conn driver.Conn, db, table string) ([]batchPair, error) {
 	// Persons on one side only get the join's defaults: '' and 0.
-	cmp := "SELECT sql_colour, stream_colour, inexpressible, count() AS persons, " +
+	cmp := "SELECT sql_colour, stream_colour, count() AS persons, " +
 		"sum(arraySort(rules) = arraySort(stream_rules)) AS same_rules FROM (" +
-		"SELECT person_key, colour AS sql_colour, rules, inexpressible FROM " + db + "." + table +
+		"SELECT person_key, colour AS sql_colour, rules FROM " + db + "." + table +
 		") ALL FULL OUTER JOIN (" +
 		"SELECT person_key, argMax(colour, version) AS stream_colour, " +
 		"extractAll(argMax(reasons, version), '\"rule\":\"([^\"]+)\"') AS stream_rules FROM " + db +
 		".colours_current GROUP BY person_key) USING person_key " +
-		"GROUP BY sql_colour, stream_colour, inexpressible ORDER BY persons DESC, sql_colour, stream_colour"
+		"GROUP BY sql_colour, stream_colour ORDER BY persons DESC, sql_colour, stream_colour"
 	rows, err := conn.Query(ctx, cmp)
 	if err != nil {
 		return nil, fmt.Errorf("compare %s with colours_current: %w", table, err)
@@ -350,11 +342,9 @@ func compareStream(ctx context.Context, conn driver.Conn, db, table string) ([]b
 	var out []batchPair
 	for rows.Next() {
 		var bp batchPair
-		var inex uint8
-		if err := rows.Scan(&bp.SQL, &bp.Stream, &inex, &bp.Persons, &bp.SameRules); err != nil {
+		if err := rows.Scan(&bp.SQL, &bp.Stream, &bp.Persons, &bp.SameRules); err != nil {
 			return nil, fmt.Errorf("scan comparison: %w", err)
 		}
-		bp.Inexpressible = inex != 0
 		out = append(out, bp)
 	}
 	if err := rows.Err(); err != nil {
@@ -425,24 +415,18 @@ func BatchSQL(ctx context.Context, o *Options, r *Report) error {
 		}
 		return float64(n-d) / float64(n)
 	}
-	skipped := "none"
-	if len(res.Query.Skipped) > 0 {
-		skipped = strings.Join(res.Query.Skipped, ", ")
-	}
 	r.Add(
 		Figure{Key: "sql_batch_seconds", Value: res.Took.Seconds(), Unit: "s", Baseline: baseName, BaselineValue: base,
 			Note: fmt.Sprintf("one CREATE TABLE %s AS SELECT over %d rows of events, plus the GROUP BY kafka_partition that finds "+
 				"each partition's event clock; ClickHouse 18.16 on this machine; GROUP BY person_key with maxIf/groupUniqArrayIf/argMinIf, "+
-				"rules generated from %s", BatchTable, events, p.Stamp())},
-		Figure{Key: "sql_agrees", Value: agrees(t.ExprPersons, t.ExprDisagree), Unit: "fraction",
-			Note: fmt.Sprintf("persons whose SQL colour equals colours_current (argMax(colour, version)), over the %d persons "+
-				"the events table can decide; rules left out: %s (country designations are not in ClickHouse)", t.ExprPersons, skipped)},
-		Figure{Key: "sql_agrees_all", Value: agrees(t.Persons, t.Disagree), Unit: "fraction",
-			Note: "as sql_agrees, over every person, including those an arrival rule could reach"},
+				"the arrival rules joined from the two latest arrivals and area_designations; every rule generated from %s", BatchTable, events, p.Stamp())},
+		Figure{Key: "sql_agrees", Value: agrees(t.Persons, t.Disagree), Unit: "fraction",
+			Note: fmt.Sprintf("persons whose SQL colour equals colours_current (argMax(colour, version)), over all %d persons "+
+				"in either; every rule of the policy decided by the SQL (arrival rules from area_designations)", t.Persons)},
 		Figure{Key: "sql_persons", Value: float64(t.Persons), Unit: "persons", Note: "persons in the SQL colours or colours_current"},
 		Figure{Key: "sql_disagree", Value: float64(t.Disagree), Unit: "persons", Note: "persons whose colours differ (all persons)"},
-		Figure{Key: "sql_rules_agree", Value: agrees(t.ExprPersons-t.ExprDisagree, t.ExprPersons-t.ExprDisagree-t.SameRules), Unit: "fraction",
-			Note: "of the expressible persons whose colours agree, those whose reasons name the same rules"},
+		Figure{Key: "sql_rules_agree", Value: agrees(t.Persons-t.Disagree, t.Persons-t.Disagree-t.SameRules), Unit: "fraction",
+			Note: "of the persons whose colours agree, those whose reasons name the same rules"},
 	)
 	r.Note("%s", batchNote(res))
 	return nil
@@ -462,7 +446,7 @@ func batchNote(res *batchResult) string {
 		t.Persons, t.Disagree)
 	pairs := append([]batchPair(nil), res.Pairs...)
 	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].Persons > pairs[j].Persons })
-	var missing, inexpressible, clock bool
+	var missing, clock bool
 	sep := ": "
 	for _, p := range pairs {
 		if p.SQL == p.Stream {
@@ -472,8 +456,6 @@ func batchNote(res *batchResult) string {
 		switch {
 		case p.SQL == "" || p.Stream == "":
 			missing, what = true, "on one side only"
-		case p.Inexpressible:
-			inexpressible, what = true, "arrival from abroad within an arrival rule's reach"
 		default:
 			clock = true
 		}
@@ -481,24 +463,19 @@ func batchNote(res *batchResult) string {
 		sep = "; "
 	}
 	b.WriteString(".")
-	if inexpressible {
-		fmt.Fprintf(&b, " The %s rules need country risk designations (hc.area-risk), which the scoring engine keeps and"+
-			" ClickHouse does not; the SQL leaves them out, so a person arriving from a designated country is green or"+
-			" yellow in SQL where the stream is red or yellow.", strings.Join(res.Query.Skipped, ", "))
-	}
 	if missing {
 		b.WriteString(" A person on one side only was never decided by the other (no event with a time, or no update written).")
 	}
 	if clock {
-		b.WriteString(" Disagreements among persons the events table can decide: an area fact the engine took from a stay" +
+		b.WriteString(" Other disagreements: an area fact the engine took from a stay" +
 			" against a region or H3 designation it already knew, for which tracing wrote no exposure row (e.g. a stay" +
 			" older than the tracer's look-back), or a fourth negative PCR inside one negative_apart window (the engine" +
 			" keeps three and may clear a rule late).")
 	}
 	at := totalsOf(res.AtNow)
 	fmt.Fprintf(&b, " Decided instead at one instant for everyone, the highest occurred_at in events (%s), as a batch"+
-		" job would: %d of the %d decidable persons differ from the stream (rules expiring between their partition's clock"+
-		" and that instant).", res.Now.Format(time.RFC3339), at.ExprDisagree, at.ExprPersons)
+		" job would: %d of the %d persons differ from the stream (rules expiring between their partition's clock"+
+		" and that instant).", res.Now.Format(time.RFC3339), at.Disagree, at.Persons)
 	if res.OtherPols > 0 {
 		fmt.Fprintf(&b, " %d persons' stream colours were decided by another policy.", res.OtherPols)
 	}

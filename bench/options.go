@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"healthcode/sinks/clickhouse"
@@ -26,7 +27,7 @@ type Options struct {
 	// Logger receives progress. Default slog.Default().
 	Logger *slog.Logger
 	// Sections names the sections to run, of core, trace, sink, e2e, latency
-	// and batch-sql (batch-sql needs e2e). Default: all, in that order.
+	// batch-sql, codes, takeover and peer (batch-sql needs e2e). Default: all, in that order.
 	Sections []string
 
 	// People is the number of persons the scoring core holds (Core).
@@ -65,6 +66,20 @@ type Options struct {
 	// CodesDuration is how long each load run of Codes lasts. Default 10s;
 	// Quick 1s.
 	CodesDuration time.Duration
+	// Binary is the healthcode executable Takeover starts as worker
+	// processes. Default: this process's own executable (`healthcode
+	// bench`); a test sets one it built.
+	Binary string
+	// TakeoverEvents is the number of person events the takeover run feeds
+	// two score workers (half before the kill, the dead worker's share of
+	// the other half after). Default 200,000; Quick 20,000.
+	TakeoverEvents int
+	// Peer configures the peer section (peer.go): Benthos beside
+	// healthcode's ingest and sink.
+	Peer PeerOptions
+	// RestorePersons is the number of persons in the changelog partition the
+	// restore run restores (Takeover). Default 1,000,000; Quick 20,000.
+	RestorePersons int
 }
 
 // Defaults of the full run.
@@ -150,6 +165,15 @@ func (o *Options) setDefaults() {
 		if o.Quick {
 			o.CodesDuration = QuickCodesDuration
 		}
+	}
+	if o.Binary == "" {
+		o.Binary, _ = os.Executable()
+	}
+	if o.TakeoverEvents <= 0 {
+		o.TakeoverEvents = pick(200_000, 20_000)
+	}
+	if o.RestorePersons <= 0 {
+		o.RestorePersons = pick(1_000_000, 20_000)
 	}
 }
 

@@ -33,6 +33,17 @@ var sections = []section{
 	{"latency", Latency},
 	{"batch-sql", BatchSQL},
 	{"codes", Codes},
+	{"takeover", Takeover},
+	{"peer", Peer},
+}
+
+// SectionNames lists the sections, in the order Run runs them.
+func SectionNames() []string {
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = s.name
+	}
+	return names
 }
 
 // Run runs every section of the benchmark with o (defaults filled in) and

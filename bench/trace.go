@@ -132,7 +132,7 @@ func (b *bruteIndex) add(p *tracing.Presence) {
 }
 
 // bruteKind classifies a case's stay overlapping another person's by the
-// policy's contact definitions (POLICY.md): ov is the overlap, caseRow and
+// policy's contact definitions (docs/policies.md): ov is the overlap, caseRow and
 // row the seat rows on a flight. Zero means no exposure.
 func bruteKind(p *scoring.Policy, place tracing.PlaceKind, ov scoring.Time, caseRow, row int16) scoring.ExposureKind {
 	c := &p.Contacts

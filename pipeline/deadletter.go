@@ -21,14 +21,13 @@ const (
 	HeaderTable     = "table"     // the ClickHouse table that refused it (sink only)
 )
 
-// deadLettered counts messages written to the dead-letter topic. Every stage's
-// new dead-letter path calls it once the write is acknowledged.
-//
-// HOOK (healthcode_dead_letters_total{topic}): the service helper's registry
-// counts here, by each message's HeaderTopic (the topic the bad message came
-// from); until then only the Metrics.DeadLetters total is kept.
+// deadLettered counts messages written to the dead-letter topic, in the
+// Metrics.DeadLetters total and in healthcode_dead_letters_total{topic} by
+// each message's HeaderTopic (the topic the bad message came from). Every
+// dead-letter path calls it once the write is acknowledged.
 func (o *Options) deadLettered(msgs []kafka.Message) {
 	o.Metrics.DeadLetters.Add(int64(len(msgs)))
+	o.Metrics.deadLettered(msgs)
 }
 
 // headerValue returns the value of m's header key, or "".

@@ -48,9 +48,7 @@ func (s *guardStage) run(ctx context.Context) error {
 	defer s.events.Close()
 	defer s.audit.Close()
 	defer s.dead.Close()
-	for _, a := range s.o.Policy.Overrides.Alerts {
-		s.o.OverrideMetrics.Alerts.WithLabelValues(a.ID) // every reason shows, at 0
-	}
+	// Every alert reason is exported at 0 from New (observe_zero.go).
 	return s.kc.RunPartitioned(ctx, s.o.group(StageGuard), s.o.Topics.Overrides, s.partition)
 }
 
@@ -66,12 +64,21 @@ type guardPart struct {
 }
 
 func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
+	// The batch in hand is finished under fin when ctx ends (shutdown.go).
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
+	ob := s.o.Metrics.claim(StageGuard, c.Partition)
+	defer ob.release()
 	gp := &guardPart{s: s, p: c.Partition, log: s.o.Logger.With(slog.String("stage", StageGuard)),
 		g: guard.New(s.o.Policy, guard.Options{Settle: s.o.OverrideSettle, Keep: overrideAuditRetention(s.o.Policy)})}
 	start := time.Now()
 	if err := gp.restore(ctx, c.Offset); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while restoring: nothing is in hand
+		}
 		return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
 	}
+	ob.restored(start)
 	gp.log.Info("override guard restored", slog.Int("pending", gp.g.Pending()), slog.Int("held", gp.g.HeldCount()),
 		slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
@@ -79,10 +86,11 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 		fctx, cancel := context.WithTimeout(ctx, time.Second) // wall mode decides on the clock alone
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		cancel()
-		if ctx.Err() != nil {
-			return nil
+		t0 := time.Now()
+		if ctx.Err() != nil && len(msgs) == 0 {
+			return nil // stopped between batches
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
@@ -94,7 +102,10 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 		gp.g.Advance(now, &gp.out)
-		if err := gp.flush(ctx); err != nil {
+		if err := gp.flush(fin); err != nil {
+			if s.o.droppedAtDeadline(fin, StageGuard, c.Partition) {
+				return nil
+			}
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 		if len(msgs) > 0 {
@@ -102,6 +113,7 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
 		}
+		s.o.Metrics.consumed(StageGuard, t0, msgs)
 	}
 }
 
@@ -231,9 +243,11 @@ func (gp *guardPart) flush(ctx context.Context) error {
 		}
 		audit = append(audit, kafka.Message{Key: []byte(a.Officer), Value: b})
 	}
-	if err := writeInOrder(ctx, output{gp.s.events, evMsgs}, output{gp.s.audit, audit}, output{gp.s.dead, gp.dead}); err != nil {
+	outs := []output{{gp.s.events, evMsgs}, {gp.s.audit, audit}, {gp.s.dead, gp.dead}}
+	if err := writeInOrder(ctx, outs...); err != nil {
 		return err
 	}
+	o.Metrics.produced(StageGuard, outs...)
 	for i := range out.Alerts {
 		a := &out.Alerts[i]
 		m.Alerts.WithLabelValues(a.Rule.ID).Inc()
@@ -254,7 +268,7 @@ func (gp *guardPart) flush(ctx context.Context) error {
 			m.Confirmed.Add(1)
 		}
 	}
-	o.Metrics.DeadLetters.Add(int64(len(gp.dead)))
+	o.deadLettered(gp.dead)
 	out.Forward, out.Entries, out.Alerts = out.Forward[:0], out.Entries[:0], out.Alerts[:0]
 	gp.dead = gp.dead[:0]
 	return nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -22,6 +24,8 @@ type ingest struct {
 	o       *Options
 	kc      *kafka.Client
 	dec     *sources.Decoder
+	hub     *policyHub                // the policy in force: its colours are those an override may name
+	decPol  *scoring.Policy           // the policy dec was built for; nil if Options.Decoder.Colours fixes them
 	streams map[string]sources.Stream // topic -> stream
 	events  *kafka.Writer
 	areas   *kafka.Writer
@@ -43,12 +47,11 @@ type ingestOut struct {
 	nOv    int // overrides sent to the guard
 }
 
-func newIngest(o *Options, kc *kafka.Client) (*ingest, error) {
-	dec, err := sources.NewDecoder(o.Decoder)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+func newIngest(o *Options, kc *kafka.Client, hub *policyHub) (*ingest, error) {
+	in := &ingest{o: o, kc: kc, hub: hub, streams: map[string]sources.Stream{}}
+	if err := in.followPolicy(hub.Policy()); err != nil {
+		return nil, err
 	}
-	in := &ingest{o: o, kc: kc, dec: dec, streams: map[string]sources.Stream{}}
 	for s, t := range o.Topics.Sources {
 		in.streams[t] = s
 	}
@@ -68,6 +71,10 @@ func (in *ingest) run(ctx context.Context) error {
 	topics := make([]string, 0, len(in.streams))
 	for t := range in.streams {
 		topics = append(topics, t)
+	}
+	// Overrides name colours of the policy in force: read hc.policy first.
+	if err := in.hub.ready.wait(ctx); err != nil {
+		return ignoreCancel(fmt.Errorf("ingest: %w", err))
 	}
 	r := in.kc.NewGroupReader(ctx, in.o.group(StageIngest), topics...)
 	defer r.Close()
@@ -93,7 +100,11 @@ func (in *ingest) run(ctx context.Context) error {
 			if err != nil {
 				return ignoreCancel(err)
 			}
+			if err := in.followPolicy(in.hub.Policy()); err != nil {
+				return err
+			}
 			out := in.decode(msgs, &batch)
+			stampUpstream(out.events, out.in)
 			if in.o.Clock == ClockEvent {
 				in.overrideTick(ctx, out)
 			}
@@ -105,24 +116,29 @@ func (in *ingest) run(ctx context.Context) error {
 		}
 	})
 	g.Go(func() error {
+		// Told to stop, the writer finishes the batches already decoded
+		// under fin (shutdown.go); Close then sends their offsets.
+		fin, finDone := finishing(ctx, in.o.ShutdownTimeout)
+		defer finDone()
 		for out := range ready {
-			if err := in.write(ctx, out); err != nil {
-				if ctx.Err() != nil {
-					// Shutting down mid-write: commit nothing; the batch is
-					// delivered again to whoever consumes next.
-					return nil
+			t0 := time.Now()
+			if err := in.write(fin, out); err != nil {
+				if in.o.droppedAtDeadline(fin, StageIngest, -1) {
+					return nil // commit nothing: delivered again to whoever consumes next
 				}
 				return err
 			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err := r.CommitMessages(ctx, out.in...); err != nil {
-				return ignoreCancel(fmt.Errorf("ingest: commit: %w", err))
+			if err := r.CommitMessages(fin, out.in...); err != nil {
+				if in.o.droppedAtDeadline(fin, StageIngest, -1) {
+					return nil
+				}
+				return fmt.Errorf("ingest: commit: %w", err)
 			}
 			m := in.o.Metrics
+			m.consumed(StageIngest, t0, out.in)
+			m.produced(StageIngest, output{in.areas, out.areas}, output{in.events, out.events}, output{in.overs, out.overs}, output{in.dead, out.dead})
 			m.UpstreamIn.Add(int64(len(out.in)))
-			m.DeadLetters.Add(int64(len(out.dead)))
+			in.o.deadLettered(out.dead)
 			m.PersonEvents.Add(int64(out.nEv))
 			m.Designations.Add(int64(len(out.areas)))
 			select {
@@ -240,4 +256,27 @@ func ignoreCancel(err error) error {
 		return nil
 	}
 	return err
+}
+
+// followPolicy builds the decoder for the colours of p, the policy in force,
+// when they differ from those it was built for (a published policy that
+// renames or adds colours); Options.Decoder.Colours, when set, fixes them.
+func (in *ingest) followPolicy(p *scoring.Policy) error {
+	if in.dec != nil && (in.decPol == nil || in.decPol == p) {
+		return nil
+	}
+	cfg := in.o.Decoder
+	if cfg.Colours == nil {
+		if in.dec != nil && slices.Equal(in.decPol.Colours, p.Colours) {
+			in.decPol = p
+			return nil
+		}
+		cfg.Colours, in.decPol = p.Colours, p
+	}
+	dec, err := sources.NewDecoder(cfg)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in.dec = dec
+	return nil
 }

@@ -76,6 +76,7 @@ func (p *Pipeline) groups() []groupTopics {
 			groupTopics{p.o.group(StageSink + "-events"), []string{t.PersonEvents}},
 			groupTopics{p.o.group(StageSink + "-colours"), []string{t.ColourUpdates}},
 			groupTopics{p.o.group(StageSink + "-exposures"), []string{t.Exposures}},
+			groupTopics{p.o.group(StageSink + "-journeys"), []string{t.Journeys}},
 			groupTopics{p.o.group(StageSink + "-overrides"), []string{t.OverrideAudit}})
 	}
 	return out

@@ -16,15 +16,15 @@ import (
 const (
 	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.overrides, hc.dead-letter
 	StageGuard  = "guard"  // hc.overrides -> accepted overrides on hc.person-events, hc.override-audit
-	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.scoring-state, hc.presence
+	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.journeys, hc.scoring-state, hc.presence, hc.override-audit
 	StageTrace  = "trace"  // hc.presence -> exposures on hc.person-events and hc.exposures
-	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures -> ClickHouse
+	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures, hc.journeys, hc.override-audit -> ClickHouse
 )
 
 // AllStages lists every stage in topology order.
 var AllStages = []string{StageIngest, StageGuard, StageScore, StageTrace, StageSink}
 
-// ClockMode chooses what "now" is (CONTRACT.md "Clock").
+// ClockMode chooses what "now" is (docs/contract.md, "Clock").
 type ClockMode string
 
 // Clock modes.
@@ -44,6 +44,7 @@ type Topics struct {
 	State         string                    // default "hc.scoring-state" (compacted changelog of person facts)
 	Presence      string                    // default "hc.presence" (presences keyed by place, marks and designations broadcast)
 	Exposures     string                    // default "hc.exposures" (JSON exposure records for ClickHouse)
+	Journeys      string                    // default "hc.journeys" (JSON return-journey rows for ClickHouse)
 	Policy        string                    // default "hc.policy" (compacted; the latest valid policy is in force)
 	Overrides     string                    // default "hc.overrides" (decoded overrides and event-clock ticks for the override guard)
 	OverrideAudit string                    // default "hc.override-audit" (override audit entries and alerts, JSON)
@@ -70,6 +71,7 @@ func (t *Topics) setDefaults() {
 	def(&t.State, "hc.scoring-state")
 	def(&t.Presence, "hc.presence")
 	def(&t.Exposures, "hc.exposures")
+	def(&t.Journeys, "hc.journeys")
 	def(&t.Policy, "hc.policy")
 	def(&t.Overrides, "hc.overrides")
 	def(&t.OverrideAudit, "hc.override-audit")
@@ -82,7 +84,7 @@ type Options struct {
 	Topics      Topics
 	Partitions  int                // partitions of internal topics (created if missing); default 8
 	Policy      *scoring.Policy    // required: in force until a policy is published on Topics.Policy
-	Decoder     sources.Config     // pseudonym key etc.; Colours default to the policy's
+	Decoder     sources.Config     // pseudonym key etc.; Colours nil: the colours of the policy in force, followed on Topics.Policy
 	ClickHouse  clickhouse.Options // for the sink stage
 	Clock       ClockMode          // default ClockWall
 	Stages      []string           // default AllStages
@@ -92,8 +94,14 @@ type Options struct {
 	SinkBatch   int                // rows per ClickHouse insert; default 50000
 	Linger      time.Duration      // how long a batch waits to fill; default 20ms
 	SinkLinger  time.Duration      // how long a ClickHouse batch waits to fill; default 500ms
-	Logger      *slog.Logger       // default slog.Default()
-	Metrics     *Metrics           // counters; default a fresh set
+	// ShutdownTimeout is how long a stage told to stop (or a partition
+	// handler at a rebalance) may take to finish the batch in hand: write
+	// it, have it acknowledged and commit it (shutdown.go). Past it the
+	// batch is dropped uncommitted, to be delivered again. Default 10s; it
+	// must be below Kafka.RebalanceTimeout.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger // default slog.Default()
+	Metrics         *Metrics     // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
 	// OverrideSettle is how long after an override's occurred_at the guard
@@ -140,6 +148,9 @@ func (o *Options) setDefaults() {
 	if o.SinkLinger <= 0 {
 		o.SinkLinger = 500 * time.Millisecond
 	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -163,9 +174,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.Decoder.Now == nil {
 		o.Decoder.Now = o.Now
-	}
-	if o.Decoder.Colours == nil && o.Policy != nil {
-		o.Decoder.Colours = o.Policy.Colours
 	}
 }
 

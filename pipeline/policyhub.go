@@ -48,10 +48,11 @@ func (h *policyHub) apply(ctx context.Context, o *Options, m *kafka.Message) err
 	p, err := wire.DecodePolicy(m.Key, m.Value)
 	if err != nil {
 		o.Logger.Error("policy refused; the policy in force is kept", slog.String("policy", h.Policy().Stamp()), slog.Any("error", err))
-		if werr := kafka.Write(ctx, h.dead, deadLetter(m, fmt.Errorf("policy refused: %w", err))); werr != nil {
+		dl := deadLetter(m, fmt.Errorf("policy refused: %w", err))
+		if werr := kafka.Write(ctx, h.dead, dl); werr != nil {
 			return fmt.Errorf("dead letter: %w", werr)
 		}
-		o.Metrics.DeadLetters.Add(1)
+		o.deadLettered([]kafka.Message{dl})
 		return nil
 	}
 	if p.Stamp() == h.Policy().Stamp() {

@@ -30,6 +30,10 @@ func New(o Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	o.Kafka = kc.Config()
+	if o.ShutdownTimeout >= o.Kafka.RebalanceTimeout {
+		return nil, fmt.Errorf("pipeline: shutdown timeout %v must be below the Kafka rebalance timeout %v: a member finishing its batches would be dropped from its group", o.ShutdownTimeout, o.Kafka.RebalanceTimeout)
+	}
+	o.Metrics.zeroSeries(&o)
 	return &Pipeline{o: o, kc: kc}, nil
 }
 
@@ -57,6 +61,7 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		// look-back, and a day more for late presences.
 		{Name: t.Presence, Partitions: n, Retention: p.o.Policy.Contacts.Lookback.Std() + 24*time.Hour},
 		{Name: t.Exposures, Partitions: n},
+		{Name: t.Journeys, Partitions: n},
 		{Name: t.Policy, Partitions: 1, Compacted: true},
 		// The override guard counts every officer's overrides globally: one
 		// partition (docs/overrides.md). It restores from its own audit, kept
@@ -86,29 +91,34 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 
 // Run runs the stages until ctx is done or one fails; the first failure
 // cancels the others, and Run returns it once every stage has returned. On
-// cancellation a stage stops at once: a batch in hand whose effects are not
-// all acknowledged is dropped uncommitted, and is delivered again to whoever
-// consumes its partition next (effects are idempotent, so nothing is lost or
-// doubled).
+// cancellation a stage stops fetching and finishes the batch in hand within
+// Options.ShutdownTimeout (written, acknowledged, committed), then leaves its
+// consumer groups; past the deadline the batch is dropped uncommitted and
+// delivered again to whoever consumes its partition next (effects are
+// idempotent, so nothing is lost or doubled). See shutdown.go.
 func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err
 	}
 	// Build every stage before starting any, so a stage that cannot be built
 	// leaves nothing running behind the error.
+	// One policy hub per process: every stage that reads a policy parameter
+	// follows hc.policy through it.
+	hub := newPolicyHub(p.o.Policy, p.kc.NewWriter(p.o.Topics.DeadLetter, &kafka.Hash{}))
 	runs := make([]func(context.Context) error, len(p.o.Stages))
 	for i, stage := range p.o.Stages {
 		switch stage {
 		case StageIngest:
-			in, err := newIngest(&p.o, p.kc)
+			in, err := newIngest(&p.o, p.kc, hub)
 			if err != nil {
+				hub.dead.Close()
 				return err
 			}
 			runs[i] = in.run
 		case StageScore:
-			runs[i] = newScore(&p.o, p.kc).run
+			runs[i] = newScore(&p.o, p.kc, hub).run
 		case StageTrace:
-			runs[i] = newTrace(&p.o, p.kc).run
+			runs[i] = newTrace(&p.o, p.kc, hub).run
 		case StageSink:
 			runs[i] = newSink(&p.o, p.kc).run
 		case StageGuard:
@@ -116,6 +126,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if p.o.has(StageIngest) || p.o.has(StageScore) || p.o.has(StageTrace) {
+		g.Go(func() error {
+			defer hub.dead.Close()
+			return hub.run(ctx, &p.o, p.kc)
+		})
+	} else {
+		hub.dead.Close()
+	}
 	for i, stage := range p.o.Stages {
 		g.Go(func() error {
 			// The stage's goroutines, and those they start, carry the label

@@ -26,19 +26,22 @@ type score struct {
 	policies *policyHub
 	presence *kafka.Writer
 	updates  *kafka.Writer
+	journeys *kafka.Writer // hc.journeys (journeys.go)
 	state    *kafka.Writer
 	dead     *kafka.Writer
-	audit    *kafka.Writer // hc.override-audit: what an override did (override_score.go)
+	audit    *kafka.Writer     // hc.override-audit: what an override did (override_score.go)
+	kept     stateCache[*part] // engines kept across rebalances (statecache.go)
 }
 
-func newScore(o *Options, kc *kafka.Client) *score {
+func newScore(o *Options, kc *kafka.Client, policies *policyHub) *score {
 	return &score{
 		o:        o,
 		kc:       kc,
 		hub:      newAreaHub(),
-		policies: newPolicyHub(o.Policy, kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})),
+		policies: policies,
 		presence: kc.NewWriter(o.Topics.Presence, kafka.PartitionBalancer{}),
 		updates:  kc.NewWriter(o.Topics.ColourUpdates, &kafka.Murmur2Balancer{}),
+		journeys: kc.NewWriter(o.Topics.Journeys, &kafka.Murmur2Balancer{}),
 		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
 		dead:     kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
 		audit:    kc.NewWriter(o.Topics.OverrideAudit, kafka.PartitionBalancer{}),
@@ -47,6 +50,7 @@ func newScore(o *Options, kc *kafka.Client) *score {
 
 func (s *score) run(ctx context.Context) error {
 	defer s.updates.Close()
+	defer s.journeys.Close()
 	defer s.presence.Close()
 	defer s.state.Close()
 	defer s.dead.Close()
@@ -55,10 +59,6 @@ func (s *score) run(ctx context.Context) error {
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.hub.run(ctx, s.o, s.kc) })
-	g.Go(func() error {
-		defer s.policies.dead.Close()
-		return s.policies.run(ctx, s.o, s.kc)
-	})
 	g.Go(func() error {
 		return s.kc.RunPartitioned(ctx, s.o.group(StageScore), s.o.Topics.PersonEvents, s.partition)
 	})
@@ -86,21 +86,34 @@ type part struct {
 
 func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	log := s.o.Logger.With(slog.String("stage", StageScore), slog.Int("partition", c.Partition))
-	pt := &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+	// The batch in hand is finished under fin when ctx ends (shutdown.go).
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
+	ob := s.o.Metrics.claim(StageScore, c.Partition)
+	defer ob.release()
 	start := time.Now()
-	if err := pt.restore(ctx); err != nil {
-		return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
+	committed := c.Offset // the state stands here between batches
+	pt := s.reuse(ctx, c, log)
+	if pt == nil {
+		pt = &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+		if err := pt.restore(ctx); err != nil {
+			return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
+		}
+		s.o.Metrics.PartitionRestores.Add(1)
+		log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
+			slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	}
-	log.Info("partition restored", slog.Int("persons", pt.eng.Len()), slog.Int64("skip_to", pt.skipTo),
-		slog.Int64("committed", c.Offset), slog.Duration("took", time.Since(start)))
 	for _, ready := range []gate{s.hub.ready, s.policies.ready} {
 		if err := ready.wait(ctx); err != nil {
 			if ctx.Err() != nil {
+				s.keep(fin, pt, committed)
 				return nil
 			}
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 	}
+	ob.restored(start)
+	ob.held(pt.eng.Len())
 
 	var buf []kafka.Message
 	for {
@@ -122,10 +135,12 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		fctx, fcancel := context.WithTimeout(ctx, wait)
 		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
 		fcancel()
-		if ctx.Err() != nil {
+		t0 := time.Now()
+		if ctx.Err() != nil && len(msgs) == 0 {
+			s.keep(fin, pt, committed) // stopped between batches: the state is exact
 			return nil
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
@@ -145,14 +160,21 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			// restarts from its changelog after a backoff.
 			return fmt.Errorf("partition %d: %w", c.Partition, pt.wallErr)
 		}
-		if err := pt.flush(ctx, next); err != nil {
+		if err := pt.flush(fin, next); err != nil {
+			if s.o.droppedAtDeadline(fin, StageScore, c.Partition) {
+				return nil
+			}
 			return err
 		}
+		s.o.Metrics.updatesWritten(msgs, pt.out)
 		if next >= 0 {
 			if err := c.Commit(next); err != nil {
 				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
 			}
+			committed = next
 		}
+		s.o.Metrics.consumed(StageScore, t0, msgs)
+		ob.held(pt.eng.Len())
 	}
 }
 
@@ -274,6 +296,10 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		}
 		pt.out = append(pt.out, kafka.Message{Key: []byte(cu.PersonKey), Value: b})
 	}
+	journeyMsgs, err := pt.journeyMessages()
+	if err != nil {
+		return err
+	}
 	var placeMsgs []kafka.Message
 	for p, evs := range pt.places {
 		placeMsgs = appendEventMessages(placeMsgs, p, evs, o.eventBudget())
@@ -307,13 +333,17 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	}
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
-	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs}, output{pt.s.audit, pt.audit},
+	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
+		output{pt.s.audit, pt.audit},
 		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
+	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
+		output{pt.s.audit, pt.audit}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
 	o.Metrics.Updates.Add(int64(len(pt.out)))
+	o.Metrics.Journeys.Add(int64(len(journeyMsgs)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
-	o.Metrics.DeadLetters.Add(int64(len(pt.dead)))
+	o.deadLettered(pt.dead)
 	pt.updates = pt.updates[:0]
 	pt.dead = pt.dead[:0]
 	pt.audit = pt.audit[:0]

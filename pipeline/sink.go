@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ func (s *sink) run(ctx context.Context) error {
 	// up the other stages; the topics keep what is not yet inserted.
 	for attempt := 0; ; attempt++ {
 		ch, err := clickhouse.Open(ctx, s.o.ClickHouse)
+		s.o.Metrics.clickhouseOpened(err)
 		if err == nil {
 			s.ch = ch
 			break
@@ -59,6 +61,9 @@ func (s *sink) run(ctx context.Context) error {
 	g.Go(func() error { return s.events(ctx) })
 	g.Go(func() error { return s.colours(ctx) })
 	g.Go(func() error { return s.exposures(ctx) })
+	g.Go(func() error { return s.areas(ctx) })
+	g.Go(func() error { return s.policies(ctx) })
+	g.Go(func() error { return s.journeys(ctx) })
 	g.Go(func() error { return s.overrides(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
@@ -73,30 +78,37 @@ func (s *sink) run(ctx context.Context) error {
 func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]kafka.Message) (dead []kafka.Message, insert func(context.Context) ([]kafka.Message, error))) error {
 	r := s.kc.NewGroupReader(ctx, group, topic)
 	defer r.Close()
+	// Told to stop, the batch in hand is inserted and committed under fin
+	// (shutdown.go); Close then sends the offset.
+	fin, finDone := finishing(ctx, s.o.ShutdownTimeout)
+	defer finDone()
 	var buf []kafka.Message
 	for {
 		msgs, err := kafka.FetchBatch(ctx, r, s.o.SinkBatch, s.o.SinkLinger, buf[:0])
-		if err != nil {
+		if len(msgs) == 0 || (err != nil && ctx.Err() == nil) {
 			return ignoreCancel(err)
 		}
 		buf = msgs
+		t0 := time.Now()
 		dead, insert := prepare(msgs)
 		inserted := false
 		for attempt := 0; ; attempt++ {
 			err = nil
 			if !inserted {
 				var refused []kafka.Message
-				if refused, err = insert(ctx); err == nil {
+				refused, err = insert(fin)
+				s.o.Metrics.inserted(fin, strings.TrimPrefix(group, s.o.GroupPrefix), err)
+				if err == nil {
 					inserted = true
 					dead = append(dead, refused...)
 				}
 			}
 			if err == nil && len(dead) > 0 {
-				if err = s.writeDead(ctx, dead); err == nil {
+				if err = s.writeDead(fin, dead); err == nil {
 					dead = nil
 				}
 			}
-			if err == nil || ctx.Err() != nil {
+			if err == nil || fin.Err() != nil {
 				break
 			}
 			// ClickHouse may be restarting: keep the batch, back off, retry.
@@ -105,15 +117,19 @@ func (s *sink) consume(ctx context.Context, group, topic string, prepare func([]
 			}
 			select {
 			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
+			case <-fin.Done():
 			}
 		}
-		if ctx.Err() != nil {
-			return nil
+		if err == nil {
+			err = r.CommitMessages(fin, msgs...)
 		}
-		if err := r.CommitMessages(ctx, msgs...); err != nil {
-			return ignoreCancel(fmt.Errorf("%s: commit: %w", group, err))
+		if err != nil {
+			if s.o.droppedAtDeadline(fin, StageSink, -1) {
+				return nil
+			}
+			return fmt.Errorf("%s: commit: %w", group, err)
 		}
+		s.o.Metrics.consumed(StageSink, t0, msgs)
 	}
 }
 
@@ -206,6 +222,7 @@ func (s *sink) writeDead(ctx context.Context, dead []kafka.Message) error {
 	if err := kafka.Write(ctx, s.dead, dead...); err != nil {
 		return fmt.Errorf("sink: write dead letters: %w", err)
 	}
+	s.o.Metrics.produced(StageSink, output{s.dead, dead})
 	s.o.deadLettered(dead)
 	return nil
 }

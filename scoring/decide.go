@@ -23,11 +23,17 @@ type Decision struct {
 
 // anchorOf returns the anchor time, evidence and (for arrivals) designation of a
 // fact, deriving arrival facts from the arrivals and the area table.
-func (e *Engine) anchorOf(f *Facts, fact Fact) (Time, Ref, *Designation) {
+func (e *Engine) anchorOf(f *Facts, jf *journeyFacts, fact Fact) (Time, Ref, *Designation) {
 	if int(fact) < numStored {
 		return f.Anchor[fact], f.Ref[fact], nil
 	}
 	switch fact {
+	case FactArrivalUndeclared:
+		return jf.undeclared.at, jf.undeclared.ref, nil
+	case FactArrivalOtherFlight:
+		return jf.otherFlight.at, jf.otherFlight.ref, nil
+	case FactJourneyDeclared:
+		return jf.declared.at, jf.declared.ref, nil
 	case FactArrivalAbroad:
 		return f.Arrivals[0].At, f.Arrivals[0].Ref, nil
 	case FactArrivalHigh, FactArrivalMedium:
@@ -60,10 +66,12 @@ func testsPass(f *Facts, t *Tests, a Time) bool {
 	return n > a && n >= min
 }
 
-// decide applies the policy to f at now. It is a pure function of the facts, the
-// policy, the area table and now. buf is reused for the result's slices.
-func (e *Engine) decide(f *Facts, now Time, buf []Active) Decision {
+// decide applies the policy to f (and the person's journey record j, nil if
+// none) at now. It is a pure function of the facts, the journey, the policy,
+// the area table and now. buf is reused for the result's slices.
+func (e *Engine) decide(f *Facts, j *journey, now Time, buf []Active) Decision {
 	p := e.policy
+	jf := e.journeyFactsOf(f, j)
 	var d Decision
 	all := buf[:0]
 	review := Time(0)
@@ -74,7 +82,7 @@ func (e *Engine) decide(f *Facts, now Time, buf []Active) Decision {
 	}
 	for i := range p.Rules {
 		r := &p.Rules[i]
-		a, ref, area := e.anchorOf(f, r.Fact)
+		a, ref, area := e.anchorOf(f, &jf, r.Fact)
 		if a == 0 {
 			continue
 		}

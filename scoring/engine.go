@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // EngineOptions configure an Engine. The zero value is valid.
@@ -42,6 +42,8 @@ type Engine struct {
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
 	cold     map[uint32]*cold     // the few persons with exposures or many recent negatives (exposures.go)
+	journeys map[uint32]*journey  // persons who declared a return journey or flew (journeystate.go)
+	jout     []JourneyUpdate      // journey rows issued since TakeJourneys
 	marks    []Mark               // marks raised since TakeMarks
 	dirty    []uint32             // persons whose state changed since TakeDirty
 	isDirty  []bool
@@ -62,6 +64,7 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		isDirty:  make([]bool, 0, o.People),
 		abroad:   map[[3]byte][]uint32{},
 		cold:     map[uint32]*cold{},
+		journeys: map[uint32]*journey{},
 		nextComp: o.CompactAt,
 	}
 }
@@ -82,6 +85,9 @@ type Update struct {
 	Effective Time
 	Review    Time
 	Reasons   []Reason
+	// DeclarationRequired: the policy issues no code before a return-journey
+	// declaration and the person has none (code_status "declaration_required").
+	DeclarationRequired bool
 }
 
 // Reason is one active rule behind an update's colour.
@@ -133,6 +139,11 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	}
 	if ev.Person == (PersonKey{}) || (ev.At == 0 && !(ev.Kind == KindExposure && ev.Retracted)) {
 		return out, fmt.Errorf("%w: %v event %q without person or time", ErrBadEvent, ev.Kind, ev.ID)
+	}
+	if ev.Kind == KindJourney {
+		if _, err := ev.Journey(); err != nil {
+			return out, fmt.Errorf("%w: %v", ErrBadEvent, err)
+		}
 	}
 	if ev.Kind == KindOverride && int(ev.Level) >= len(e.policy.Colours) {
 		return out, fmt.Errorf("%w: override %q to level %d, policy %s has %d colours",
@@ -201,10 +212,25 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 			return e.later(f, FactSuspect, ev.At, ev.ID)
 		}
 	case KindArrival:
+		changed := e.addLeg(idx, ev)
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
+			return changed
+		}
+		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)}) || changed
+	case KindJourney:
+		return e.applyJourney(idx, ev)
+	case KindTravel:
+		if !e.policy.Journeys.inProvince(ev.Place) {
 			return false
 		}
-		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)})
+		changed := e.addProvince(idx, ev.At)
+		if ev.At > f.Province {
+			f.Province = ev.At
+			changed = true
+		}
+		return changed
+	case KindCheckin:
+		return e.addProvince(idx, ev.At)
 	case KindVaccination:
 		if ev.Dose > f.Doses {
 			f.Doses = ev.Dose
@@ -231,9 +257,14 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 // service shows changed. effective is the instant the update takes effect.
 func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
 	f := &e.facts[idx]
-	d := e.decide(f, now, e.buf)
+	d := e.decide(f, e.journeys[idx], now, e.buf)
 	e.buf = d.All[:0]
+	e.checkJourney(idx, f, &d, now, effective)
 	h := e.hashOf(f, &d)
+	req := e.declarationRequired(idx)
+	if req {
+		h = h*16777619 ^ 0xdec1a4ed
+	}
 	if d.Review != f.Review {
 		f.Review = d.Review
 		if d.Review != 0 {
@@ -259,6 +290,8 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 		Effective: effective,
 		Review:    d.Review,
 		Reasons:   make([]Reason, 0, len(d.Top)),
+
+		DeclarationRequired: req,
 	}
 	for _, a := range d.Top {
 		r := Reason{Until: a.Until}
@@ -290,7 +323,7 @@ func (e *Engine) Advance(now Time, out []Update) []Update {
 			return out
 		}
 		e.timers.pop()
-		if e.facts[t.idx].Review != t.at {
+		if e.facts[t.idx].Review != t.at && !e.journeyTimer(t.idx, t.at) {
 			continue // superseded
 		}
 		out = e.reconsider(t.idx, t.at, t.at, out)
@@ -304,7 +337,7 @@ func (e *Engine) NextTimer() Time {
 		if !ok {
 			return 0
 		}
-		if e.facts[t.idx].Review == t.at {
+		if e.facts[t.idx].Review == t.at || e.journeyTimer(t.idx, t.at) {
 			return t.at
 		}
 		e.timers.pop()
@@ -376,7 +409,7 @@ func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
 		return Decision{}, Facts{}, false
 	}
 	f = e.facts[idx]
-	return e.decide(&f, now, nil), f, true
+	return e.decide(&f, e.journeys[idx], now, nil), f, true
 }
 
 // Evidence resolves a Ref from a Decision of this engine.

@@ -393,13 +393,16 @@ func TestEngine_SetPolicy(t *testing.T) {
 	if r.eng.Policy().Stamp() != "tianjin@1" {
 		t.Errorf("policy %s after SetPolicy", r.eng.Policy().Stamp())
 	}
-	// International: the yellow person is still yellow with the same text, the red one becomes orange.
+	// International: the yellow person is still yellow with the same text,
+	// the red one becomes orange; and since international issues no code
+	// before a return-journey declaration, every update (the green person's
+	// too) now says so.
 	ups = r.eng.SetPolicy(loadPolicy(t, "international"), at("2h"), nil)
 	var got []string
 	for _, u := range ups {
-		got = append(got, fmt.Sprintf("%s=%s", u.Person, r.eng.Policy().Colours[u.Level]))
+		got = append(got, fmt.Sprintf("%s=%s/%v", u.Person, r.eng.Policy().Colours[u.Level], u.DeclarationRequired))
 	}
-	want := []string{red.String() + "=orange", yellow.String() + "=yellow"}
+	want := []string{red.String() + "=orange/true", yellow.String() + "=yellow/true", green.String() + "=green/true"}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

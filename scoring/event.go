@@ -114,7 +114,7 @@ const (
 	KindTest             // a test result; Sub is TestKind, Result the outcome, End the reported_at
 	KindCheckin          // a venue stay; Place the venue id, Cell its H3 cell, End left_at (0 if absent)
 	KindTravel           // a region stay; Place the region code, Country, Cell (0 if no location), End left_at
-	KindArrival          // a flight leg; Place "NUMBER/DATE", Country the origin country, Row the seat row, At = arrived_at, End = departed_at
+	KindArrival          // a flight leg; Place "NUMBER/DATE", Country the origin country, Text the destination airport, Row the seat row, At = arrived_at, End = departed_at
 	KindVaccination      // a vaccine dose; Dose, Text the product
 	KindDeclaration      // a self-declaration; Symptoms bitmask, TempDeci (0.1 °C, 0 if absent)
 	KindOverride         // an official override; Level the colour level, End until, Text the reason
@@ -122,10 +122,11 @@ const (
 	KindTick             // event clock: At is the highest occurred_at seen upstream; no person
 	KindArea             // an area designation broadcast to every partition; no person (see AreaEvent)
 	KindMark             // on hc.presence: a person whose presences became dangerous (see MarkEvent)
+	KindJourney          // a return-journey declaration (see JourneyEvent); End the planned arrival
 	kindCount
 )
 
-var kindNames = [...]string{"invalid", "test", "checkin", "travel", "arrival", "vaccination", "declaration", "override", "exposure", "tick", "area", "mark"}
+var kindNames = [...]string{"invalid", "test", "checkin", "travel", "arrival", "vaccination", "declaration", "override", "exposure", "tick", "area", "mark", "journey"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -229,7 +230,7 @@ type Event struct {
 	Place    string // venue id, region code, "FLIGHT/DATE", or the exposure's place
 	ID       string // upstream event_id (evidence); for exposures, the tracing event id
 	Source   string // the upstream system that sent it
-	Text     string // override reason (free text written by an officer; no raw ids)
+	Text     string // override reason (free text written by an officer; no raw ids); arrival: destination airport; journey: origin city
 	// KindExposure: First is the earliest exposure time of the exposure (the
 	// end of its earliest overlap; At is the latest), Version its version
 	// (a later version of the same exposure id replaces an earlier one) and

@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"slices"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // Ref points at a string (an event id or a reason text) in an engine's string
@@ -59,6 +59,8 @@ type Facts struct {
 	Version uint32 // version of the last update issued (rises by one per update)
 	Hash    uint32 // hash of the last issued colour, reasons and review time
 	Review  Time   // next time the decision can change by the clock alone; 0 = none
+
+	Province Time // start of the latest travel stay in a region of the policy's province (return journeys)
 }
 
 // later records anchor t for fact f if it is later than the current one; equal

@@ -3,7 +3,7 @@ package scoring
 import (
 	"encoding/binary"
 
-	"healthcode/internal/mix"
+	"healthcode/scoring/internal/mix"
 )
 
 // personIndex maps person keys to positions in the engine's keys and facts

@@ -17,22 +17,26 @@ type Fact uint8
 
 // The facts a rule may name. Values index Facts.Anchor: append only.
 const (
-	FactPositivePCR      Fact = iota // sample time of the latest positive PCR
-	FactSuspect                      // latest positive antigen test or fever declaration
-	FactCloseContact                 // latest close-contact exposure (end of overlap)
-	FactSecondaryContact             // latest secondary-contact exposure
-	FactCompanion                    // latest companion exposure
-	FactAreaHigh                     // end of the latest counted stay overlapping a high-risk designation
-	FactAreaMedium                   // end of the latest counted stay overlapping a medium-risk designation
-	FactArrivalHigh                  // latest flight arrival from a country designated high at arrival
-	FactArrivalMedium                // latest flight arrival from a country designated medium at arrival
-	FactArrivalAbroad                // latest flight arrival from any country other than China
+	FactPositivePCR        Fact = iota // sample time of the latest positive PCR
+	FactSuspect                        // latest positive antigen test or fever declaration
+	FactCloseContact                   // latest close-contact exposure (end of overlap)
+	FactSecondaryContact               // latest secondary-contact exposure
+	FactCompanion                      // latest companion exposure
+	FactAreaHigh                       // end of the latest counted stay overlapping a high-risk designation
+	FactAreaMedium                     // end of the latest counted stay overlapping a medium-risk designation
+	FactArrivalHigh                    // latest flight arrival from a country designated high at arrival
+	FactArrivalMedium                  // latest flight arrival from a country designated medium at arrival
+	FactArrivalAbroad                  // latest flight arrival from any country other than China
+	FactArrivalUndeclared              // latest flight arrival from abroad that no return-journey declaration covers
+	FactArrivalOtherFlight             // landing from abroad of a declared journey on a flight not declared
+	FactJourneyDeclared                // a return-journey declaration, until a leg of it lands from abroad
 	numFacts
 )
 
 var factNames = [numFacts]string{
 	"positive_pcr", "suspect", "close_contact", "secondary_contact", "companion",
 	"area_high", "area_medium", "arrival_high", "arrival_medium", "arrival_abroad",
+	"arrival_undeclared", "arrival_other_flight", "journey_declared",
 }
 
 func (f Fact) String() string {
@@ -137,7 +141,7 @@ func (pa *Params) CountsForArea(travel bool, start, end Time) bool {
 	return !travel || end >= start.Add(pa.RegionMinStay.Std())
 }
 
-// Contacts are the contact-tracing definitions of POLICY.md.
+// Contacts are the contact-tracing definitions of docs/policies.md.
 type Contacts struct {
 	InfectiousBefore Duration `json:"infectious_before"` // infectious from this long before the first positive sample; default 2d
 	CloseOverlap     Duration `json:"close_overlap"`     // same venue, stays overlapping at least this long; default 15m
@@ -145,6 +149,48 @@ type Contacts struct {
 	CompanionOverlap Duration `json:"companion_overlap"` // same H3 cell, overlapping at least this long; default 10m
 	CompanionH3Res   int      `json:"companion_h3_res"`  // resolution of the companion cell; default 8
 	Lookback         Duration `json:"lookback"`          // how far back presences are kept; default 16d
+}
+
+// Journeys says where the province is, for matching return journeys
+// (journey.go), and whether a code is issued before a declaration.
+type Journeys struct {
+	// Province is the GB/T 2260 province prefix (two digits) of the regions
+	// in the province. Default "33" (Zhejiang).
+	Province string `json:"province"`
+	// Ports are the IATA codes of the province's airports: landing there is
+	// arriving in the province. Default (with the default province)
+	// Zhejiang's: HGH NGB WNZ YIW JUZ HSN HYN.
+	Ports []string `json:"ports"`
+	// RequireDeclaration: no code is issued before a return-journey
+	// declaration ("apply with a declaration"); colour updates of a person
+	// without one carry code_status "declaration_required".
+	RequireDeclaration bool `json:"require_declaration"`
+}
+
+var (
+	provinceRE = regexp.MustCompile(`^[1-8][0-9]$`)
+	iataRE     = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+func (jo *Journeys) setDefaultsAndValidate() error {
+	if jo.Province == "" {
+		jo.Province = "33"
+		if len(jo.Ports) == 0 {
+			jo.Ports = []string{"HGH", "NGB", "WNZ", "YIW", "JUZ", "HSN", "HYN"}
+		}
+	}
+	if !provinceRE.MatchString(jo.Province) {
+		return fmt.Errorf("province %q: want the two-digit GB/T 2260 prefix of a province, like 33", jo.Province)
+	}
+	if len(jo.Ports) == 0 || len(jo.Ports) > 32 {
+		return fmt.Errorf("ports: want 1 to 32 airports of the province")
+	}
+	for _, p := range jo.Ports {
+		if !iataRE.MatchString(p) {
+			return fmt.Errorf("port %q: want a three-letter IATA code like HGH", p)
+		}
+	}
+	return nil
 }
 
 // Policy is a versioned set of colours and rules, loaded from a policy file.
@@ -156,6 +202,7 @@ type Policy struct {
 	Params      Params   `json:"params"`
 	Contacts    Contacts `json:"contacts"`
 	Rules       []Rule   `json:"rules"`
+	Journeys    Journeys `json:"journeys"`
 	// Overrides are the rules for official overrides (overrides.go).
 	Overrides OverrideRules `json:"overrides"`
 
@@ -222,6 +269,9 @@ func (p *Policy) setDefaultsAndValidate() error {
 	}
 	if err := p.Contacts.setDefaultsAndValidate(); err != nil {
 		return fmt.Errorf("contacts: %w", err)
+	}
+	if err := p.Journeys.setDefaultsAndValidate(); err != nil {
+		return fmt.Errorf("journeys: %w", err)
 	}
 	if len(p.Rules) == 0 {
 		return fmt.Errorf("no rules")

@@ -131,7 +131,7 @@ func TestParsePolicy_Defaults(t *testing.T) {
 }
 
 // Every shipped policy survives a JSON round trip unchanged, and its rules
-// have the colours and levels POLICY.md gives them.
+// have the colours and levels docs/policies.md gives them.
 func TestParsePolicy_ShippedRoundTrip(t *testing.T) {
 	for _, name := range policies.Names() {
 		p := loadPolicy(t, name)

@@ -25,8 +25,14 @@ func TestEngine_RestoreWithDesignationsIssuesNothing(t *testing.T) {
 	arrival := scoring.Event{Person: key, Kind: scoring.KindArrival, At: day(10), End: day(10).Add(-11 * time.Hour),
 		Country: "DEU", Place: "CA936/2020-03-10", Row: 23, ID: "fl-1"}
 
+	// A declared returnee (international gives an undeclared arrival its own rule).
+	decl := scoring.JourneyEvent(key, day(8), "decl-1", "declarations", scoring.Journey{Origin: "DEU", City: "Frankfurt",
+		Flights: []string{"CA936/2020-03-10"}, Port: "HGH", Region: "330106", Planned: day(10)})
 	live := scoring.NewEngine(pol, scoring.EngineOptions{})
-	ups := live.AddDesignations([]scoring.Designation{high, low}, day(0), nil)
+	if _, err := live.Apply(&decl, day(8), nil); err != nil {
+		t.Fatal(err)
+	}
+	ups := live.AddDesignations([]scoring.Designation{high, low}, day(8), nil)
 	ups, err = live.Apply(&arrival, day(10), ups)
 	if err != nil || len(ups) != 1 || ups[0].Level != 1 {
 		t.Fatalf("live: %+v %v, want one yellow update", ups, err)

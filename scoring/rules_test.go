@@ -464,18 +464,21 @@ func TestRules_ColourIsHighestLevel(t *testing.T) {
 
 func TestRules_International(t *testing.T) {
 	deu := country("r-deu", "DEU", high, at("-10d"), 0)
+	// International issues its code to declared returnees: the journey of
+	// the arrival helper's flight, declared five days ahead.
+	declared := declareJourney("j1", at("-5d"), "CA936/2020-03-01")
 	runRuleCases(t, []ruleCase{
 		{name: "arrival from abroad", policy: "international", now: t0,
-			steps:  []step{arrival("f1", t0, "USA")},
+			steps:  []step{declared, arrival("f1", t0, "USA")},
 			colour: "yellow", rules: []string{"arrival-abroad"}, until: []scoring.Time{at("14d")}, review: at("14d")},
 		{name: "arrival from abroad, day 14", policy: "international", now: at("14d"),
-			steps:  []step{arrival("f1", t0, "USA")},
+			steps:  []step{declared, arrival("f1", t0, "USA")},
 			colour: "green"},
 		{name: "arrival from a high country is orange", policy: "international", now: t0,
-			steps:  []step{deu, arrival("f1", t0, "DEU")},
+			steps:  []step{deu, declared, arrival("f1", t0, "DEU")},
 			colour: "orange", rules: []string{"arrival-high-risk"}, until: []scoring.Time{at("14d")}, review: at("14d")},
 		{name: "then yellow from day 14", policy: "international", now: at("14d"),
-			steps:  []step{deu, arrival("f1", t0, "DEU")},
+			steps:  []step{deu, declared, arrival("f1", t0, "DEU")},
 			colour: "yellow", rules: []string{"post-quarantine"}, review: at("21d")},
 		{name: "confirmed is orange", policy: "international", now: t0,
 			steps:  []step{posPCR("p1", t0)},

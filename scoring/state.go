@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"healthcode/internal/arena"
+	"healthcode/scoring/internal/arena"
 )
 
 // State records carry one person's facts out of the engine (to the state
@@ -17,8 +17,15 @@ import (
 // count and that many u32 window negatives; five settled exposure anchors
 // (u32 time, string evidence) by exposure kind; a uvarint count and that many
 // exposure entries (string id, u64 version, u32 at, first and window end, u8
-// kind, u8 retracted).
+// kind, u8 retracted). Version 3 adds, after those: u32 Facts.Province; a
+// byte, 1 if the person has a journey record, then the record: u32 declared
+// at, planned arrival and next journey timer, u32 version and hash, strings
+// declaration id, origin city and place, 3 bytes origin; a byte count and
+// that many legs (u32 arrived, departed, strings place and manifest id, 3
+// bytes origin, 3 bytes destination); a byte count and that many u32
+// province presences.
 //
+// Version 2 records (no journeys) still load, without a journey record.
 // Version 1 records (no cold store) still load: their exposure anchors become
 // settled anchors, which no later version can take back, and their Neg[1..2]
 // are kept only when inside the newest negative's apart-window (the window
@@ -27,7 +34,8 @@ import (
 // refused with ErrBadState ("version N").
 const (
 	stateMagic     = 'H'
-	stateVersion   = 2
+	stateVersion   = 3
+	stateVersionV2 = 2
 	stateVersionV1 = 1
 )
 
@@ -95,7 +103,8 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 		}
 		b = append(b, byte(x.kind), ret)
 	}
-	return b, true
+	u32(uint32(f.Province))
+	return e.appendJourney(b, e.journeys[idx]), true
 }
 
 type stateReader struct {
@@ -164,8 +173,8 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 		return k, fmt.Errorf("%w: bad header", ErrBadState)
 	}
 	ver := rec[1]
-	if ver != stateVersion && ver != stateVersionV1 {
-		return k, fmt.Errorf("%w: version %d (this build reads %d and %d)", ErrBadState, ver, stateVersionV1, stateVersion)
+	if ver < stateVersionV1 || ver > stateVersion {
+		return k, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrBadState, ver, stateVersionV1, stateVersion)
 	}
 	copy(k[:], rec[2:])
 	r := &stateReader{b: rec[2+len(k):]}
@@ -216,6 +225,11 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 			c.exps = append(c.exps, x)
 		}
 	}
+	var j *journey
+	if ver >= 3 {
+		f.Province = Time(r.u32())
+		j = e.readJourney(r)
+	}
 	if r.err != nil {
 		return k, r.err
 	}
@@ -236,6 +250,14 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	if f.Review != 0 {
 		e.timers.push(timer{at: f.Review, idx: idx})
+	}
+	if j == nil {
+		delete(e.journeys, idx)
+	} else {
+		e.journeys[idx] = j
+		if j.next != 0 {
+			e.timers.push(timer{at: j.next, idx: idx})
+		}
 	}
 	e.maybeCompact()
 	return k, nil
@@ -286,6 +308,15 @@ func (e *Engine) maybeCompact() {
 		}
 		for j := range c.exps {
 			move(&c.exps[j].ref)
+		}
+	}
+	for _, j := range e.journeys {
+		move(&j.declRef)
+		move(&j.cityRef)
+		move(&j.placeRef)
+		for i := range j.legs {
+			move(&j.legs[i].place)
+			move(&j.legs[i].id)
 		}
 	}
 	e.strs = fresh

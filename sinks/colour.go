@@ -6,7 +6,7 @@ import (
 	"healthcode/scoring"
 )
 
-// ColourUpdate is a message on hc.colour-updates, exactly as CONTRACT.md gives it.
+// ColourUpdate is a message on hc.colour-updates, exactly as docs/contract.md gives it.
 // Fields are only ever added, and only as optional ones. Times are RFC 3339 with
 // an offset (+08:00 by default).
 type ColourUpdate struct {
@@ -19,7 +19,15 @@ type ColourUpdate struct {
 	EffectiveAt string   `json:"effective_at"`
 	ReviewAt    string   `json:"review_at,omitempty"` // absent when nothing is pending
 	Reasons     []Reason `json:"reasons"`
+	// CodeStatus is absent when a code is issued; CodeStatusDeclarationRequired
+	// when the policy issues no code before a return-journey declaration and
+	// the person has none: show that, not the colour (an optional addition).
+	CodeStatus string `json:"code_status,omitempty"`
 }
+
+// CodeStatusDeclarationRequired is ColourUpdate.CodeStatus for a person who
+// must apply with a return-journey declaration before a code is issued.
+const CodeStatusDeclarationRequired = "declaration_required"
 
 // Reason is one active rule behind a colour.
 type Reason struct {
@@ -54,6 +62,9 @@ func NewColourUpdate(p *scoring.Policy, u *scoring.Update, loc *time.Location) C
 		EffectiveAt: u.Effective.Format(loc),
 		ReviewAt:    u.Review.Format(loc),
 		Reasons:     make([]Reason, len(u.Reasons)),
+	}
+	if u.DeclarationRequired {
+		cu.CodeStatus = CodeStatusDeclarationRequired
 	}
 	if u.Previous >= 0 && u.Previous < len(p.Colours) {
 		cu.Previous = p.Colours[u.Previous]

@@ -10,7 +10,6 @@ import (
 
 	"healthcode/policies"
 	"healthcode/scoring"
-	"healthcode/scoring/tracing"
 	"healthcode/sinks"
 )
 
@@ -34,7 +33,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestColourUpdate_Golden pins the JSON of hc.colour-updates (CONTRACT.md):
+// TestColourUpdate_Golden pins the JSON of hc.colour-updates (docs/contract.md):
 // a red close contact, decided by the engine from two events.
 func TestColourUpdate_Golden(t *testing.T) {
 	pol, err := policies.Load("domestic")
@@ -74,22 +73,5 @@ func TestColourUpdate_Golden(t *testing.T) {
 	// nothing changes by the clock alone, so review_at is absent.
 	if _, ok := m["review_at"]; ok {
 		t.Errorf("review_at present with nothing pending: %v", m["review_at"])
-	}
-}
-
-func TestNewExposure(t *testing.T) {
-	x := tracing.Exposure{Exposed: scoring.PersonKey{1}, Source: scoring.PersonKey{2}, Kind: scoring.ExposureSecondary,
-		Place: "f:CA936/2020-03-16", Start: scoring.MustTime("2020-03-16T10:00:00+08:00"), End: scoring.MustTime("2020-03-16T11:00:00+08:00"),
-		At: scoring.MustTime("2020-03-16T11:00:00+08:00"), ID: "exp-9"}
-	rec, err := sinks.NewExposure(&x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Kind != "secondary_contact" || rec.Source != x.Source.String() || rec.OverlapEnd-rec.OverlapStart != 3600 || rec.Evidence == nil {
-		t.Errorf("record = %+v", rec)
-	}
-	x.Kind = 0
-	if _, err := sinks.NewExposure(&x); err == nil {
-		t.Error("an unknown kind was accepted")
 	}
 }

@@ -162,3 +162,11 @@ func auditTimes(ts ...int64) (a, b, c scoring.Time, err error) {
 	}
 	return out[0], out[1], out[2], nil
 }
+
+// unix is t in Unix seconds, 0 for the zero time.
+func unix(t scoring.Time) int64 {
+	if t == 0 {
+		return 0
+	}
+	return t.Std().Unix()
+}

@@ -31,7 +31,7 @@ func TestDecode_Good(t *testing.T) {
 				b.Events = append(b.Events, scoring.Event{
 					Person: keyOf(t, p.(map[string]any)["person"]), Kind: scoring.KindArrival, Row: rows[i],
 					At: timeAt(t, get(m, "flight.arrived_at")), End: timeAt(t, get(m, "flight.departed_at")),
-					Country: "DEU", Place: "CA936/2020-03-16", ID: m["event_id"].(string), Source: "customs-hgh",
+					Country: "DEU", Place: "CA936/2020-03-16", Text: "HGH", ID: m["event_id"].(string), Source: "customs-hgh",
 				})
 			}
 			return b
@@ -46,7 +46,7 @@ func TestDecode_Good(t *testing.T) {
 				b.Events = append(b.Events, scoring.Event{
 					Person: keyOf(t, p.(map[string]any)["person"]), Kind: scoring.KindArrival, Row: rows[i],
 					At: timeAt(t, get(m, "flight.arrived_at")), End: timeAt(t, get(m, "flight.departed_at")),
-					Country: "DEU", Place: "CA936/2020-03-16", ID: m["event_id"].(string), Source: "customs-hgh",
+					Country: "DEU", Place: "CA936/2020-03-16", Text: "HGH", ID: m["event_id"].(string), Source: "customs-hgh",
 				})
 			}
 			return b
@@ -115,7 +115,37 @@ func TestDecode_Good(t *testing.T) {
 				Text: get(m, "vaccine.product").(string),
 			}}}
 		}},
-		{name: "declaration", stream: StreamDeclarations, want: func(t *testing.T, m map[string]any) Batch {
+		{name: "declaration with a return journey", stream: StreamDeclarations, want: func(t *testing.T, m map[string]any) Batch {
+			return Batch{Events: []scoring.Event{{
+				Person: keyOf(t, m["person"]), Kind: scoring.KindDeclaration,
+				Symptoms: scoring.SymptomFever | scoring.SymptomCough, TempDeci: 379,
+				At: timeAt(t, m["occurred_at"]), ID: m["event_id"].(string), Source: m["source"].(string),
+			}, {
+				Person: keyOf(t, m["person"]), Kind: scoring.KindJourney, At: timeAt(t, m["occurred_at"]),
+				End: timeAt(t, get(m, "journey.planned_arrival")), Country: "USA", Text: "New York",
+				Place: "PVG 330106 MU588/2020-03-16", ID: m["event_id"].(string), Source: m["source"].(string),
+			}}}
+		}},
+		{name: "journey of two flights, a lower-case number and a padded city", stream: StreamDeclarations, edit: func(m map[string]any) {
+			del(m, "symptoms")
+			del(m, "temperature_c")
+			set(m, "journey.origin.city", "  Milano ")
+			set(m, "journey.origin.country", "ITA")
+			set(m, "journey.flights", []any{map[string]any{"number": "mu5130", "date": "2020-03-17"}, map[string]any{"number": "MU552", "date": "2020-03-16"}})
+			set(m, "journey.planned_arrival", "2020-03-15T23:00:00Z") // a day before the earliest flight's date: the limit
+		}, want: func(t *testing.T, m map[string]any) Batch {
+			return Batch{Events: []scoring.Event{{
+				Person: keyOf(t, m["person"]), Kind: scoring.KindDeclaration,
+				At: timeAt(t, m["occurred_at"]), ID: m["event_id"].(string), Source: m["source"].(string),
+			}, {
+				Person: keyOf(t, m["person"]), Kind: scoring.KindJourney, At: timeAt(t, m["occurred_at"]),
+				End: scoring.MustTime("2020-03-15T23:00:00Z"), Country: "ITA", Text: "Milano",
+				Place: "PVG 330106 MU5130/2020-03-17 MU552/2020-03-16", ID: m["event_id"].(string), Source: m["source"].(string),
+			}}}
+		}},
+		{name: "declaration", stream: StreamDeclarations, edit: func(m map[string]any) {
+			del(m, "journey")
+		}, want: func(t *testing.T, m map[string]any) Batch {
 			return Batch{Events: []scoring.Event{{
 				Person: keyOf(t, m["person"]), Kind: scoring.KindDeclaration,
 				Symptoms: scoring.SymptomFever | scoring.SymptomCough, TempDeci: 379,
@@ -125,6 +155,7 @@ func TestDecode_Good(t *testing.T) {
 		{name: "empty declaration", stream: StreamDeclarations, edit: func(m map[string]any) {
 			del(m, "symptoms")
 			del(m, "temperature_c")
+			del(m, "journey")
 		}, want: func(t *testing.T, m map[string]any) Batch {
 			return Batch{Events: []scoring.Event{{
 				Person: keyOf(t, m["person"]), Kind: scoring.KindDeclaration,
@@ -132,6 +163,7 @@ func TestDecode_Good(t *testing.T) {
 			}}}
 		}},
 		{name: "declaration of every symptom", stream: StreamDeclarations, edit: func(m map[string]any) {
+			del(m, "journey")
 			set(m, "symptoms", []any{"sore_throat", "loss_of_smell", "fatigue", "cough", "fever", "fever"})
 			set(m, "temperature_c", 36.55)
 		}, want: func(t *testing.T, m map[string]any) Batch {

@@ -1,5 +1,5 @@
 // Package sources owns the upstream side of the pipeline: it decodes the eight
-// JSON message kinds of CONTRACT.md, validates them, and pseudonymises people
+// JSON message kinds of docs/contract.md, validates them, and pseudonymises people
 // into scoring.PersonKey values. Raw identifiers (document numbers) exist only
 // here: nothing this package returns, logs or puts in an error carries one.
 //

@@ -69,7 +69,8 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		evs := b.Events[1:]
-		if len(evs) == 0 || len(b.Areas) != 0 || (s != sources.StreamFlights && len(evs) != 1) {
+		journey := s == sources.StreamDeclarations && len(evs) == 2 && evs[1].Kind == scoring.KindJourney
+		if len(evs) == 0 || len(b.Areas) != 0 || (s != sources.StreamFlights && len(evs) != 1 && !journey) {
 			t.Fatalf("%s gave %d events, %d areas", s, len(evs), len(b.Areas))
 		}
 		for _, e := range evs {
@@ -97,6 +98,10 @@ func FuzzDecode(f *testing.F) {
 			case scoring.KindCheckin, scoring.KindTravel:
 				if (e.End != 0 && e.End < e.At) || e.Place == "" || (e.Kind == scoring.KindCheckin && e.Cell == 0) {
 					t.Fatalf("malformed stay %+v", e)
+				}
+			case scoring.KindJourney:
+				if _, err := e.Journey(); err != nil || e.End == 0 || len(e.Country) != 3 || e.Text == "" {
+					t.Fatalf("malformed journey %+v: %v", e, err)
 				}
 			case scoring.KindVaccination:
 				if e.Dose < 1 || e.Dose > 10 {

@@ -1,6 +1,6 @@
 package sources
 
-// The JSON shapes of CONTRACT.md. Fields that are validated but not carried
+// The JSON shapes of docs/contract.md. Fields that are validated but not carried
 // (names, labs, airports, products) use fixed-buffer types (text, label), so
 // they do not allocate. Unknown fields are ignored: the
 // contract grows only by optional fields.
@@ -84,9 +84,10 @@ type vaccinationMsg struct {
 
 type declarationMsg struct {
 	envelope
-	Person       personJSON `json:"person"`
-	Symptoms     []text     `json:"symptoms"`
-	TemperatureC num        `json:"temperature_c"`
+	Person       personJSON   `json:"person"`
+	Symptoms     []text       `json:"symptoms"`
+	TemperatureC num          `json:"temperature_c"`
+	Journey      *journeyJSON `json:"journey"` // optional (journey.go); nil if absent or null
 }
 
 type areaRiskMsg struct {

@@ -32,7 +32,7 @@ func IDTypes() []string {
 	return []string{IDTypeResident, IDTypePassport, IDTypeHKMacauPermit, IDTypeTaiwanPermit, IDTypeForeignPermanentR}
 }
 
-// PersonKey returns the pseudonymous key of a person as CONTRACT.md defines it:
+// PersonKey returns the pseudonymous key of a person as docs/contract.md defines it:
 // the first 16 bytes of HMAC-SHA256(secret, idType + ":" + idNumber), where
 // idNumber is normalised by NormaliseIDNumber. It does not validate its input.
 func PersonKey(secret []byte, idType, idNumber string) scoring.PersonKey {

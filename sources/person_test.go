@@ -17,7 +17,7 @@ func TestPersonKey_MatchesContract(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		id := GenerateResidentID(r, "330102", time.Date(1950+r.IntN(60), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC))
 		for _, typ := range IDTypes() {
-			// CONTRACT.md: first 16 bytes of HMAC-SHA256(secret, id_type + ":" + id_number), 32 lowercase hex.
+			// docs/contract.md: first 16 bytes of HMAC-SHA256(secret, id_type + ":" + id_number), 32 lowercase hex.
 			mac := hmac.New(sha256.New, secret)
 			mac.Write([]byte(typ + ":" + id))
 			want := hex.EncodeToString(mac.Sum(nil)[:16])

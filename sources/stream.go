@@ -2,7 +2,7 @@ package sources
 
 import "fmt"
 
-// Stream is one of the eight upstream message kinds of CONTRACT.md. Topic names
+// Stream is one of the eight upstream message kinds of docs/contract.md. Topic names
 // are configurable; the stream says how a topic's messages are decoded.
 type Stream uint8
 

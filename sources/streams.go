@@ -94,7 +94,7 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 	}
 
 	place := string(number) + "/" + string(date)
-	countryS := c.sc.intern(country)
+	countryS, dest := c.sc.intern(country), c.sc.intern(airports[1])
 	start := len(out.Events)
 	seen, first := c.sc.seen, c.sc.first[:0]
 	useMap := len(m.Passengers) > 16
@@ -126,7 +126,7 @@ func (c *call) flight(m *flightMsg, out *Batch) *RejectError {
 		first = append(first, int32(i))
 		out.Events = append(out.Events, scoring.Event{
 			Person: key, Kind: scoring.KindArrival, Row: row, At: arrived, End: departed,
-			Country: countryS, Place: place, ID: id, Source: source,
+			Country: countryS, Place: place, Text: dest, ID: id, Source: source,
 		})
 	}
 	c.passenger = -1
@@ -311,9 +311,20 @@ func (c *call) declaration(m *declarationMsg, out *Batch) *RejectError {
 		}
 		temp = int16(math.Round(t.v * 10))
 	}
+	var jev scoring.Event
+	if m.Journey != nil {
+		j, r := c.journey(m.Journey)
+		if r != nil {
+			return r
+		}
+		jev = scoring.JourneyEvent(key, at, id, source, j)
+	}
 	out.Events = append(out.Events, scoring.Event{
 		Person: key, Kind: scoring.KindDeclaration, Symptoms: bits, TempDeci: temp, At: at, ID: id, Source: source,
 	})
+	if m.Journey != nil {
+		out.Events = append(out.Events, jev)
+	}
 	return nil
 }
 

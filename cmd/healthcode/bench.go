@@ -24,7 +24,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	latencyFor := fs.Duration("latency-duration", 0, fmt.Sprintf("length of the latency run (default %s; quick %s)", bench.DefaultLatencyDuration, bench.QuickLatencyDuration))
 	chf := addClickHouseFlags(fs, false)
 	db := fs.String("clickhouse-db", bench.DefaultBenchDatabase, "prefix of the ClickHouse databases the benchmark creates and drops")
-	only := fs.String("sections", "", "comma-separated sections to run (default all: core,trace,sink,e2e,latency,batch-sql,codes)")
+	only := fs.String("sections", "", "comma-separated sections to run (default all: "+strings.Join(bench.SectionNames(), ",")+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func codesCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "serve":
-		return codesServe(ctx, args[1:])
+		return codesServe(ctx, args[1:], stdout)
 	case "keygen":
 		return codesKeygen(args[1:], stdout)
 	case "revoke":
@@ -40,7 +40,7 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func codesServe(ctx context.Context, args []string) error {
+func codesServe(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("codes serve", "codes serve --brokers B --http ADDR --signing-key FILE [--signing-key FILE ...] [flags]")
 	kf := addKafkaFlags(fs, "required")
 	addr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (API, citizen page, /metrics, /healthz, /readyz)")
@@ -110,6 +110,7 @@ func codesServe(ctx context.Context, args []string) error {
 	if err := svc.Start(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "http on %s: /v1/codes/ /codes/ /metrics /healthz /readyz /debug/pprof/\n", svc.URL())
 	slog.Info("code service", slog.String("url", svc.URL()), slog.String("kid", signer.KeyID().String()),
 		slog.Int("keys", len(keys)), slog.String("revocations", *revs))
 	runErr := srv.Run(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"healthcode/pipeline/wire"
 	"io"
 	"strings"
 	"time"
@@ -85,6 +86,9 @@ func explainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	if err := explainJourney(ctx, ch, key, stdout); err != nil {
+		return err
+	}
 	audit, err := ch.OverrideAudit(ctx, key)
 	if err != nil {
 		return err
@@ -122,6 +126,9 @@ func describeEvent(e *clickhouse.EventRow) string {
 		}
 	case "arrival":
 		what = fmt.Sprintf("flight %s from %s arrived %s, seat row %d", e.Place, e.Country, at, e.SeatRow)
+		if e.Text != "" {
+			what += ", at " + e.Text
+		}
 	case "checkin":
 		what = fmt.Sprintf("check-in at venue %s from %s", e.Place, at)
 	case "travel":
@@ -129,7 +136,7 @@ func describeEvent(e *clickhouse.EventRow) string {
 	case "declaration":
 		what = fmt.Sprintf("self-declaration at %s, temperature %.1f °C, symptom bits %05b", at, e.TemperatureC, e.Symptoms)
 	case "exposure":
-		kind, err := sinks.ExposureKindName(scoring.ExposureKind(e.Sub))
+		kind, err := wire.ExposureKindName(scoring.ExposureKind(e.Sub))
 		if err != nil {
 			kind = "exposure"
 		}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -20,6 +21,8 @@ const usage = `healthcode: streaming risk scoring for health codes
 
 Usage:
   healthcode run      [flags]            run the pipeline (embedded Kafka when --brokers is empty)
+  healthcode broker   --port P --data-dir D [--partitions N] [--http ADDR]
+                                         run the embedded Kafka-protocol broker as a process of its own
   healthcode simulate [flags]            write a synthetic province into the upstream topics
   healthcode key      --id-type T --id-number N
                                          print the person key of an identity document
@@ -38,6 +41,8 @@ Usage:
   healthcode verify   [--trust FILE|URL] [--revocations FILE|URL] TOKEN|QR.png|-
                                          check a health code offline; exit 0 when valid, 1 with the reason
 
+Every command takes --log-format text|json (env HEALTHCODE_LOG_FORMAT; default text)
+and logs to standard error at HEALTHCODE_LOG_LEVEL (debug, info, warn, error).
 Run "healthcode COMMAND --help" for a command's flags.
 `
 
@@ -45,6 +50,7 @@ type command func(ctx context.Context, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
 	"run":      runCmd,
+	"broker":   brokerCmd,
 	"simulate": simulateCmd,
 	"key":      keyCmd,
 	"policy":   policyCmd,
@@ -69,7 +75,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "healthcode: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	logger, err := newLogger(os.Stderr, logFormatArg(os.Args[2:]))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "healthcode %s: %v\n", os.Args[1], err)
+		os.Exit(2)
+	}
+	slog.SetDefault(logger)
 
 	// First SIGINT/SIGTERM: drain and flush. Second: exit at once.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,7 +95,7 @@ func main() {
 		os.Exit(130)
 	}()
 
-	err := cmd(ctx, os.Args[2:], os.Stdout)
+	err = cmd(ctx, os.Args[2:], os.Stdout)
 	cancel()
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -103,9 +114,46 @@ func logLevel() slog.Level {
 	return l
 }
 
-// newFlags returns a flag set whose --help prints the command's synopsis.
+// logFormatArg returns the value of --log-format (or -log-format) in args,
+// else HEALTHCODE_LOG_FORMAT. main reads it before the command parses its
+// flags, so that the command's own errors are logged in that format; every
+// flag set also declares the flag (newFlags), for --help and parsing.
+func logFormatArg(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, p := range []string{"--log-format", "-log-format"} {
+			if v, ok := strings.CutPrefix(a, p+"="); ok {
+				return v
+			}
+			if a == p && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+	}
+	return os.Getenv("HEALTHCODE_LOG_FORMAT")
+}
+
+// newLogger returns the process logger: slog's text or JSON handler on w, at
+// HEALTHCODE_LOG_LEVEL.
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	o := &slog.HandlerOptions{Level: logLevel()}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// newFlags returns a flag set whose --help prints the command's synopsis. It
+// declares --log-format, which main has already applied (logFormatArg).
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("healthcode "+name, flag.ContinueOnError)
+	var logFormat string // applied by main already (logFormatArg)
+	envString(fs, &logFormat, "log-format", "HEALTHCODE_LOG_FORMAT", "text", "log format on standard error: text or json")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: healthcode %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()

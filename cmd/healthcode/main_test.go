@@ -89,7 +89,7 @@ func TestPolicyCommand(t *testing.T) {
 		t.Errorf("check bad: want an error naming the colour, got %v", err)
 	}
 	out, err = run(t, policyCmd, "list")
-	if err != nil || !strings.Contains(out, "domestic@1") || !strings.Contains(out, "international@1") {
+	if err != nil || !strings.Contains(out, "domestic@1") || !strings.Contains(out, "international@2") {
 		t.Errorf("list: %v\n%s", err, out)
 	}
 }
@@ -138,5 +138,34 @@ func TestExplainCommand(t *testing.T) {
 	}
 	if _, err := run(t, explainCmd, "not-a-key"); err == nil {
 		t.Error("bad key: want an error")
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	f := func(args []string, want string) {
+		t.Helper()
+		if got := logFormatArg(args); got != want {
+			t.Errorf("logFormatArg(%q) = %q, want %q", args, got, want)
+		}
+	}
+	t.Setenv("HEALTHCODE_LOG_FORMAT", "")
+	f([]string{"--http", ":1", "--log-format", "json"}, "json")
+	f([]string{"-log-format=text"}, "text")
+	f([]string{"--", "--log-format", "json"}, "")
+	var b bytes.Buffer
+	l, err := newLogger(&b, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hello", "stage", "score")
+	if !strings.HasPrefix(b.String(), `{"time":`) || !strings.Contains(b.String(), `"stage":"score"`) {
+		t.Errorf("json log line %q", b.String())
+	}
+	if _, err := newLogger(&b, "yaml"); err == nil {
+		t.Error("--log-format yaml accepted")
+	}
+	// Every command's flags accept it.
+	if _, err := run(t, keyCmd, "--log-format", "json", "--id-type", "resident_id", "--id-number", "x", "--pseudonym-key", "k"); err != nil && strings.Contains(err.Error(), "log-format") {
+		t.Errorf("key --log-format: %v", err)
 	}
 }

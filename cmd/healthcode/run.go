@@ -25,6 +25,9 @@ type runFlags struct {
 	simulate                              bool
 	sim                                   simFlags
 	deadLetterRetention                   time.Duration
+	shutdownTimeout                       time.Duration
+	httpAddr                              string
+	brokerPort                            int
 }
 
 func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -40,7 +43,10 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.stages, "stages", strings.Join(pipeline.AllStages, ","), "stages to run in this process")
 	fs.IntVar(&f.partitions, "partitions", 8, "partitions of the pipeline's topics (created if missing)")
 	fs.DurationVar(&f.deadLetterRetention, "dead-letter-retention", pipeline.DefaultDeadLetterRetention, "retention of hc.dead-letter when run creates it (it holds raw upstream input); an existing topic keeps its own")
+	fs.StringVar(&f.httpAddr, "http", "", "HTTP listen address for /metrics, /healthz, /readyz and /debug/pprof/ (with --simulate, also the demo's code service after the summary); empty: none")
+	fs.IntVar(&f.brokerPort, "broker-port", defaultBrokerPort, "loopback port of the embedded broker started without --brokers; 0: one chosen by the kernel")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on a first SIGTERM or SIGINT, how long each stage may take to finish the batch in hand (written, acknowledged, committed) before it drops it, to be redelivered, and exits")
 	key := addKeyFlags(fs)
 	groupPrefix := addGroupPrefixFlag(fs)
 	tf := addTopicFlags(fs)
@@ -88,13 +94,14 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		emb, err := broker.Start(broker.Options{DataDir: dir, Partitions: f.partitions})
+		emb, err := broker.Start(broker.Options{DataDir: dir, Partitions: f.partitions, Port: f.brokerPort})
 		if err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
+			return fmt.Errorf("embedded broker (--broker-port %d): %w", f.brokerPort, err)
 		}
 		defer emb.Close()
 		brokers = emb.Addrs()
 		kc.Brokers = brokers
+		fmt.Fprintf(stdout, "embedded Kafka-protocol broker on %s (other processes: --brokers %[1]s)\n", strings.Join(brokers, ","))
 		slog.Info("embedded Kafka-protocol broker (kfake) started", slog.Any("addrs", brokers), slog.String("data_dir", dir))
 	}
 	opts := pipeline.Options{
@@ -106,6 +113,9 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		ClickHouse:  ch,
 		Clock:       pipeline.ClockMode(f.clock),
 		Stages:      splitList(f.stages),
+		// The group timings are kafka.Config's defaults (recovery under 10s):
+		// docs/operations.md, "Consumer-group timings".
+		ShutdownTimeout: f.shutdownTimeout,
 	}
 	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
@@ -121,8 +131,16 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	obs, err := startObserving(f.httpAddr, p, stdout)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
 	slog.Info("pipeline running", slog.String("policy", pol.Stamp()), slog.String("clock", f.clock), slog.Any("stages", opts.Stages))
-	err = p.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return obs.run(gctx, p.Run) })
+	obs.pollLag(g, gctx)
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -146,6 +164,11 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 	if err := p.EnsureTopics(ctx); err != nil {
 		return err
 	}
+	obs, err := startObserving(f.httpAddr, p, stdout)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
 	start := time.Now()
 	// Two goroutines under one errgroup: the pipeline, and the demo that feeds
 	// it and waits for it to drain, then stops it. The first to fail cancels
@@ -154,7 +177,7 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 	runCtx, stop := context.WithCancel(gctx)
 	defer stop()
 	g.Go(func() error {
-		err := p.Run(runCtx)
+		err := obs.run(runCtx, p.Run)
 		if runCtx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 			return nil // stopped by the demo, or by ctx
 		}
@@ -163,12 +186,18 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 		}
 		return fmt.Errorf("pipeline stopped before draining: %w", err)
 	})
+	obs.pollLag(g, runCtx)
 	bar := newProgress(os.Stderr)
 	m := p.Metrics()
 	var sr simResult
 	var took time.Duration
+	// With --http the pipeline keeps running after the drain, for the code
+	// service and the endpoints served after the summary.
+	drained := make(chan struct{})
 	g.Go(func() error {
-		defer stop()
+		if obs.svc == nil {
+			defer stop()
+		}
 		sr = simulateInto(gctx, p.Kafka(), p.Options().Topics.Sources, f.sim, secret, bar)
 		if sr.err != nil {
 			return fmt.Errorf("simulate: %w", sr.err)
@@ -181,13 +210,39 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 		}
 		bar.done()
 		took = time.Since(start)
+		close(drained)
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return err
+	if obs.svc == nil {
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return printSummary(ctx, stdout, *p.Options(), m, sr, took)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	select {
+	case <-drained:
+	case <-gctx.Done():
 	}
-	return printSummary(ctx, stdout, *p.Options(), m, sr, took)
+	if gctx.Err() != nil {
+		stop()
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	err = printSummary(ctx, stdout, *p.Options(), m, sr, took)
+	if err == nil {
+		err = serveDemo(runCtx, g, obs.svc, opts, secret, stdout)
+	}
+	stop()
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil // Ctrl-C after the summary ends the demo
+	}
+	return err
 }

@@ -175,7 +175,7 @@ func TestSettingsTable(t *testing.T) {
 		for name, h := range flags {
 			var found []settingsRow
 			for _, r := range rows {
-				if r.flag == name && slices.Contains(r.commands, cmd) {
+				if r.flag == name && (r.commands == nil || slices.Contains(r.commands, cmd)) {
 					found = append(found, r)
 				}
 			}

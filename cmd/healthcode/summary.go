@@ -46,6 +46,10 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	if err != nil {
 		return err
 	}
+	journeys, err := ch.JourneyCounts(ctx)
+	if err != nil {
+		return err
+	}
 	db := o.ClickHouse.Database
 	if db == "" {
 		db = clickhouse.DefaultDatabase
@@ -72,6 +76,11 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	for _, c := range counts {
 		fmt.Fprintf(w, "    %-8s %10d\n", c.Colour, c.People)
 	}
+	fmt.Fprint(w, "\n  return journeys (return_journeys):")
+	for _, j := range journeys {
+		fmt.Fprintf(w, " %s %d", j.Status, j.Journeys)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, `
 Try (clickhouse-client --port 9000):
   SELECT colour, count() FROM (SELECT person_key, argMax(colour, version) AS colour FROM %[1]s.colours_current GROUP BY person_key) GROUP BY colour;
@@ -80,6 +89,7 @@ Try (clickhouse-client --port 9000):
   SELECT kind, count() FROM %[1]s.exposures FINAL WHERE retracted = 0 GROUP BY kind;
   SELECT exposed_key, kind, source_key, place, overlap_start FROM %[1]s.exposures FINAL WHERE retracted = 0 ORDER BY overlap_start LIMIT 20;
   SELECT person_key FROM %[1]s.colours_current FINAL WHERE colour = 'red' LIMIT 5;   -- then: healthcode explain KEY
+  SELECT status, count() FROM %[1]s.return_journeys FINAL GROUP BY status;   -- more in docs/sql.md
   SELECT rule, scope, officer_key, count, raised_at FROM %[1]s.override_alerts;   -- healthcode key --id-type officer finds an officer
   SELECT decision, colour, count() FROM %[1]s.override_audit GROUP BY decision, colour ORDER BY decision, colour;
 `, db)

@@ -1,7 +1,9 @@
 // Package broker owns the embedded Kafka-protocol broker (franz-go's kfake)
 // that healthcode runs in process when no broker is configured: `healthcode
-// run` starts one, and a future `healthcode broker` command shares it. It
-// listens on loopback only, since it has no authentication.
+// run` starts one without --brokers, and `healthcode broker` runs one as a
+// process of its own for several workers. It listens on loopback only, since
+// it has no authentication. What it keeps across a crash of its process is
+// measured in docs/operations.md ("The embedded broker").
 //
 // It knows nothing of the pipeline or of the Kafka client the pipeline uses
 // (healthcode/pipeline/kafka); it must import neither.
@@ -19,9 +21,14 @@ import (
 // Options configure the embedded broker. The zero value is valid: an
 // in-memory broker on a free loopback port.
 type Options struct {
-	DataDir    string       // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
-	Port       int          // loopback TCP port; default 0: one chosen by the kernel
-	Partitions int          // partitions of topics created without a count (auto-created topics); default 8
+	DataDir    string // directory for logs, offsets and groups, reloaded on the next start; default "": in memory, lost on Close
+	Port       int    // loopback TCP port; default 0: one chosen by the kernel
+	Partitions int    // partitions of topics created without a count (auto-created topics); default 8
+	// SyncWrites fsyncs every produced batch and every group-log entry
+	// (offset commits) with a DataDir; default false: written to the OS page
+	// cache as they come, fsynced on segment roll and Close, which survives
+	// a crash of the process but not of the machine.
+	SyncWrites bool
 	Logger     *slog.Logger // receives the broker's errors (and warnings at debug level); default slog.Default()
 }
 
@@ -72,6 +79,9 @@ func Start(o Options) (*Broker, error) {
 	}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+		if o.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -64,13 +64,28 @@ type Config struct {
 	// CommitMessages to the broker; default 500ms. See NewGroupReader.
 	CommitInterval time.Duration
 
-	// Consumer groups.
-	HeartbeatInterval time.Duration // also how soon a member notices a rebalance; default 1s
-	SessionTimeout    time.Duration // a member silent this long is dropped; default 10s (brokers refuse under 6s by default)
-	RebalanceTimeout  time.Duration // how long members have to stop their partitions and rejoin; default 30s
+	// Consumer groups. kafka-go has no static membership (KIP-345), so a
+	// member killed without leaving holds its partitions until its session
+	// times out: recovery from a crash takes SessionTimeout plus one
+	// rebalance (a heartbeat to notice it, a join, a sync). The defaults
+	// keep that under 10s; docs/operations.md ("Consumer-group timings")
+	// gives the reasoning.
+	//
+	// HeartbeatInterval is how often a member heartbeats, and so how soon it
+	// notices a rebalance; default 500ms.
+	HeartbeatInterval time.Duration
+	// SessionTimeout: a member silent this long is dropped and its
+	// partitions move; default 6s, the lowest a stock broker accepts
+	// (group.min.session.timeout.ms; kfake's too).
+	SessionTimeout time.Duration
+	// RebalanceTimeout is how long the coordinator waits for every member to
+	// rejoin once a rebalance starts, and so how long a member may take to
+	// finish the batches in hand; default 15s. A member that dies during a
+	// rebalance delays it by no more than its SessionTimeout.
+	RebalanceTimeout time.Duration
 	// RetryBackoff is the first wait before a failed partition handler runs
-	// again, or a failed group join is retried; it doubles up to 30s.
-	// Default 1s.
+	// again, or a failed group join is retried (kafka-go's join backoff); a
+	// handler's backoff doubles up to 30s. Default 500ms.
 	RetryBackoff time.Duration
 
 	Logger *slog.Logger // receives kafka-go's retried errors, throttled; default slog.Default()
@@ -140,10 +155,10 @@ func (c *Config) setDefaults() {
 		c.PartitionQueueCapacity = 256
 	}
 	def(&c.CommitInterval, 500*time.Millisecond)
-	def(&c.HeartbeatInterval, time.Second)
-	def(&c.SessionTimeout, 10*time.Second)
-	def(&c.RebalanceTimeout, 30*time.Second)
-	def(&c.RetryBackoff, time.Second)
+	def(&c.HeartbeatInterval, 500*time.Millisecond)
+	def(&c.SessionTimeout, 6*time.Second)
+	def(&c.RebalanceTimeout, 15*time.Second)
+	def(&c.RetryBackoff, 500*time.Millisecond)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

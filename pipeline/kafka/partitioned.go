@@ -22,6 +22,11 @@ type Claim struct {
 	// Offset is the committed offset to start from: the offset of the next
 	// message to read, or FirstOffset if nothing was committed.
 	Offset int64
+	// Assigned lists, sorted, every partition of Topic this member owns in
+	// this generation (Partition among them): what a handler's stage may
+	// keep state for. Partitions stay with their owner where balance allows
+	// (the sticky assignment, sticky.go).
+	Assigned []int
 	// Reader reads this partition only (no group), positioned at Offset. The
 	// handler owns it while it runs; the runner closes it afterwards.
 	Reader *Reader
@@ -38,12 +43,20 @@ type Claim struct {
 // generation, runs h once per partition assigned to this member, each in its
 // own goroutine (kafka-go's Generation.Start). The ctx passed to h is
 // cancelled when the generation ends (a rebalance, a lost session) or the
-// parent ctx is done; h must then return promptly, within
-// RebalanceTimeout, or the broker drops this member and another member may
+// parent ctx is done; h may then finish the batch in hand and commit it, but
+// must return within RebalanceTimeout (and, to keep its commit valid, within
+// SessionTimeout), or the broker drops this member and another member may
 // own the partition while h still runs. The next generation starts only after
 // every handler of this one has returned, so a partition is never handled
 // twice in one process. Every rebalance stops and restarts all handlers (kafka-go
-// implements the eager protocol only), each from its committed offset.
+// implements the eager protocol only), each from its committed offset; the
+// assignment is sticky (sticky.go), so a handler restarted on the partition
+// it had can reuse state its stage kept (Claim.Assigned says which to keep).
+//
+// When ctx is done, RunPartitioned waits for the handlers of the current
+// generation to return while the generation stays alive (heartbeats go on,
+// commits are accepted), and only then leaves the group, so that the other
+// members take the partitions over at once rather than after SessionTimeout.
 //
 // If h returns an error, it is logged (throttled) and h runs again for the
 // same partition after a backoff (RetryBackoff, doubling to 30s, back to the
@@ -61,8 +74,10 @@ func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func
 	// set the caller's labels again in claimRunner.run) start unlabelled.
 	pprof.SetGoroutineLabels(context.Background())
 	defer pprof.SetGoroutineLabels(ctx)
+	sticky := &stickyBalancer{}
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                group,
+		GroupBalancers:    []kafkago.GroupBalancer{sticky, kafkago.RangeGroupBalancer{}},
 		Brokers:           o.Brokers,
 		Dialer:            k.dialer,
 		Topics:            []string{topic},
@@ -80,11 +95,19 @@ func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func
 	// is already cancelled through ctx) and leaves the group.
 	defer cg.Close()
 
+	// handlers counts the running handlers of the current generation. Each
+	// function started on the generation waits for all of them before it
+	// returns (one returning would end the generation, and its heartbeats,
+	// while the others still finish their batches).
+	var handlers *sync.WaitGroup
 	joinErrs := &throttle{period: 30 * time.Second}
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				if handlers != nil {
+					handlers.Wait() // finishing their batches; then Close leaves the group
+				}
 				return nil
 			}
 			if ok, dropped := joinErrs.allow(time.Now()); ok {
@@ -98,6 +121,7 @@ func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func
 			ids[i] = a.ID
 		}
 		slices.Sort(ids)
+		sticky.setOwned(topic, ids)
 		log.Info("partitions assigned", slog.Int("generation", int(gen.ID)), slog.Any("partitions", ids))
 		// Commits of all partitions share the generation's coordinator
 		// connection; one at a time keeps its deadlines apart.
@@ -107,10 +131,17 @@ func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func
 			defer commitMu.Unlock()
 			return gen.CommitOffsets(map[string]map[int]int64{topic: {p: next}})
 		}
+		wg := &sync.WaitGroup{}
+		wg.Add(len(assigned))
+		handlers = wg
 		for _, a := range assigned {
-			c := &claimRunner{k: k, log: log.With(slog.Int("partition", a.ID)), topic: topic, partition: a.ID, commit: commit, h: h}
+			c := &claimRunner{k: k, log: log.With(slog.Int("partition", a.ID)), topic: topic, partition: a.ID, assigned: ids, commit: commit, h: h}
 			c.next.Store(a.Offset)
-			gen.Start(func(gctx context.Context) { c.run(ctx, gctx) })
+			gen.Start(func(gctx context.Context) {
+				c.run(ctx, gctx)
+				wg.Done()
+				wg.Wait()
+			})
 		}
 	}
 }
@@ -121,6 +152,7 @@ type claimRunner struct {
 	log       *slog.Logger
 	topic     string
 	partition int
+	assigned  []int // every partition of topic owned in this generation
 	commit    func(partition int, next int64) error
 	h         func(context.Context, Claim) error
 	next      atomic.Int64 // last offset committed (or the assignment's), where a retry starts
@@ -177,6 +209,7 @@ func (c *claimRunner) attempt(ctx context.Context, offset int64) error {
 		Topic:     c.topic,
 		Partition: c.partition,
 		Offset:    offset,
+		Assigned:  c.assigned,
 		Reader:    r,
 		Commit: func(next int64) error {
 			if done.Load() {

@@ -1,8 +1,8 @@
 // Package service owns the one HTTP listener every long-running healthcode
 // command serves: /metrics (a Prometheus registry with the Go runtime and
-// process collectors), /healthz (200 while the process works), /readyz (200
-// once every registered readiness check passes, 503 with the reasons
-// otherwise), /debug/pprof/, and the command's own handlers on the same mux.
+// process collectors), /healthz (200 while every registered liveness check
+// passes, 503 with the reasons otherwise), /readyz (200 once every registered
+// readiness check passes, 503 with the reasons otherwise), /debug/pprof/, and the command's own handlers on the same mux.
 // It knows nothing of Kafka, scoring or any one command; it must not import
 // them.
 package service
@@ -59,19 +59,20 @@ type Service struct {
 	ln       net.Listener
 	done     chan error
 
-	mu     sync.Mutex // protects checks
+	mu     sync.Mutex // protects checks and live
 	checks map[string]Check
+	live   map[string]Check
 }
 
 // New returns a service with its registry and the standard endpoints
 // registered; it does not listen yet.
 func New(o Options) *Service {
 	o.setDefaults()
-	s := &Service{o: o, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), checks: map[string]Check{}}
+	s := &Service{o: o, registry: prometheus.NewRegistry(), mux: http.NewServeMux(), checks: map[string]Check{}, live: map[string]Check{}}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { probe(w, "ok", "unhealthy", s.Healthy()) })
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { probe(w, "ready", "not ready", s.Ready()) })
 	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -93,17 +94,33 @@ func (s *Service) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
-// Ready returns nil when every check passes, or an error naming each that fails.
-func (s *Service) Ready() error {
+// AddLiveness registers a liveness check for /healthz under name (replacing
+// one of the same name): it fails only when the process no longer works and
+// should be restarted.
+func (s *Service) AddLiveness(name string, c Check) {
 	s.mu.Lock()
-	names := make([]string, 0, len(s.checks))
-	for n := range s.checks {
+	defer s.mu.Unlock()
+	s.live[name] = c
+}
+
+// Ready returns nil when every readiness check passes, or an error naming
+// each that fails.
+func (s *Service) Ready() error { return s.run(s.checks) }
+
+// Healthy returns nil when every liveness check passes, or an error naming
+// each that fails.
+func (s *Service) Healthy() error { return s.run(s.live) }
+
+func (s *Service) run(set map[string]Check) error {
+	s.mu.Lock()
+	names := make([]string, 0, len(set))
+	for n := range set {
 		names = append(names, n)
 	}
 	checks := make([]Check, len(names))
 	sort.Strings(names)
 	for i, n := range names {
-		checks[i] = s.checks[n]
+		checks[i] = set[n]
 	}
 	s.mu.Unlock()
 	var fails []string
@@ -118,14 +135,15 @@ func (s *Service) Ready() error {
 	return nil
 }
 
-func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
+// probe answers a probe: 200 and ok, or 503 and bad with the reasons.
+func probe(w http.ResponseWriter, ok, bad string, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.Ready(); err != nil {
+	if err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "not ready:", err)
+		fmt.Fprintln(w, bad+":", err)
 		return
 	}
-	fmt.Fprintln(w, "ready")
+	fmt.Fprintln(w, ok)
 }
 
 // Start listens on Options.Addr and serves until Close. Its error is one of

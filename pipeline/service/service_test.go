@@ -67,3 +67,25 @@ func TestService_Endpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestService_Liveness(t *testing.T) {
+	s := New(Options{})
+	var dead atomic.Bool
+	s.AddLiveness("stages", func() error {
+		if dead.Load() {
+			return errors.New("a stage stopped")
+		}
+		return nil
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if code, body := get(t, s.URL()+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz alive: %d %q", code, body)
+	}
+	dead.Store(true)
+	if code, body := get(t, s.URL()+"/healthz"); code != 503 || !strings.Contains(body, "stages: a stage stopped") {
+		t.Errorf("/healthz dead: %d %q", code, body)
+	}
+}

@@ -226,7 +226,7 @@ func (a *oracleAgg) add(start, end, at, wend scoring.Time, ev []string) {
 	}
 }
 
-// bruteForce applies POLICY.md's definitions to every pair of presences under
+// bruteForce applies the definitions of docs/policies.md to every pair of presences under
 // the marks and designations in force at the end, and aggregates by identity.
 func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, ds []scoring.Designation) map[string]bool {
 	closeOv := scoring.Time(p.Contacts.CloseOverlap.Std() / time.Second)

@@ -5,9 +5,9 @@ import (
 	"sort"
 	"strconv"
 
-	"healthcode/internal/arena"
-	"healthcode/internal/mix"
 	"healthcode/scoring"
+	"healthcode/scoring/internal/arena"
+	"healthcode/scoring/internal/mix"
 )
 
 // segCap is the number of records in a full segment: record indices fit in 16

@@ -31,9 +31,12 @@ func TestCluster(t *testing.T) {
 		"WriteColourUpdates_TimesAreInstant": TestWriteColourUpdates_TimesAreInstants,
 		"WriteColourUpdates_Refused":         TestWriteColourUpdates_Refused,
 		"WriteExposures":                     TestWriteExposures,
+		"WriteJourneys":                      TestWriteJourneys,
 		"Admin_CountsAndDrop":                TestAdmin_CountsAndDrop,
 		"DropExpired":                        TestDropExpired,
 		"DemoDatabase":                       TestDemoDatabase,
+		"WriteDesignationsAndPolicies":       TestWriteDesignationsAndPolicies,
+		"Rollups":                            TestRollups,
 		"WriteOverrideAudit":                 TestWriteOverrideAudit,
 		"WriteOverrideAlerts":                TestWriteOverrideAlerts,
 		"DropExpired_OverrideAudit":          TestDropExpired_OverrideAudit,
@@ -102,7 +105,7 @@ func TestCluster_Layout(t *testing.T) {
 	total := uint64(0)
 	shardOf := map[string]int{}
 	for i, conn := range nodes(t, c) {
-		for _, table := range []string{"events", "colour_changes", "colours_current", "exposures"} {
+		for _, table := range []string{"events", "colour_changes", "colours_current", "exposures", "return_journeys"} {
 			var engine, local string
 			if err := conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&engine); err != nil || engine != "Distributed" {
 				t.Errorf("node %d: %s engine %q (%v), want Distributed", i+1, table, engine, err)

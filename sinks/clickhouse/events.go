@@ -107,9 +107,10 @@ func (b *eventBatch) columns() []any {
 
 // skipKind reports whether WriteEvents leaves out events of kind k: internal
 // transport rather than facts about a person (event-clock ticks, area
-// designations broadcast to every partition, contact-tracing marks).
+// designations broadcast to every partition, contact-tracing marks), and
+// return-journey declarations, whose rows are return_journeys (journeys.go).
 func skipKind(k scoring.Kind) bool {
-	return k == scoring.KindTick || k == scoring.KindArea || k == scoring.KindMark
+	return k == scoring.KindTick || k == scoring.KindArea || k == scoring.KindMark || k == scoring.KindJourney
 }
 
 // storedKind reports whether events.kind's Enum8 (migration 0001) has k.

@@ -2,11 +2,9 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"healthcode/pipeline/wire"
 	"time"
-
-	"healthcode/sinks"
 )
 
 const exposureColumns = "exposure_id, exposed_key, source_key, kind, place, overlap_start, overlap_end, exposed_at, evidence, version, retracted"
@@ -18,7 +16,7 @@ const exposureColumns = "exposure_id, exposed_key, source_key, kind, place, over
 // left out and reported in a *RefusedError (Index: its index in xs) once
 // every other one is written; any other error means the call is to be
 // retried.
-func (c *Client) WriteExposures(ctx context.Context, xs []sinks.Exposure) error {
+func (c *Client) WriteExposures(ctx context.Context, xs []wire.Exposure) error {
 	if len(xs) == 0 {
 		return nil
 	}
@@ -31,7 +29,7 @@ func (c *Client) WriteExposures(ctx context.Context, xs []sinks.Exposure) error 
 	rows := make([]int, 0, n)
 	for i := range xs {
 		x := &xs[i]
-		if err := storableExposure(x); err != nil {
+		if err := x.Validate(); err != nil {
 			refused = append(refused, RefusedRow{Index: i, Table: "exposures", Err: err})
 			continue
 		}
@@ -58,22 +56,4 @@ func (c *Client) WriteExposures(ctx context.Context, xs []sinks.Exposure) error 
 		return fmt.Errorf("write exposures: %w", err)
 	}
 	return refusedOrNil(mergeRefused(refused, more))
-}
-
-// storableExposure says why the exposures table cannot hold x, or nil.
-func storableExposure(x *sinks.Exposure) error {
-	if len(x.Exposed) != 32 || (x.Source != "" && len(x.Source) != 32) {
-		return errors.New("person keys must be 32 hex characters")
-	}
-	known := false
-	for _, k := range sinks.ExposureKinds {
-		known = known || k == x.Kind
-	}
-	if !known {
-		return fmt.Errorf("kind %q is not an exposure kind", x.Kind)
-	}
-	if x.ID == "" {
-		return errors.New("exposure id is empty")
-	}
-	return nil
 }

@@ -3,11 +3,11 @@ package clickhouse_test
 import (
 	"context"
 	"errors"
+	"healthcode/pipeline/wire"
 	"testing"
 
 	"healthcode/scoring"
 	"healthcode/scoring/tracing"
-	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sinks/clickhouse/chtest"
 )
@@ -23,7 +23,7 @@ func TestWriteExposures(t *testing.T) {
 	x := tracing.Exposure{Exposed: exposed, Source: source, Kind: scoring.ExposureClose, Place: "v:V330102000001", Version: 1,
 		Start: scoring.MustTime("2020-03-02T12:00:00+08:00"), End: scoring.MustTime("2020-03-02T12:30:00+08:00"),
 		At: scoring.MustTime("2020-03-02T12:30:00+08:00"), Evidence: []string{"pcr-1", "chk-1", "chk-2"}, ID: "exp-1"}
-	rec, err := sinks.NewExposure(&x)
+	rec, err := wire.NewExposure(&x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestWriteExposures(t *testing.T) {
 	area.ID, area.Source, area.Kind, area.Evidence = "exp-2", "", "area_high", nil
 	// Written twice: a redelivery merges away.
 	for i := 0; i < 2; i++ {
-		if err := c.WriteExposures(ctx, []sinks.Exposure{rec, area}); err != nil {
+		if err := c.WriteExposures(ctx, []wire.Exposure{rec, area}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,10 +55,10 @@ func TestWriteExposures(t *testing.T) {
 	gone.Version, gone.Retracted, gone.OverlapStart, gone.OverlapEnd = 3, true, 0, 0
 	late := area
 	late.Version = 1
-	if err := c.WriteExposures(ctx, []sinks.Exposure{v2, gone}); err != nil {
+	if err := c.WriteExposures(ctx, []wire.Exposure{v2, gone}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteExposures(ctx, []sinks.Exposure{late}); err != nil {
+	if err := c.WriteExposures(ctx, []wire.Exposure{late}); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -83,7 +83,7 @@ func TestWriteExposures(t *testing.T) {
 	bad.Kind = "handshake"
 	bad.ID = "exp-3"
 	var re *clickhouse.RefusedError
-	if err := c.WriteExposures(ctx, []sinks.Exposure{bad}); !errors.As(err, &re) || re.Rows[0].Index != 0 {
+	if err := c.WriteExposures(ctx, []wire.Exposure{bad}); !errors.As(err, &re) || re.Rows[0].Index != 0 {
 		t.Errorf("WriteExposures of an unknown kind = %v, want row 0 refused", err)
 	}
 	if n, err := c.Count(ctx, "exposures", true); err != nil || n != 2 {

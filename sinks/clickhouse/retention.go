@@ -7,15 +7,17 @@ import (
 )
 
 // retainedTables are the tables DropExpired prunes by month; each is
-// partitioned by toYYYYMM of a DateTime('UTC') column.
-var retainedTables = [...]string{"events", "colour_changes"}
+// partitioned by toYYYYMM of a DateTime('UTC') column (the rollups: of their
+// Date day).
+var retainedTables = [...]string{"events", "colour_changes", "colour_transitions_daily", "exposures_daily", "place_exposures"}
 
 // auditTables are pruned by month like retainedTables, after
 // AuditRetentionDays (the longest retention): nothing else ever deletes
 // from them.
 var auditTables = [...]string{"override_audit", "override_alerts"}
 
-// DropExpired drops, from events and colour_changes, every monthly partition
+// DropExpired drops, from events, colour_changes and the rollups
+// (colour_transitions_daily, exposures_daily, place_exposures), every monthly partition
 // that lies wholly before now minus RetentionDays (its month ended on or before
 // that instant), and returns how many partitions it dropped. It reads the
 // partitions from system.parts. colours_current is never pruned. exposures is

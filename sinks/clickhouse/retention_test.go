@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
@@ -44,10 +45,10 @@ func TestDropExpired(t *testing.T) {
 	}
 	// Exposures are not partitioned: those before the first month kept are
 	// deleted by a mutation.
-	var xs []sinks.Exposure
+	var xs []wire.Exposure
 	for i, m := range months {
 		at := scoring.MustTime(m.at).Std().Unix()
-		xs = append(xs, sinks.Exposure{ID: fmt.Sprint("exp-", i), Exposed: key.String(), Kind: "companion", Place: "c:1",
+		xs = append(xs, wire.Exposure{ID: fmt.Sprint("exp-", i), Exposed: key.String(), Kind: "companion", Place: "c:1",
 			OverlapStart: at - 600, OverlapEnd: at, ExposedAt: at, Version: uint64(i + 1)})
 	}
 	if err := c.WriteExposures(ctx, xs); err != nil {
@@ -57,8 +58,15 @@ func TestDropExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dropped != 4 {
-		t.Errorf("dropped %d partitions, want 4 (two months of two tables)", dropped)
+	// Two months of events, of colour_changes and of the rollups
+	// colour_transitions_daily, exposures_daily and place_exposures.
+	if dropped != 10 {
+		t.Errorf("dropped %d partitions, want 10 (two months of five tables)", dropped)
+	}
+	for _, table := range []string{"colour_transitions_daily", "exposures_daily", "place_exposures"} {
+		if n := count(t, c, "SELECT count() FROM "+table+" WHERE day < '2021-05-01'"); n != 0 {
+			t.Errorf("%s keeps %d rows of dropped months", table, n)
+		}
 	}
 	for i, m := range months {
 		want := uint64(0)

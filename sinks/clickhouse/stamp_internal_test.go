@@ -46,6 +46,12 @@ func TestClusterStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := Options{Database: "hc", Cluster: "prod"}
+	// The sharding key of each table: the first ORDER BY column.
+	keys := map[string]string{"events": "person_key", "colour_changes": "person_key", "colours_current": "person_key",
+		"exposures": "exposed_key", "area_designations": "code", "policy_versions": "name",
+		"colour_transitions_daily": "day", "exposures_daily": "day", "place_exposures": "place",
+		"return_journeys": "person_key", "override_audit": "officer_key", "override_alerts": "raised_at"}
+	tables, views := 0, 0
 	for _, m := range ms {
 		for _, s := range m.Statements {
 			out, err := clusterStatements(o, s)
@@ -65,36 +71,56 @@ func TestClusterStatements(t *testing.T) {
 				}
 				continue
 			}
+
+			if strings.HasPrefix(s, "CREATE MATERIALIZED VIEW") {
+				views++
+				if len(out) != 1 {
+					t.Fatalf("%s: %d statements for a view, want 1", m.Name, len(out))
+				}
+				v := createViewRE.FindStringSubmatch(s)
+				src := fromRE.FindStringSubmatch(v[3])[1]
+				for _, w := range []string{"CREATE MATERIALIZED VIEW IF NOT EXISTS `hc`.`" + v[1] + "` ON CLUSTER `prod` TO `hc`.`" + v[2] + "_local` AS",
+					"FROM `hc`.`" + src + "_local`"} {
+					if !contains(out[0], w) {
+						t.Errorf("%s: view lacks %q:\n%s", v[1], w, out[0])
+					}
+				}
+				continue
+			}
+			tables++
 			if len(out) != 2 {
 				t.Fatalf("%s: %d statements, want 2", m.Name, len(out))
 			}
-			table := createTableRE.FindStringSubmatch(s)[1]
+			name := createTableRE.FindStringSubmatch(s)[1]
+			engine := createTableRE.FindStringSubmatch(s)[3]
 			local, dist := out[0], out[1]
-			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + table + "_local` ON CLUSTER `prod`"
+			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + name + "_local` ON CLUSTER `prod`"
 			if local[:len(want)] != want {
-				t.Errorf("%s: local table starts %.80q", m.Name, local)
+				t.Errorf("%s: local table starts %.80q", name, local)
 			}
-			engine, key := "ReplicatedReplacingMergeTree", "person_key"
-			switch table {
-			case "exposures":
-				key = "exposed_key"
-			case "override_audit": // append-only
-				engine, key = "ReplicatedMergeTree", "officer_key"
-			case "override_alerts":
-				engine, key = "ReplicatedMergeTree", "raised_at"
+			if (name == "override_audit" || name == "override_alerts") && engine != "MergeTree" {
+				t.Errorf("%s: engine %s, want MergeTree (the audit is append-only)", name, engine)
 			}
-			for _, w := range []string{"ENGINE = " + engine + "('/clickhouse/tables/prod/{shard}/hc/" + table + "', '{replica}'", "ORDER BY"} {
+			for _, w := range []string{"ENGINE = Replicated" + engine + "('/clickhouse/tables/prod/{shard}/hc/" + name + "', '{replica}'", "ORDER BY"} {
 				if !contains(local, w) {
-					t.Errorf("%s: local table lacks %q", m.Name, w)
+					t.Errorf("%s: local table lacks %q", name, w)
 				}
 			}
 			if contains(local, "COMMENT") {
-				t.Errorf("%s: local table keeps column comments, which 18.16 refuses on Replicated tables", m.Name)
+				t.Errorf("%s: local table keeps column comments, which 18.16 refuses on Replicated tables", name)
 			}
-			if w := "ENGINE = Distributed('prod', 'hc', '" + table + "_local', sipHash64(" + key + "))"; !contains(dist, w) {
-				t.Errorf("%s: distributed table lacks %q:\n%s", m.Name, w, dist)
+			key, ok := keys[name]
+			if !ok {
+				t.Errorf("%s: no shard key known for this table: add it to keys", name)
+				continue
+			}
+			if w := "ENGINE = Distributed('prod', 'hc', '" + name + "_local', sipHash64(" + key + "))"; !contains(dist, w) {
+				t.Errorf("%s: distributed table lacks %q:\n%s", name, w, dist)
 			}
 		}
+	}
+	if tables < len(keys) || views != 3 {
+		t.Errorf("%d tables and %d views rewritten, want at least %d and 3", tables, views, len(keys))
 	}
 	// colours_current keeps its version column.
 	if out, _ := clusterStatements(o, ms[2].Statements[0]); !contains(out[0], "'{replica}', version)") {
@@ -102,6 +128,9 @@ func TestClusterStatements(t *testing.T) {
 	}
 	if _, err := clusterStatements(o, "ALTER TABLE events ADD COLUMN x UInt8"); err == nil {
 		t.Error("an ALTER was rewritten as if it were a CREATE")
+	}
+	if _, err := clusterStatements(o, "CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT a FROM x JOIN (SELECT a FROM y) USING a"); err == nil {
+		t.Error("a view reading two tables was rewritten")
 	}
 }
 

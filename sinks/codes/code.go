@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"healthcode/scoring"
+	"healthcode/sinks"
 	"healthcode/sinks/codes/token"
 )
 
@@ -19,7 +20,8 @@ type codeResponse struct {
 	Version     uint64          `json:"version"`
 	EffectiveAt *string         `json:"effective_at"`
 	ReviewAt    *string         `json:"review_at"`
-	Reasons     json.RawMessage `json:"reasons"` // as on the topic
+	Reasons     json.RawMessage `json:"reasons"`               // as on the topic
+	CodeStatus  string          `json:"code_status,omitempty"` // "declaration_required": no code before a return-journey declaration
 	Token       string          `json:"token"`
 	ExpiresAt   string          `json:"expires_at"`
 }
@@ -36,6 +38,9 @@ func (s *Server) colourOf(k scoring.PersonKey) Colour {
 	c := s.store.Get(k)
 	if !c.Known {
 		c.Colour, c.Level, c.Policy = s.o.Policy.Colours[0], 0, s.o.Policy.Stamp()
+		if s.o.Policy.Journeys.RequireDeclaration {
+			c.CodeStatus = sinks.CodeStatusDeclarationRequired
+		}
 	}
 	return c
 }
@@ -54,7 +59,7 @@ func (s *Server) issue(c Colour, cert *token.Certificate) (string, *token.Claims
 
 func (s *Server) response(c Colour, text string, cl *token.Claims) codeResponse {
 	out := codeResponse{PersonKey: c.Key.String(), Colour: c.Colour, Level: c.Level, Policy: c.Policy,
-		Version: c.Version, Reasons: c.Reasons, Token: text,
+		Version: c.Version, Reasons: c.Reasons, CodeStatus: c.CodeStatus, Token: text,
 		ExpiresAt: time.Unix(cl.Expires, 0).In(s.o.Zone).Format(time.RFC3339)}
 	if !c.Effective.IsZero() {
 		e := c.Effective.Format(time.RFC3339)

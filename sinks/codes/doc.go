@@ -4,7 +4,7 @@
 // into signed HC1 tokens, QR codes, travel certificates and the citizen's
 // page. It follows the topics itself (follow.go) and registers its handlers,
 // metrics and readiness on a pipeline/service listener. It uses scoring's
-// types, sources only for the person key (CONTRACT.md's HMAC) and wire for
+// types, sources only for the person key (the HMAC of docs/contract.md) and wire for
 // hc.person-events; it must not import the pipeline's stages or ClickHouse.
 // Token signing lives in sinks/codes/token.
 package codes

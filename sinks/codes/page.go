@@ -33,6 +33,7 @@ type pageData struct {
 	Policy, Effective, Review, Expires   string
 	Version                              uint64
 	Reasons                              []sinks.Reason
+	Apply                                bool // no code before a declaration: no QR code either
 }
 
 func (s *Server) getPage(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +52,10 @@ func (s *Server) getPage(w http.ResponseWriter, r *http.Request) {
 	n, ok := colourNames[c.Colour]
 	if !ok {
 		n = struct{ ZH, EN, CSS string }{c.Colour, c.Colour, "#5f6368"}
+	}
+	if c.CodeStatus == sinks.CodeStatusDeclarationRequired && c.Level == 0 {
+		// No code before a declaration: say so, never green.
+		n, d.Colour, d.Apply = struct{ ZH, EN, CSS string }{"请先申报回国行程", "Apply with a return-journey declaration", "#5f6368"}, sinks.CodeStatusDeclarationRequired, true
 	}
 	d.ColourZH, d.ColourEN, d.CSS = n.ZH, n.EN, n.CSS
 	if !c.Effective.IsZero() {

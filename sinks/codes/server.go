@@ -92,6 +92,11 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, store: NewStore(o.ExpectedPersons)}
 	s.m = newMetrics(s.store)
+	// At zero for both topics followed, so that a fresh service exports the
+	// series and rate() sees the first bad message (the request series are
+	// created with their handlers, in instrument).
+	s.m.badMessage.WithLabelValues(o.ColourTopic)
+	s.m.badMessage.WithLabelValues(o.EventsTopic)
 	s.revs.path = o.RevocationsFile
 	return s, nil
 }

@@ -29,6 +29,7 @@ type record struct {
 	colour    uint16       // index in Store.names
 	level     uint8
 	zone      uint8 // index in Store.zones: the offset the update's times were written in
+	declReq   bool  // code_status declaration_required: no code before a declaration
 }
 
 // shard holds the records of the persons whose key ends in its number.
@@ -138,6 +139,9 @@ type Colour struct {
 	Review    time.Time // zero when nothing is pending
 	Rules     []string
 	Reasons   json.RawMessage // as on the topic; "[]" when none
+	// CodeStatus is the update's code_status: "" (a code is issued) or
+	// sinks.CodeStatusDeclarationRequired.
+	CodeStatus string
 }
 
 var emptyReasons = json.RawMessage("[]")
@@ -163,6 +167,9 @@ func (s *Store) Get(k scoring.PersonKey) Colour {
 	loc := time.FixedZone("", int(zones[r.zone]))
 	c := Colour{Key: k, Known: true, Colour: names[r.colour], Level: int(r.level), Policy: names[r.policy],
 		Version: uint64(r.version), Effective: r.effective.Std().In(loc), Reasons: emptyReasons}
+	if r.declReq {
+		c.CodeStatus = sinks.CodeStatusDeclarationRequired
+	}
 	if r.review != 0 {
 		c.Review = r.review.Std().In(loc)
 	}
@@ -205,7 +212,7 @@ func (s *Store) Apply(u *sinks.ColourUpdate) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: effective_at is not RFC 3339", ErrUpdate)
 	}
-	r := record{key: k, version: uint32(u.Version), level: uint8(u.Level)}
+	r := record{key: k, version: uint32(u.Version), level: uint8(u.Level), declReq: u.CodeStatus == sinks.CodeStatusDeclarationRequired}
 	if r.effective, err = scoring.TimeOf(eff); err != nil {
 		return false, fmt.Errorf("%w: effective_at: %v", ErrUpdate, err)
 	}

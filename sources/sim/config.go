@@ -61,9 +61,14 @@ type Config struct {
 	// and the default stays of its Params. Default: the shipped domestic
 	// policy.
 	Policy *scoring.Policy
+	// Journeys, when set, receives the journey truth as JSON lines at the end
+	// of Run, one JourneyTruth per returnee (returnees.go): who declared, and
+	// the status their return_journeys row must have at the end of the run
+	// under Policy's arrival rules.
+	Journeys io.Writer
 	// Contacts, when set, receives the contact-tracing ground truth as JSON
 	// lines at the end of Run: one Contact per (exposed, source) pair found by
-	// POLICY.md's contact definitions over the messages emitted, sorted by
+	// the contact definitions of docs/policies.md over the messages emitted, sorted by
 	// (exposed, source) key (see contacts.go). Run then keeps every presence it
 	// emits in memory (about 40 bytes each): meant for populations of tens of
 	// thousands over a few days. Default nil: nothing is kept.
@@ -135,6 +140,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("people %d × checkins per day %g × days %d: more than 4e9 messages of a stream", c.People, c.CheckinsPerDay, c.Days)
 	case c.Truth != nil && len(c.Key) == 0:
 		return errors.New("truth writer set without a pseudonym key: the truth is written by person key")
+	case c.Journeys != nil && len(c.Key) == 0:
+		return errors.New("journeys writer set without a pseudonym key: the journey truth is written by person key")
 	case c.Contacts != nil && len(c.Key) == 0:
 		return errors.New("contacts writer set without a pseudonym key: contacts are written by person key")
 	}

@@ -20,7 +20,7 @@ import (
 // Contact-tracing ground truth. When Config.Contacts is set, Run keeps the
 // presences of every message it emits (decoded back from the emitted JSON, so
 // the truth is about what the pipeline receives, not about the simulator's
-// internal stays) and, at the end, applies POLICY.md's contact definitions by
+// internal stays) and, at the end, applies the contact definitions of docs/policies.md by
 // brute force. It shares no code with the pipeline's tracer: it is the
 // independent answer an end-to-end test compares the tracer's exposures with.
 //
@@ -69,7 +69,7 @@ const (
 )
 
 // Contact is one line of the contact-tracing truth Run writes to
-// Config.Contacts: Exposed was exposed to Source, by person key (CONTRACT.md),
+// Config.Contacts: Exposed was exposed to Source, by person key (docs/contract.md),
 // never by raw identifier. Source is the case for close contacts and
 // companions, the close contact for secondary contacts.
 type Contact struct {
@@ -108,7 +108,7 @@ func ReadContacts(r io.Reader) ([]Contact, error) {
 	}
 }
 
-// ctParams are the policy parameters the truth applies (POLICY.md, "Contact
+// ctParams are the policy parameters the truth applies (docs/policies.md, "Contact
 // definitions"), in seconds, read from Config.Policy: its Contacts and the
 // default stays of its Params.
 type ctParams struct {

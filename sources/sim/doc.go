@@ -4,10 +4,12 @@
 // travel, vaccinations, PCR campaigns, antigen tests, flights from abroad, area
 // risk designations and official overrides, plus an outbreak that spreads by
 // co-presence at venues. Run writes every upstream message as the JSON that
-// CONTRACT.md specifies, in publication-time order, and can write the ground
+// docs/contract.md specifies, in publication-time order, and can write the ground
 // truth of who infected whom (by person key, never by raw identifier) and the
 // contact-tracing truth: who was a close contact, companion or secondary
-// contact of whom by POLICY.md's definitions over the messages emitted.
+// contact of whom by the definitions of docs/policies.md over the messages emitted, and
+// the journey truth: which returnee declared their return journey and the
+// status their journey must have at the end (returnees.go).
 //
 // Nothing here is real personal data: every document number is generated (a
 // resident ID has a valid GB 11643 check character but belongs to nobody).

@@ -8,7 +8,7 @@ import (
 	"healthcode/sources"
 )
 
-// output encodes due messages as CONTRACT.md's JSON with appends into reused
+// output encodes due messages as the JSON of docs/contract.md with appends into reused
 // buffers (no reflection, no allocation per message) and hands them to emit.
 type output struct {
 	s      *sim
@@ -19,6 +19,7 @@ type output struct {
 	source [nStreams]string
 	count  [nStreams]int
 	bytes  int64
+	maxOcc int32 // the latest occurred_at written: the pipeline's event clock at the end
 }
 
 var sourceNames = map[sources.Stream]string{
@@ -46,6 +47,7 @@ func (o *output) init(s *sim, emit func(Message) error) {
 func (o *output) write(r *rec) error {
 	s := o.s
 	st := sources.Stream(r.kind)
+	o.maxOcc = max(o.maxOcc, r.occ)
 	b := append(o.val[:0], `{"event_id":"`...)
 	idStart := len(b)
 	b = append(b, o.idPref[st]...)
@@ -128,6 +130,9 @@ func (o *output) write(r *rec) error {
 			b = append(b, `,"temperature_c":`...)
 			b = appendFixed(b, int64(r.temp), 1)
 		}
+		if r.flags&flagJourney != 0 {
+			b = o.appendJourney(b, &s.returnees[r.ref], r.flags&flagAmended != 0)
+		}
 	case sources.StreamAreaRisk:
 		d := &s.desig[r.ref]
 		k = append(k[:0], areaKindNames[d.kind]...)
@@ -143,7 +148,7 @@ func (o *output) write(r *rec) error {
 		b = o.appendOptTime(b, `,"until":"`, r.end)
 	case sources.StreamOverrides:
 		b = append(b, `,"colour":"`...)
-		b = append(b, [...]string{"green", "yellow", "red"}[r.sub]...)
+		b = append(b, s.cfg.Policy.Colours[min(int(r.sub), len(s.cfg.Policy.Colours)-1)]...) // level r.sub under the policy
 		b = o.appendOptTime(b, `","until":"`, r.end)
 		b = append(b, `,"reason":"`...)
 		b = append(b, overrideReasons[r.ref]...)

@@ -27,7 +27,9 @@ type rec struct {
 // rec.flags bits.
 const (
 	flagLocation uint8 = 1 // a travel record with a location
-	flagBurst    uint8 = 2 // an override of the burst (Config.OverrideBurst)
+	flagJourney  uint8 = 2 // a declaration of the return journey of returnee ref
+	flagAmended  uint8 = 4 // with flagJourney: the amendment
+	flagBurst    uint8 = 8 // an override of the burst (Config.OverrideBurst)
 	docShift           = 4 // flags >> docShift is the person's document kind
 )
 
@@ -82,6 +84,10 @@ func (s *sim) process(it item) {
 		s.override(it.t, it.sub == overrideBurst)
 	case itemFlight:
 		s.land(it.aux, it.t)
+	case itemJourney:
+		s.declareJourney(it)
+	case itemReturn:
+		s.travelOn(it)
 	case itemCountryRisk:
 		cr := countryRisks[it.aux]
 		s.cLevel[countryIndex(cr.code)] = cr.level
@@ -310,16 +316,24 @@ func (s *sim) override(t int32, burst bool) {
 func (s *sim) land(fi, t int32) {
 	f := &s.flights[fi]
 	s.push(rec{kind: uint8(sources.StreamFlights), at: t, occ: t, end: noTime, person: -1, ref: fi})
-	high := s.cLevel[countryIndex(f.route.country)] == levelHigh
+	f.level = s.cLevel[countryIndex(f.route.country)]
+	high := f.level == levelHigh
 	city := int32(0)
 	if f.route.dest == cities[1].airport {
 		city = 1
 	}
-	for _, q := range f.pax {
+	for i, q := range f.pax {
 		if high {
 			s.people[q].busy = t + quarantineHigh
 		}
-		s.later(item{t: t + hour + int32(s.rng.IntN(int(2*hour))), kind: itemPCR, sub: pcrArrival, person: q, aux: city})
+		// A travel-on is tested once in the province, and is there from
+		// their travel record on.
+		in := t
+		if rt := &s.returnees[f.rtFirst+int32(i)]; rt.kind&rtTravelOn != 0 {
+			in = rt.arrive
+			s.later(item{t: rt.arrive, kind: itemReturn, person: q, aux: f.rtFirst + int32(i)})
+		}
+		s.later(item{t: in + hour + int32(s.rng.IntN(int(2*hour))), kind: itemPCR, sub: pcrArrival, person: q, aux: city})
 	}
 }
 

@@ -77,7 +77,7 @@ type route struct {
 	number  string
 	airport string // origin IATA code
 	country string
-	dest    string // HGH or NGB
+	dest    string // HGH or NGB, or a port outside the province (PEK, PVG, CAN, SZX) for travel-ons
 	arrive  int32  // local second of day of arrival
 	dur     int32  // seconds in the air
 }
@@ -85,21 +85,21 @@ type route struct {
 var baseRoutes = [...]route{
 	{"CA936", "FRA", "DEU", "HGH", 12*3600 + 20*60, 10*3600 + 15*60},
 	{"MU552", "MXP", "ITA", "HGH", 7*3600 + 5*60, 11*3600 + 40*60},
-	{"LH9720", "MUC", "DEU", "HGH", 16*3600 + 45*60, 10*3600 + 50*60},
+	{"LH9720", "MUC", "DEU", "PEK", 16*3600 + 45*60, 10*3600 + 50*60},
 	{"MU554", "CDG", "FRA", "HGH", 9*3600 + 30*60, 11*3600 + 5*60},
 	{"CA908", "MAD", "ESP", "HGH", 18*3600 + 10*60, 12*3600 + 20*60},
-	{"MU588", "JFK", "USA", "HGH", 20*3600 + 55*60, 14*3600 + 30*60},
+	{"MU588", "JFK", "USA", "PVG", 20*3600 + 55*60, 14*3600 + 30*60},
 	{"HU7982", "LAX", "USA", "HGH", 6*3600 + 40*60, 13*3600 + 10*60},
 	{"BA169", "LHR", "GBR", "HGH", 14*3600 + 0*60, 11*3600 + 25*60},
 	{"NH929", "NRT", "JPN", "HGH", 11*3600 + 15*60, 3*3600 + 35*60},
 	{"KE169", "ICN", "KOR", "HGH", 10*3600 + 50*60, 2*3600 + 10*60},
 	{"MU5042", "ICN", "KOR", "NGB", 13*3600 + 25*60, 2*3600 + 5*60},
 	{"W59095", "IKA", "IRN", "HGH", 22*3600 + 30*60, 8*3600 + 45*60},
-	{"TG664", "BKK", "THA", "HGH", 15*3600 + 35*60, 4*3600 + 20*60},
+	{"TG664", "BKK", "THA", "CAN", 15*3600 + 35*60, 4*3600 + 20*60},
 	{"SQ844", "SIN", "SGP", "HGH", 17*3600 + 50*60, 5*3600 + 10*60},
 	{"SU204", "SVO", "RUS", "HGH", 8*3600 + 20*60, 8*3600 + 55*60},
 	{"EK302", "DXB", "ARE", "HGH", 19*3600 + 5*60, 8*3600 + 5*60},
-	{"QF129", "SYD", "AUS", "HGH", 21*3600 + 40*60, 10*3600 + 30*60},
+	{"QF129", "SYD", "AUS", "SZX", 21*3600 + 40*60, 10*3600 + 30*60},
 	{"MU7062", "FCO", "ITA", "NGB", 12*3600 + 55*60, 11*3600 + 50*60},
 	{"CA854", "LHR", "GBR", "NGB", 9*3600 + 10*60, 11*3600 + 35*60},
 	{"ZH9036", "SFO", "USA", "NGB", 23*3600 + 15*60, 13*3600 + 0*60},

@@ -15,6 +15,8 @@ const (
 	itemOverride
 	itemFlight
 	itemCountryRisk
+	itemJourney // a return-journey declaration (sub 1: its amendment); aux the returnee
+	itemReturn  // a travel-on enters the province; aux the returnee
 )
 
 // Why a PCR is taken (item.sub); it picks the lab and the turnaround.
@@ -102,6 +104,7 @@ func (s *sim) buildDay(d int) {
 	for range poisson(s.rng, float64(n)*0.01) {
 		add(item{t: s.at(w0, 6*hour+int32(s.rng.IntN(int(14*hour)))), kind: itemTravel, person: int32(s.rng.IntN(n))})
 	}
+	s.planJourneys(d, add)
 	for range max(1, n/50000) {
 		add(item{t: s.at(w0, 9*hour+int32(s.rng.IntN(int(8*hour)))), kind: itemOverride, person: -1})
 	}

@@ -134,6 +134,7 @@ func (s *sim) setupFlights() {
 			s.flights = append(s.flights, f)
 		}
 	}
+	s.setupReturnees()
 	s.seedIndexCases()
 	for _, c := range imported {
 		s.addInfection(c)

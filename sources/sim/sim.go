@@ -17,7 +17,7 @@ type Message struct {
 	// "KIND:CODE" for area risk ("country:DEU"), the event_id otherwise. It
 	// never holds a raw identifier.
 	Key []byte
-	// Value is the JSON message of CONTRACT.md.
+	// Value is the JSON message of docs/contract.md.
 	//
 	// Key and Value alias buffers that Run reuses once emit returns: copy them
 	// (bytes.Clone) to keep them.
@@ -30,15 +30,17 @@ type Message struct {
 
 // Summary describes a finished (or interrupted) run.
 type Summary struct {
-	Messages map[sources.Stream]int // messages emitted per stream
-	Bytes    int64                  // total size of the emitted values
-	People   int
-	Venues   int
-	Flights  int // flight manifests scheduled
-	Cases    int // index cases infected at Start
-	Imported int // arrivals infected abroad
-	Infected int // everyone infected by the end: index, imported and by transmission
-	Detected int // infected people with a positive test sampled before the end
+	Messages  map[sources.Stream]int // messages emitted per stream
+	Bytes     int64                  // total size of the emitted values
+	People    int
+	Venues    int
+	Flights   int // flight manifests scheduled
+	Cases     int // index cases infected at Start
+	Imported  int // arrivals infected abroad
+	Infected  int // everyone infected by the end: index, imported and by transmission
+	Detected  int // infected people with a positive test sampled before the end
+	Returnees int // passengers of flights from abroad and residents who declared a journey
+	Declared  int // returnees who declared their journey
 }
 
 // Simulated instants are int32 seconds since Config.Start.
@@ -76,6 +78,8 @@ type flight struct {
 	arrived  int32
 	pax      []int32 // people aboard
 	seat     []int16 // row*9+letter, or -1 for crew
+	rtFirst  int32   // index in sim.returnees of pax[0]'s returnee (returnees.go)
+	level    uint8   // the origin country's level at landing
 }
 
 // Places of infections that are not venues.
@@ -130,6 +134,7 @@ type sim struct {
 	occ        [][]stay              // stays at each venue, some perhaps ended
 	infAt      []uint16              // stays in occ[v] of people infected at entry
 	flights    []flight
+	returnees  []returnee // returnees.go
 	cases      []infection
 	desig      []designation
 	cLevel     [len(countries)]uint8 // current designation of each country
@@ -225,6 +230,11 @@ func Run(ctx context.Context, cfg Config, emit func(Message) error) (Summary, er
 			return s.summary(), fmt.Errorf("write truth: %w", err)
 		}
 	}
+	if cfg.Journeys != nil {
+		if err := s.writeJourneys(cfg.Journeys); err != nil {
+			return s.summary(), fmt.Errorf("write journeys: %w", err)
+		}
+	}
 	if ct != nil {
 		if err := ct.write(cfg.Contacts); err != nil {
 			return s.summary(), fmt.Errorf("write contacts: %w", err)
@@ -235,15 +245,21 @@ func Run(ctx context.Context, cfg Config, emit func(Message) error) (Summary, er
 
 func (s *sim) summary() Summary {
 	sum := Summary{
-		Messages: make(map[sources.Stream]int, len(sources.Streams)),
-		Bytes:    s.out.bytes,
-		People:   len(s.people),
-		Venues:   len(s.venues),
-		Flights:  len(s.flights),
-		Cases:    s.nIndex,
-		Imported: s.nImported,
-		Infected: len(s.cases),
-		Detected: s.nDetected,
+		Messages:  make(map[sources.Stream]int, len(sources.Streams)),
+		Bytes:     s.out.bytes,
+		People:    len(s.people),
+		Venues:    len(s.venues),
+		Flights:   len(s.flights),
+		Cases:     s.nIndex,
+		Imported:  s.nImported,
+		Infected:  len(s.cases),
+		Detected:  s.nDetected,
+		Returnees: len(s.returnees),
+	}
+	for i := range s.returnees {
+		if s.returnees[i].kind&rtDeclared != 0 {
+			sum.Declared++
+		}
 	}
 	for _, st := range sources.Streams {
 		if n := s.out.count[st]; n > 0 {

@@ -158,7 +158,7 @@ func checkPerson(t *testing.T, where string, p *personJSON) {
 }
 
 // TestRun_MessagesFollowContract decodes every message and checks the fields
-// CONTRACT.md requires of its stream.
+// docs/contract.md requires of its stream.
 func TestRun_MessagesFollowContract(t *testing.T) {
 	r := collect(t, Config{People: 4000, Days: 6, Seed: 3})
 	ids := map[string]bool{}

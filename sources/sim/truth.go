@@ -10,7 +10,7 @@ import (
 )
 
 // Infection is one line of the ground truth Run writes to Config.Truth: who was
-// infected, when, where and by whom, by person key (CONTRACT.md), never by raw
+// infected, when, where and by whom, by person key (docs/contract.md), never by raw
 // identifier. Lines come in the order the simulator created the infections:
 // index cases, imported cases, then transmissions in time order.
 type Infection struct {

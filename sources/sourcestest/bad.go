@@ -129,6 +129,28 @@ func BadInput() []Bad {
 			m["passengers"] = append(ps, again)
 		}, err: "passengers[3].person: is the person of passengers[0] again, with a different seat"},
 		{class: "origin airport is the destination", stream: flights, edit: setTo("flight.destination_airport", "FRA"), err: "flight.destination_airport: must differ from flight.origin_airport"},
+		// Return-journey declarations (the optional journey of a declaration).
+		{class: "journey that is not an object", stream: declarations, edit: setTo("journey", "MU588 to PVG"), err: "journey: must be an object, not a string", schema: true},
+		{class: "journey without origin country", stream: declarations, edit: func(m tree) { del(m, "journey.origin.country") }, err: "journey.origin.country: is required", schema: true},
+		{class: "journey from China", stream: declarations, edit: setTo("journey.origin.country", "CHN"), err: "journey.origin.country: must be a country other than CHN: a return journey starts abroad", schema: true},
+		{class: "journey origin country in lower case", stream: declarations, edit: setTo("journey.origin.country", "usa"), err: "journey.origin.country: must be an ISO 3166-1 alpha-3 code like DEU", schema: true},
+		{class: "journey origin city blank", stream: declarations, edit: setTo("journey.origin.city", "  "), err: "journey.origin.city: is required and must not be blank", schema: true},
+		{class: "journey origin city over 64 bytes", stream: declarations, edit: setTo("journey.origin.city", long(65)), err: "journey.origin.city: is longer than 64 bytes", schema: true},
+		{class: "control character in journey origin city", stream: declarations, edit: setTo("journey.origin.city", "New	York"), err: "journey.origin.city: has a control character", schema: true},
+		{class: "journey without flights", stream: declarations, edit: setTo("journey.flights", []any{}), err: "journey.flights: must list at least one flight", schema: true},
+		{class: "journey of five flights", stream: declarations, edit: setTo("journey.flights", []any{
+			tree{"number": "MU588", "date": "2020-03-16"}, tree{"number": "MU589", "date": "2020-03-16"}, tree{"number": "MU590", "date": "2020-03-16"},
+			tree{"number": "MU591", "date": "2020-03-16"}, tree{"number": "MU592", "date": "2020-03-16"}}), err: "journey.flights: lists more than 4 flights", schema: true},
+		{class: "journey flight number without digits", stream: declarations, edit: setTo("journey.flights.0.number", "MU"), err: "journey.flights[0].number: must be an airline designator and 1-4 digits, like MU588", schema: true},
+		{class: "journey flight date not a date", stream: declarations, edit: setTo("journey.flights.0.date", "2020-02-30"), err: "journey.flights[0].date: must be a calendar date YYYY-MM-DD", schema: true},
+		{class: "journey flight without date", stream: declarations, edit: func(m tree) { del(m, "journey.flights.0.date") }, err: "journey.flights[0].date: is required", schema: true},
+		{class: "journey flight listed twice", stream: declarations, edit: setTo("journey.flights", []any{
+			tree{"number": "MU588", "date": "2020-03-16"}, tree{"number": "MU588", "date": "2020-03-16"}}), err: "journey.flights[1]: repeats journey.flights[0]", schema: true},
+		{class: "journey port not an IATA code", stream: declarations, edit: setTo("journey.port_of_entry", "Pudong"), err: "journey.port_of_entry: must be a three-letter IATA airport code like PVG", schema: true},
+		{class: "journey without port of entry", stream: declarations, edit: func(m tree) { del(m, "journey.port_of_entry") }, err: "journey.port_of_entry: is required", schema: true},
+		{class: "journey destination of five digits", stream: declarations, edit: setTo("journey.destination_region", "33010"), err: "journey.destination_region: must be a six-digit GB/T 2260 code like 330106", schema: true},
+		{class: "journey without planned arrival", stream: declarations, edit: func(m tree) { del(m, "journey.planned_arrival") }, err: "journey.planned_arrival: is required", schema: true},
+		{class: "journey planned arrival before its flights", stream: declarations, edit: setTo("journey.planned_arrival", "2020-03-14T23:59:59Z"), err: "journey.planned_arrival: is more than a day before the date of the earliest flight"},
 		{class: "officer approves own override", stream: overrides, edit: func(m tree) { m["approver"] = m["officer"] }, err: "approver: must be a different person from officer"},
 		{class: "reason quotes the id_number", stream: overrides, edit: func(m tree) {
 			m["reason"] = "Appeal of " + strings.ToLower(get(m, "person.id_number").(string)) + " upheld."

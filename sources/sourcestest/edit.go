@@ -110,7 +110,7 @@ func secrets(m tree) []string {
 		}
 	}
 	for _, p := range []string{"event_id", "source", "person.id_number", "venue.id", "venue.name", "test.lab",
-		"officer", "approver", "flight.number"} {
+		"officer", "approver", "flight.number", "journey.origin.city"} {
 		if _, ok := m[strings.Split(p, ".")[0]]; ok {
 			add(get(m, p))
 		}
