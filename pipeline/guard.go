@@ -13,6 +13,7 @@ import (
 	"healthcode/scoring"
 	"healthcode/scoring/guard"
 	"healthcode/sinks"
+	"healthcode/sources"
 )
 
 // overrideAuditRetention is how long hc.override-audit keeps what the guard
@@ -57,10 +58,12 @@ type guardPart struct {
 	s    *guardStage
 	p    int
 	g    *guard.Guard
-	tick scoring.Time // highest event-clock tick read
+	clk  sourceClock // the event clock, from ingest's ticks (override_clock.go)
 	out  guard.Output
 	dead []kafka.Message
 	log  *slog.Logger
+	// warned: the partition count was unreadable (logged once)
+	warned bool
 }
 
 func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
@@ -97,7 +100,7 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 		for i := range msgs {
 			gp.apply(&msgs[i])
 		}
-		now, err := gp.now()
+		now, err := gp.now(ctx)
 		if err != nil {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
@@ -118,9 +121,11 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 }
 
 // now is the guard's clock: the event clock ingest ticks, or the wall clock.
-func (gp *guardPart) now() (scoring.Time, error) {
+func (gp *guardPart) now(ctx context.Context) (scoring.Time, error) {
 	if gp.s.o.Clock == ClockEvent {
-		return gp.tick, nil
+		gp.partitions(ctx)
+		t, _ := gp.clk.now()
+		return t, nil
 	}
 	t, err := scoring.TimeOf(gp.s.o.Now())
 	if err != nil {
@@ -136,15 +141,40 @@ func (gp *guardPart) apply(m *kafka.Message) {
 		return
 	}
 	if r.Override == nil {
-		gp.tick = max(gp.tick, r.Tick)
-		if r.CaughtUp {
-			// Ingest had read every override before this tick: none older
-			// can follow, so nothing needs to wait any more.
-			gp.g.DecideAll(gp.tick, &gp.out)
+		gp.clk.apply(&r)
+		if gp.s.o.Clock != ClockEvent {
+			return
+		}
+		if gp.clk.wants() {
+			gp.partitions(context.Background())
+		}
+		if t, all := gp.clk.now(); all {
+			// Every partition of src.overrides was forwarded to its end:
+			// none older can follow, so nothing needs to wait any more.
+			gp.g.DecideAll(t, &gp.out)
 		}
 		return
 	}
 	gp.g.Add(*r.Override)
+}
+
+// partitions reads the partition count of src.overrides for the clock when
+// it is not known yet (or grew); until it is, the clock waits.
+func (gp *guardPart) partitions(ctx context.Context) {
+	if !gp.clk.wants() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := gp.s.kc.PartitionCount(ctx, gp.s.o.Topics.Sources[sources.StreamOverrides])
+	if err != nil {
+		if !gp.warned {
+			gp.log.Warn("override guard: partitions of the overrides topic unreadable; the clock waits", slog.Any("error", err))
+			gp.warned = true
+		}
+		return
+	}
+	gp.clk.n = n
 }
 
 // restore rebuilds the guard: its decisions and alerts from hc.override-audit,
@@ -181,17 +211,16 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 	if bad > 0 {
 		gp.log.Error("override guard: audit records that do not decode were skipped in the restore", slog.Int("records", bad))
 	}
-	caughtUp := false // the last tick before the committed offset said so
+	lastTick := false // the last record before the committed offset was a tick
 	if committed > 0 {
 		err = gp.s.kc.Replay(ctx, o.Topics.Overrides, gp.p, committed, func(m *kafka.Message) error {
 			if r, err := wire.DecodeOverrideRecord(m.Value); err == nil {
 				if r.Override == nil {
-					gp.tick = max(gp.tick, r.Tick)
-					caughtUp = r.CaughtUp
+					gp.clk.apply(&r)
 				} else {
 					gp.g.Add(*r.Override)
-					caughtUp = false
 				}
+				lastTick = r.Override == nil
 			}
 			return nil // an undecodable record was dead-lettered when first consumed
 		})
@@ -199,10 +228,15 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 			return err
 		}
 	}
-	gp.g.SetClock(gp.tick)
 	gp.g.Restored()
-	if caughtUp && o.Clock == ClockEvent {
-		gp.g.DecideAll(gp.tick, &gp.out) // written by the first flush
+	if o.Clock != ClockEvent {
+		return nil
+	}
+	gp.partitions(ctx)
+	t, all := gp.clk.now()
+	gp.g.SetClock(t)
+	if lastTick && all {
+		gp.g.DecideAll(t, &gp.out) // written by the first flush
 	}
 	return nil
 }

@@ -167,6 +167,9 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		batch.Reset()
 		if err := in.dec.Decode(stream, m.Value, batch); err != nil {
 			out.dead = append(out.dead, deadLetter(m, err))
+			if stream == sources.StreamOverrides {
+				in.ovr.read(m, nil) // read all the same: the guard's clock moves past it
+			}
 			continue
 		}
 		for _, d := range batch.Areas {

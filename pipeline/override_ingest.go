@@ -28,24 +28,24 @@ func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []sc
 	return dst
 }
 
-// overrideClock is the clock ingest gives the override guard in event-clock
-// mode: a low watermark of src.overrides. Each partition of it is read in
-// order, so an override older than the latest read from its partition can
-// only come from a partition not yet caught up: the clock is the lowest
-// latest occurred_at of the partitions with unread messages, and the event
-// clock when every partition is caught up. The guard decides an override once
-// this clock passes it (by Options.OverrideSettle), so replays decide
-// overrides in time order however the partitions interleave. A tick sent
-// when every partition is caught up says so: the guard then decides what it
-// holds at once, so the last overrides of a replay are not left waiting for
-// a clock that no longer moves.
+// overrideClock is what ingest tells the override guard in event-clock
+// mode, for its clock (pipeline/override_clock.go): for each partition of
+// src.overrides this process read, the offset it forwarded to, the latest
+// occurred_at it read there, and whether that offset was the partition's end
+// when it looked; for an empty partition, that it is at its end. Each
+// partition is read in order, so an override older than the latest read from
+// a partition can only come from a partition not read to its end. A tick
+// follows the overrides of its batch on hc.overrides, so the guard has every
+// override a tick reports before the tick. A process reports only what it
+// read itself: the guard keeps, per partition, the report that forwarded the
+// most, whichever process owns the partition now.
 type overrideClock struct {
-	last         map[int]scoring.Time // partition -> latest occurred_at read
-	next         map[int]int64        // partition -> offset after the last read
-	parts        int                  // partitions of src.overrides, once known
-	sent         scoring.Time
-	sentCaughtUp bool // the last tick sent said every partition was read
-	warn         bool // the end offsets could not be read (logged once)
+	last  map[int]scoring.Time // partition -> latest occurred_at read
+	next  map[int]int64        // partition -> offset after the last read
+	parts int                  // partitions of src.overrides, once known
+	sent  scoring.Time         // the event clock of the last tick sent
+	sentP map[int]wire.TickPart
+	warn  bool // the end offsets could not be read (logged once)
 }
 
 func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
@@ -58,7 +58,7 @@ func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
 	}
 }
 
-// overrideTick appends a tick to hc.overrides when the guard's clock moved.
+// overrideTick appends a tick to hc.overrides when what it reports changed.
 func (in *ingest) overrideTick(ctx context.Context, out *ingestOut) {
 	c := &in.ovr
 	topic := in.o.Topics.Sources[sources.StreamOverrides]
@@ -77,23 +77,34 @@ func (in *ingest) overrideTick(ctx context.Context, out *ingestOut) {
 		}
 		return
 	}
-	at, caughtUp := in.maxAt, true
-	for p, end := range ends {
-		if c.next[p] < end { // unread messages: none older than the latest read
-			at, caughtUp = min(at, c.last[p]), false
+	var parts []wire.TickPart
+	changed := in.maxAt > c.sent
+	for p := 0; p < c.parts; p++ {
+		next, read := c.next[p]
+		if !read && ends[p] > 0 {
+			continue // another process's, or not read yet: it reports it
+		}
+		tp := wire.TickPart{Partition: p, Next: next, Last: c.last[p], AtEnd: next >= ends[p]}
+		parts = append(parts, tp)
+		if c.sentP[p] != tp {
+			changed = true
 		}
 	}
-	// A caught-up tick lets the guard decide what it holds: sent again
-	// whenever overrides were read since the last one.
-	if at <= c.sent && !(caughtUp && (!c.sentCaughtUp || out.nOv > 0)) {
+	if !changed {
 		return
 	}
-	b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: at, CaughtUp: caughtUp})
+	b, err := wire.EncodeOverrideRecord(wire.OverrideRecord{Tick: in.maxAt, Parts: parts})
 	if err != nil {
-		return // a tick always encodes
+		return // a tick of valid partitions always encodes
 	}
 	out.overs = append(out.overs, kafka.Message{Value: b})
-	c.sent, c.sentCaughtUp = max(c.sent, at), caughtUp
+	c.sent = max(c.sent, in.maxAt)
+	if c.sentP == nil {
+		c.sentP = map[int]wire.TickPart{}
+	}
+	for _, tp := range parts {
+		c.sentP[tp.Partition] = tp
+	}
 }
 
 func seq(n int) []int {
