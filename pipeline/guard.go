@@ -98,7 +98,7 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 		}
 		buf = msgs
 		for i := range msgs {
-			gp.apply(&msgs[i])
+			gp.apply(ctx, &msgs[i])
 		}
 		now, err := gp.now(ctx)
 		if err != nil {
@@ -134,7 +134,7 @@ func (gp *guardPart) now(ctx context.Context) (scoring.Time, error) {
 	return t, nil
 }
 
-func (gp *guardPart) apply(m *kafka.Message) {
+func (gp *guardPart) apply(ctx context.Context, m *kafka.Message) {
 	r, err := wire.DecodeOverrideRecord(m.Value)
 	if err != nil {
 		gp.dead = append(gp.dead, deadLetter(m, err))
@@ -145,9 +145,7 @@ func (gp *guardPart) apply(m *kafka.Message) {
 		if gp.s.o.Clock != ClockEvent {
 			return
 		}
-		if gp.clk.wants() {
-			gp.partitions(context.Background())
-		}
+		gp.partitions(ctx)
 		if t, all := gp.clk.now(); all {
 			// Every partition of src.overrides was forwarded to its end:
 			// none older can follow, so nothing needs to wait any more.
@@ -168,7 +166,7 @@ func (gp *guardPart) partitions(ctx context.Context) {
 	defer cancel()
 	n, err := gp.s.kc.PartitionCount(ctx, gp.s.o.Topics.Sources[sources.StreamOverrides])
 	if err != nil {
-		if !gp.warned {
+		if !gp.warned && ctx.Err() == nil {
 			gp.log.Warn("override guard: partitions of the overrides topic unreadable; the clock waits", slog.Any("error", err))
 			gp.warned = true
 		}
