@@ -190,7 +190,7 @@ func Peer(ctx context.Context, o *Options, r *Report) (err error) {
 		Policy:     pol,
 		ClickHouse: hcDB,
 		Clock:      pipeline.ClockEvent,
-		Stages:     []string{pipeline.StageIngest, pipeline.StageSink},
+		Stages:     []string{pipeline.StageIngest, pipeline.StageGuard, pipeline.StageSink},
 		Logger:     o.Logger,
 	}
 	popts.Decoder.Key = []byte(benchPseudonymKey)
@@ -250,8 +250,8 @@ func Peer(ctx context.Context, o *Options, r *Report) (err error) {
 			Baseline: "peer_benthos_events_per_sec: the Benthos peer on the same messages", BaselineValue: peerRate,
 			Goal: ">= 3 × peer",
 			Note: fmt.Sprintf("%s%d upstream messages (%d people, %d day(s) simulated, seed 1, produced beforehand into the embedded broker) "+
-				"through healthcode's ingest and sink stages only (pipeline.Options.Stages = ingest, sink: no scoring, no tracing; event clock) "+
-				"into ClickHouse database %s, in %.2fs from starting the stages until every consumer group of the two stages had committed all its input "+
+				"through healthcode's ingest, override guard and sink stages only (pipeline.Options.Stages = ingest, guard, sink: no scoring, no tracing; event clock) "+
+				"into ClickHouse database %s, in %.2fs from starting the stages until every consumer group of the three stages had committed all its input "+
 				"(WaitDrained, 100 ms polls); %d events rows", same, n, po.People, o.E2EDays, hcDB.Database, hcTook.Seconds(), hcRows)},
 		Figure{Key: "peer_benthos_events_per_sec", Value: peerRate, Unit: "events/s",
 			Baseline: "healthcode_ingest_sink_events_per_sec: healthcode's ingest and sink stages on the same messages", BaselineValue: hcRate,

@@ -227,6 +227,9 @@ func TestEndToEnd(t *testing.T) {
 		{"src.tests", "", env("pcr-2", "2020-03-03T09:00:00+08:00", fever, `,"test":{"kind":"pcr","result":"negative","reported_at":"2020-03-03T18:00:00+08:00","lab":"lab-1"}`)},
 		{"src.tests", "", env("pcr-2", "2020-03-03T09:00:00+08:00", fever, `,"test":{"kind":"pcr","result":"negative","reported_at":"2020-03-03T18:00:00+08:00","lab":"lab-1"}`)},
 		{"src.overrides", "", env("ovr-1", "2020-03-04T09:00:00+08:00", corrected, `,"colour":"green","until":"2020-03-20T09:00:00+08:00","reason":"thermometer fault confirmed on appeal","officer":"officer-001","approver":"officer-002"`)},
+		// The override guard decides an override once the event clock is a
+		// minute past it (Options.OverrideSettle): a later event moves it.
+		{"src.declarations", "", env("decl-4", "2020-03-04T09:05:00+08:00", bystander, ``)},
 	}
 	produce(t, brokers, phase2)
 	h.drain(ctx)
@@ -297,7 +300,9 @@ func TestEndToEnd(t *testing.T) {
 	// negative PCR clears, applies again, on a timer.
 	co := check("corrected", corrected, []string{"red", "green", "red"}, []string{"suspected"})
 	if len(co) == 3 {
-		if r := co[1].Reasons; len(r) != 1 || r[0].Rule != "override" || r[0].TextEN != "thermometer fault confirmed on appeal" {
+		if r := co[1].Reasons; len(r) != 1 || r[0].Rule != "override" ||
+			r[0].TextEN != "Corrected to green after an official review. thermometer fault confirmed on appeal" ||
+			r[0].TextZH != "经官方复核，已更正为绿码。thermometer fault confirmed on appeal" || r[0].Until != "2020-03-20T09:00:00+08:00" {
 			t.Errorf("override reasons = %+v", r)
 		}
 		if co[1].ReviewAt != "2020-03-20T09:00:00+08:00" || co[2].EffectiveAt != "2020-03-20T09:00:00+08:00" {
@@ -368,8 +373,8 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if events != 8 {
-		t.Errorf("events FINAL has %d rows, want 8 (5 in phase 1, 3 distinct in phase 2)", events)
+	if events != 9 {
+		t.Errorf("events FINAL has %d rows, want 9 (5 in phase 1, 3 distinct in phase 2, 1 in phase 3)", events)
 	}
 
 	assertNoRawIDs(t, brokers, c, all)
@@ -380,7 +385,8 @@ func TestEndToEnd(t *testing.T) {
 // rejected messages as received, by contract, and is left out.)
 func assertNoRawIDs(t *testing.T, brokers []string, c *clickhouse.Client, people []person) {
 	t.Helper()
-	for _, topic := range []string{"hc.person-events", "hc.area-risk", "hc.colour-updates", "hc.scoring-state", "hc.presence", "hc.exposures", "hc.journeys"} {
+	for _, topic := range []string{"hc.person-events", "hc.area-risk", "hc.colour-updates", "hc.scoring-state", "hc.presence", "hc.exposures", "hc.journeys",
+		"hc.overrides", "hc.override-audit"} {
 		for _, m := range readAll(t, brokers, topic) {
 			for _, p := range people {
 				if bytes.Contains(m.Value, []byte(p.id)) || bytes.Contains(m.Key, []byte(p.id)) {
@@ -389,7 +395,7 @@ func assertNoRawIDs(t *testing.T, brokers []string, c *clickhouse.Client, people
 			}
 		}
 	}
-	for _, table := range []string{"events", "colour_changes", "colours_current", "exposures", "return_journeys"} {
+	for _, table := range []string{"events", "colour_changes", "colours_current", "exposures", "return_journeys", "override_audit", "override_alerts"} {
 		for _, p := range people {
 			var n uint64
 			q := fmt.Sprintf("SELECT count() FROM %s WHERE position(concat(%s), '%s') > 0", table, stringColumns(t, c, table), p.id)

@@ -29,9 +29,11 @@ type ingest struct {
 	streams map[string]sources.Stream // topic -> stream
 	events  *kafka.Writer
 	areas   *kafka.Writer
+	overs   *kafka.Writer // hc.overrides, for the override guard
 	dead    *kafka.Writer
-	maxAt   scoring.Time // highest occurred_at seen (the event clock)
-	sentAt  scoring.Time // the clock last sent to every partition
+	maxAt   scoring.Time  // highest occurred_at seen (the event clock)
+	sentAt  scoring.Time  // the clock last sent to every partition
+	ovr     overrideClock // the override guard's clock (override_ingest.go)
 }
 
 // ingestOut is what one batch of upstream messages produced.
@@ -39,8 +41,10 @@ type ingestOut struct {
 	in     []kafka.Message
 	events []kafka.Message
 	areas  []kafka.Message
+	overs  []kafka.Message
 	dead   []kafka.Message
 	nEv    int
+	nOv    int // overrides sent to the guard
 }
 
 func newIngest(o *Options, kc *kafka.Client, hub *policyHub) (*ingest, error) {
@@ -53,12 +57,13 @@ func newIngest(o *Options, kc *kafka.Client, hub *policyHub) (*ingest, error) {
 	}
 	in.events = kc.NewWriter(o.Topics.PersonEvents, kafka.PartitionBalancer{})
 	in.areas = kc.NewWriter(o.Topics.AreaRisk, &kafka.Hash{})
+	in.overs = kc.NewWriter(o.Topics.Overrides, kafka.PartitionBalancer{})
 	in.dead = kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{})
 	return in, nil
 }
 
 func (in *ingest) close() error {
-	return errors.Join(in.events.Close(), in.areas.Close(), in.dead.Close())
+	return errors.Join(in.events.Close(), in.areas.Close(), in.overs.Close(), in.dead.Close())
 }
 
 func (in *ingest) run(ctx context.Context) error {
@@ -100,6 +105,9 @@ func (in *ingest) run(ctx context.Context) error {
 			}
 			out := in.decode(msgs, &batch)
 			stampUpstream(out.events, out.in)
+			if in.o.Clock == ClockEvent {
+				in.overrideTick(ctx, out)
+			}
 			select {
 			case ready <- out:
 			case <-ctx.Done():
@@ -128,7 +136,7 @@ func (in *ingest) run(ctx context.Context) error {
 			}
 			m := in.o.Metrics
 			m.consumed(StageIngest, t0, out.in)
-			m.produced(StageIngest, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead})
+			m.produced(StageIngest, output{in.areas, out.areas}, output{in.events, out.events}, output{in.overs, out.overs}, output{in.dead, out.dead})
 			m.UpstreamIn.Add(int64(len(out.in)))
 			in.o.deadLettered(out.dead)
 			m.PersonEvents.Add(int64(out.nEv))
@@ -159,6 +167,9 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		batch.Reset()
 		if err := in.dec.Decode(stream, m.Value, batch); err != nil {
 			out.dead = append(out.dead, deadLetter(m, err))
+			if stream == sources.StreamOverrides {
+				in.ovr.read(m, nil) // read all the same: the guard's clock moves past it
+			}
 			continue
 		}
 		for _, d := range batch.Areas {
@@ -176,6 +187,12 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 			if ev.At > in.maxAt {
 				in.maxAt = ev.At
 			}
+		}
+		if stream == sources.StreamOverrides {
+			in.ovr.read(m, batch.Overrides)
+		}
+		if len(batch.Overrides) > 0 {
+			out.overs = in.appendOverrides(out.overs, m, batch.Overrides, out)
 		}
 		for _, d := range batch.Areas {
 			if d.From > in.maxAt {
@@ -215,7 +232,8 @@ func (in *ingest) write(ctx context.Context, out *ingestOut) error {
 	// Every partition gets the batch's designations in order through
 	// hc.person-events itself; hc.area-risk, the reference copy a restarted
 	// partition loads first, is written before the events all the same.
-	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.dead, out.dead}); err != nil {
+	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.overs, out.overs},
+		output{in.dead, out.dead}); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil

@@ -62,6 +62,9 @@ func (p *Pipeline) groups() []groupTopics {
 	if p.o.has(StageIngest) {
 		out = append(out, groupTopics{p.o.group(StageIngest), slices.Sorted(maps.Values(t.Sources))})
 	}
+	if p.o.has(StageGuard) {
+		out = append(out, groupTopics{p.o.group(StageGuard), []string{t.Overrides}})
+	}
 	if p.o.has(StageScore) {
 		out = append(out, groupTopics{p.o.group(StageScore), []string{t.PersonEvents}})
 	}
@@ -73,7 +76,8 @@ func (p *Pipeline) groups() []groupTopics {
 			groupTopics{p.o.group(StageSink + "-events"), []string{t.PersonEvents}},
 			groupTopics{p.o.group(StageSink + "-colours"), []string{t.ColourUpdates}},
 			groupTopics{p.o.group(StageSink + "-exposures"), []string{t.Exposures}},
-			groupTopics{p.o.group(StageSink + "-journeys"), []string{t.Journeys}})
+			groupTopics{p.o.group(StageSink + "-journeys"), []string{t.Journeys}},
+			groupTopics{p.o.group(StageSink + "-overrides"), []string{t.OverrideAudit}})
 	}
 	return out
 }

@@ -55,7 +55,7 @@ func newPromMetrics(m *Metrics) *promMetrics {
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "healthcode_dead_letters_total",
 			Help: "Messages sent to the dead-letter topic, by the topic the bad message came from."}, []string{"topic"}),
 		owned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "healthcode_partitions_owned",
-			Help: "Partitions this process owns, by stage (score and trace, the partitioned stages)."}, []string{"stage"}),
+			Help: "Partitions this process owns, by stage (score, trace and guard, the partitioned stages)."}, []string{"stage"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "healthcode_update_latency_seconds",
 			Help:    "From the Kafka timestamp of the upstream message behind a colour update to the acknowledged write of the update.",
 			Buckets: secs}),
@@ -289,6 +289,8 @@ var sinkTables = map[string][]string{
 	StageSink + "-exposures": {"exposures"},
 	StageSink + "-areas":     {"area_designations"},
 	StageSink + "-policies":  {"policy_versions"},
+	StageSink + "-journeys":  {"return_journeys"},
+	StageSink + "-overrides": {"override_audit", "override_alerts"},
 }
 
 // inserted records the outcome of one insert attempt of a sink group (its

@@ -21,7 +21,8 @@ package pipeline
 // stageTopics returns the topics a stage consumes and produces (the topic
 // label of healthcode_messages_total with stage=stage) and the topics its
 // dead letters can come from (their "topic" header). They follow the readers
-// and writers ingest.go, score.go, trace.go, sink.go and sinkref.go build;
+// and writers ingest.go, guard.go, score.go, trace.go, sink.go, sinkref.go,
+// journeys.go and override_sink.go build;
 // TestMetrics_EndToEnd checks that a run adds no label set beyond these.
 func (o *Options) stageTopics(stage string) (consumed, produced, deadFrom []string) {
 	t := &o.Topics
@@ -30,16 +31,18 @@ func (o *Options) stageTopics(stage string) (consumed, produced, deadFrom []stri
 		for _, s := range t.Sources {
 			consumed = append(consumed, s)
 		}
-		return consumed, []string{t.AreaRisk, t.PersonEvents, t.DeadLetter}, consumed
+		return consumed, []string{t.AreaRisk, t.PersonEvents, t.Overrides, t.DeadLetter}, consumed
+	case StageGuard:
+		return []string{t.Overrides}, []string{t.PersonEvents, t.OverrideAudit, t.DeadLetter}, []string{t.Overrides}
 	case StageScore:
 		// A changelog record that does not decode is dead-lettered on restore.
-		return []string{t.PersonEvents}, []string{t.ColourUpdates, t.Presence, t.DeadLetter, t.State},
+		return []string{t.PersonEvents}, []string{t.ColourUpdates, t.Journeys, t.Presence, t.OverrideAudit, t.DeadLetter, t.State},
 			[]string{t.PersonEvents, t.State}
 	case StageTrace:
 		return []string{t.Presence}, []string{t.Exposures, t.PersonEvents, t.DeadLetter}, []string{t.Presence}
 	case StageSink:
-		return []string{t.PersonEvents, t.ColourUpdates, t.Exposures, t.AreaRisk, t.Policy}, []string{t.DeadLetter},
-			[]string{t.PersonEvents, t.ColourUpdates, t.Exposures, t.AreaRisk}
+		return []string{t.PersonEvents, t.ColourUpdates, t.Exposures, t.AreaRisk, t.Policy, t.Journeys, t.OverrideAudit}, []string{t.DeadLetter},
+			[]string{t.PersonEvents, t.ColourUpdates, t.Exposures, t.AreaRisk, t.Journeys, t.OverrideAudit}
 	}
 	return nil, nil, nil
 }
@@ -57,7 +60,7 @@ func (m *Metrics) zeroSeries(o *Options) {
 		}
 		p.batch.WithLabelValues(stage)
 		switch stage {
-		case StageScore, StageTrace:
+		case StageScore, StageTrace, StageGuard:
 			p.owned.WithLabelValues(stage)
 			p.restore.WithLabelValues(stage)
 		case StageSink:
@@ -71,6 +74,13 @@ func (m *Metrics) zeroSeries(o *Options) {
 		if stage == StageScore {
 			for _, c := range o.Policy.Colours {
 				p.colours.WithLabelValues(c)
+			}
+		}
+		if stage == StageGuard {
+			// healthcode_override_alerts_total: every alert of the policy the
+			// guard runs (it does not follow hc.policy) shows, at 0.
+			for _, a := range o.Policy.Overrides.Alerts {
+				o.OverrideMetrics.Alerts.WithLabelValues(a.ID)
 			}
 		}
 	}

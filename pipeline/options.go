@@ -14,14 +14,15 @@ import (
 
 // Stage names, as chosen with `healthcode run --stages`.
 const (
-	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.dead-letter
-	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.journeys, hc.scoring-state, hc.presence
+	StageIngest = "ingest" // src.* -> hc.person-events, hc.area-risk, hc.overrides, hc.dead-letter
+	StageGuard  = "guard"  // hc.overrides -> accepted overrides on hc.person-events, hc.override-audit
+	StageScore  = "score"  // hc.person-events -> hc.colour-updates, hc.journeys, hc.scoring-state, hc.presence, hc.override-audit
 	StageTrace  = "trace"  // hc.presence -> exposures on hc.person-events and hc.exposures
-	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures, hc.journeys -> ClickHouse
+	StageSink   = "sink"   // hc.person-events, hc.colour-updates, hc.exposures, hc.journeys, hc.override-audit -> ClickHouse
 )
 
 // AllStages lists every stage in topology order.
-var AllStages = []string{StageIngest, StageScore, StageTrace, StageSink}
+var AllStages = []string{StageIngest, StageGuard, StageScore, StageTrace, StageSink}
 
 // ClockMode chooses what "now" is (docs/contract.md, "Clock").
 type ClockMode string
@@ -45,6 +46,8 @@ type Topics struct {
 	Exposures     string                    // default "hc.exposures" (JSON exposure records for ClickHouse)
 	Journeys      string                    // default "hc.journeys" (JSON return-journey rows for ClickHouse)
 	Policy        string                    // default "hc.policy" (compacted; the latest valid policy is in force)
+	Overrides     string                    // default "hc.overrides" (decoded overrides and event-clock ticks for the override guard)
+	OverrideAudit string                    // default "hc.override-audit" (override audit entries and alerts, JSON)
 }
 
 func (t *Topics) setDefaults() {
@@ -70,6 +73,8 @@ func (t *Topics) setDefaults() {
 	def(&t.Exposures, "hc.exposures")
 	def(&t.Journeys, "hc.journeys")
 	def(&t.Policy, "hc.policy")
+	def(&t.Overrides, "hc.overrides")
+	def(&t.OverrideAudit, "hc.override-audit")
 }
 
 // Options configure a pipeline. The zero value is valid but for Kafka.Brokers,
@@ -99,6 +104,12 @@ type Options struct {
 	Metrics         *Metrics     // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
+	// OverrideSettle is how long after an override's occurred_at the guard
+	// decides it, so that overrides arriving in another order within it are
+	// decided in time order (docs/overrides.md). Default time.Minute.
+	OverrideSettle time.Duration
+	// OverrideMetrics count the override guard's alerts; default a fresh set.
+	OverrideMetrics *OverrideMetrics
 	// DeadLetterRetention is the retention.ms EnsureTopics gives the
 	// dead-letter topic when it creates it (it holds raw upstream input);
 	// default DefaultDeadLetterRetention. An existing topic keeps its own.
@@ -152,6 +163,12 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.OverrideSettle <= 0 {
+		o.OverrideSettle = time.Minute
+	}
+	if o.OverrideMetrics == nil {
+		o.OverrideMetrics = NewOverrideMetrics()
+	}
 	if o.DeadLetterRetention <= 0 {
 		o.DeadLetterRetention = DefaultDeadLetterRetention
 	}
@@ -172,7 +189,7 @@ func (o *Options) validate() error {
 	}
 	for _, s := range o.Stages {
 		switch s {
-		case StageIngest, StageScore, StageTrace, StageSink:
+		case StageIngest, StageGuard, StageScore, StageTrace, StageSink:
 		default:
 			return fmt.Errorf("pipeline: unknown stage %q (want %v)", s, AllStages)
 		}

@@ -63,7 +63,9 @@ func TestEndToEnd_PolicyFollowedEverywhere(t *testing.T) {
 	}
 	v2 := string(raw)
 	for _, rep := range [][2]string{{`"version": 1`, `"version": 2`}, {`"close_overlap": "15m"`, `"close_overlap": "5m"`},
-		{`"companion_h3_res": 8`, `"companion_h3_res": 7`}, {"\"yellow\",\n    \"red\"", "\"yellow\",\n    \"orange\",\n    \"red\""}} {
+		{`"companion_h3_res": 8`, `"companion_h3_res": 7`}, {"\"yellow\",\n    \"red\"", "\"yellow\",\n    \"orange\",\n    \"red\""},
+		// A policy's override rules list every colour or none.
+		{`"yellow": "reason_code",`, `"yellow": "reason_code",` + "\n      " + `"orange": "reason_code",`}} {
 		if !strings.Contains(v2, rep[0]) {
 			t.Fatalf("shipped policy lacks %q", rep[0])
 		}
@@ -87,7 +89,7 @@ func TestEndToEnd_PolicyFollowedEverywhere(t *testing.T) {
 	produce(t, brokers, []upstream{
 		checkin("c-seven", sevenMin, "V330102000001", at, "2020-03-05T12:53:00+08:00", "2020-03-05T13:30:00+08:00"),
 		{"src.overrides", "", env("ov-orange", "2020-03-07T09:00:00+08:00", overridden,
-			`,"colour":"orange","until":"2020-03-20T09:00:00+08:00","reason":"Observation ordered by the district.","officer":"officer-1","approver":"approver-2"`)},
+			`,"colour":"orange","until":"2020-03-20T09:00:00+08:00","reason":"Observation ordered by the district.","reason_code":"medical-observation","officer":"officer-1","approver":"approver-2"`)},
 	})
 	h.drain(ctx)
 	got := lastRules(t, brokers)

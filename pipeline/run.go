@@ -63,6 +63,11 @@ func (p *Pipeline) EnsureTopics(ctx context.Context) error {
 		{Name: t.Exposures, Partitions: n},
 		{Name: t.Journeys, Partitions: n},
 		{Name: t.Policy, Partitions: 1, Compacted: true},
+		// The override guard counts every officer's overrides globally: one
+		// partition (docs/overrides.md). It restores from its own audit, kept
+		// past the longest window and override.
+		{Name: t.Overrides, Partitions: 1},
+		{Name: t.OverrideAudit, Partitions: 1, Retention: overrideAuditRetention(p.o.Policy)},
 	}
 	for _, name := range t.Sources {
 		specs = append(specs, kafka.TopicSpec{Name: name, Partitions: n})
@@ -116,6 +121,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			runs[i] = newTrace(&p.o, p.kc, hub).run
 		case StageSink:
 			runs[i] = newSink(&p.o, p.kc).run
+		case StageGuard:
+			runs[i] = newGuard(&p.o, p.kc).run
 		}
 	}
 	g, ctx := errgroup.WithContext(ctx)

@@ -29,6 +29,7 @@ type score struct {
 	journeys *kafka.Writer // hc.journeys (journeys.go)
 	state    *kafka.Writer
 	dead     *kafka.Writer
+	audit    *kafka.Writer     // hc.override-audit: what an override did (override_score.go)
 	kept     stateCache[*part] // engines kept across rebalances (statecache.go)
 }
 
@@ -43,6 +44,7 @@ func newScore(o *Options, kc *kafka.Client, policies *policyHub) *score {
 		journeys: kc.NewWriter(o.Topics.Journeys, &kafka.Murmur2Balancer{}),
 		state:    kc.NewWriter(o.Topics.State, kafka.PartitionBalancer{}),
 		dead:     kc.NewWriter(o.Topics.DeadLetter, &kafka.Hash{}),
+		audit:    kc.NewWriter(o.Topics.OverrideAudit, kafka.PartitionBalancer{}),
 	}
 }
 
@@ -52,6 +54,7 @@ func (s *score) run(ctx context.Context) error {
 	defer s.presence.Close()
 	defer s.state.Close()
 	defer s.dead.Close()
+	defer s.audit.Close()
 	// The area hub and the partitions live and die together: partitions wait
 	// for the hub to be ready, so a hub that fails must stop them too.
 	g, ctx := errgroup.WithContext(ctx)
@@ -78,6 +81,7 @@ type part struct {
 	places  [][]scoring.Event // presences, marks and designations per hc.presence partition
 	stateB  []kafka.Message
 	dead    []kafka.Message
+	audit   []kafka.Message // override audit entries (override_score.go)
 }
 
 func (s *score) partition(ctx context.Context, c kafka.Claim) error {
@@ -227,6 +231,7 @@ func (pt *part) applyMessage(m *kafka.Message) {
 		}
 		pt.s.o.Metrics.EventsScored.Add(1)
 		before := len(pt.updates)
+		ob := pt.beforeOverride(ev)
 		pt.updates, err = pt.eng.Apply(ev, pt.now(), pt.updates)
 		if err != nil {
 			one, encErr := wire.EncodeEvents([]scoring.Event{*ev})
@@ -239,6 +244,7 @@ func (pt *part) applyMessage(m *kafka.Message) {
 			pt.updates = pt.updates[:before]
 			continue
 		}
+		pt.auditOverride(ev, ob)
 		pt.route(ev)
 	}
 }
@@ -328,16 +334,19 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 	// Updates before state: if the process dies in between, the restored state
 	// re-derives and re-sends the same versions, which consumers absorb.
 	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
+		output{pt.s.audit, pt.audit},
 		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
-	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.presence, placeMsgs}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
+	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
+		output{pt.s.audit, pt.audit}, output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg})
 	o.Metrics.Updates.Add(int64(len(pt.out)))
 	o.Metrics.Journeys.Add(int64(len(journeyMsgs)))
 	o.Metrics.StateRecords.Add(int64(len(pt.stateB) + len(markerMsg)))
 	o.deadLettered(pt.dead)
 	pt.updates = pt.updates[:0]
 	pt.dead = pt.dead[:0]
+	pt.audit = pt.audit[:0]
 	return nil
 }
 

@@ -64,6 +64,7 @@ func (s *sink) run(ctx context.Context) error {
 	g.Go(func() error { return s.areas(ctx) })
 	g.Go(func() error { return s.policies(ctx) })
 	g.Go(func() error { return s.journeys(ctx) })
+	g.Go(func() error { return s.overrides(ctx) })
 	g.Go(func() error { return s.retention(ctx) })
 	return g.Wait()
 }

@@ -203,6 +203,8 @@ type Policy struct {
 	Contacts    Contacts `json:"contacts"`
 	Rules       []Rule   `json:"rules"`
 	Journeys    Journeys `json:"journeys"`
+	// Overrides are the rules for official overrides (overrides.go).
+	Overrides OverrideRules `json:"overrides"`
 
 	byFact [numFacts][]int // rule indexes per fact
 }
@@ -273,6 +275,9 @@ func (p *Policy) setDefaultsAndValidate() error {
 	}
 	if len(p.Rules) == 0 {
 		return fmt.Errorf("no rules")
+	}
+	if err := p.Overrides.setDefaultsAndValidate(p.Colours); err != nil {
+		return fmt.Errorf("overrides: %w", err)
 	}
 	ids := map[string]bool{"override": true}
 	for i := range p.Rules {

@@ -79,7 +79,13 @@ func NewColourUpdate(p *scoring.Policy, u *scoring.Update, loc *time.Location) C
 			out.TextEN, out.TextZH = r.Rule.TextEN, r.Rule.TextZH
 			out.ClearsWhen, out.ClearsWhenZH = r.Rule.ClearsEN, r.Rule.ClearsZH
 		} else {
+			// An official override: the officer's reason, in both. One that
+			// sets the lowest colour is a correction, and says so first.
 			out.TextEN, out.TextZH = r.Text, r.Text
+			if u.Level == 0 {
+				out.TextEN = p.Overrides.CorrectionEN + " " + r.Text
+				out.TextZH = p.Overrides.CorrectionZH + r.Text
+			}
 		}
 		cu.Reasons[i] = out
 	}

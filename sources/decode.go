@@ -26,14 +26,16 @@ const (
 
 // Batch accumulates decoded output. Callers reuse it: Reset keeps capacity.
 type Batch struct {
-	Events []scoring.Event
-	Areas  []scoring.Designation
+	Events    []scoring.Event
+	Areas     []scoring.Designation
+	Overrides []scoring.Override // for the override guard, not yet person events
 }
 
 // Reset empties the batch and keeps its capacity.
 func (b *Batch) Reset() {
 	b.Events = b.Events[:0]
 	b.Areas = b.Areas[:0]
+	b.Overrides = b.Overrides[:0]
 }
 
 // Decoder decodes, validates and pseudonymises upstream messages. It is safe
@@ -101,7 +103,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 // values (a JSON syntax error shows at most the one offending character).
 func (d *Decoder) Decode(s Stream, value []byte, out *Batch) error {
 	sc := d.pool.Get().(*scratch)
-	nEvents, nAreas := len(out.Events), len(out.Areas)
+	nEvents, nAreas, nOverrides := len(out.Events), len(out.Areas), len(out.Overrides)
 	c := &sc.call // in the scratch: a call escapes through check's function values
 	*c = call{d: d, sc: sc, s: s, notAfter: d.cfg.Now().Add(d.cfg.MaxAhead).Unix(), passenger: -1}
 	r := c.decode(value, out)
@@ -111,6 +113,7 @@ func (d *Decoder) Decode(s Stream, value []byte, out *Batch) error {
 	if r != nil {
 		out.Events = out.Events[:nEvents]
 		out.Areas = out.Areas[:nAreas]
+		out.Overrides = out.Overrides[:nOverrides]
 		return r
 	}
 	return nil

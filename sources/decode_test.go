@@ -198,21 +198,25 @@ func TestDecode_Good(t *testing.T) {
 			}}}
 		}},
 		{name: "override", stream: StreamOverrides, want: func(t *testing.T, m map[string]any) Batch {
-			return Batch{Events: []scoring.Event{{
-				Person: keyOf(t, m["person"]), Kind: scoring.KindOverride, Level: 0,
-				At: timeAt(t, m["occurred_at"]), End: timeAt(t, m["until"]), Text: m["reason"].(string),
-				ID: m["event_id"].(string), Source: m["source"].(string),
-			}}}
+			return Batch{Overrides: []scoring.Override{overrideOf(t, m, 0)}}
 		}},
 		{name: "override to orange under the Tianjin colours", stream: StreamOverrides,
 			cfg:  Config{Colours: []string{"green", "orange", "red"}},
 			edit: func(m map[string]any) { set(m, "colour", "orange") },
 			want: func(t *testing.T, m map[string]any) Batch {
-				return Batch{Events: []scoring.Event{{
-					Person: keyOf(t, m["person"]), Kind: scoring.KindOverride, Level: 1,
-					At: timeAt(t, m["occurred_at"]), End: timeAt(t, m["until"]), Text: m["reason"].(string),
-					ID: m["event_id"].(string), Source: m["source"].(string),
-				}}}
+				return Batch{Overrides: []scoring.Override{overrideOf(t, m, 1)}}
+			}},
+		{name: "override with reason code, region and confirms", stream: StreamOverrides,
+			edit: func(m map[string]any) {
+				set(m, "colour", "red")
+				set(m, "reason_code", "medical-isolation")
+				set(m, "office_region", "410105")
+				set(m, "confirms", "appeal-2020-0319-0030")
+			},
+			want: func(t *testing.T, m map[string]any) Batch {
+				o := overrideOf(t, m, 2)
+				o.ReasonCode, o.Region, o.Confirms = "medical-isolation", "410105", "appeal-2020-0319-0030"
+				return Batch{Overrides: []scoring.Override{o}}
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,8 +234,9 @@ func TestDecode_Good(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 			want := tc.want(t, m)
-			if fmt.Sprint(b.Events) != fmt.Sprint(want.Events) || fmt.Sprint(b.Areas) != fmt.Sprint(want.Areas) {
-				t.Fatalf("got\n%+v\n%+v\nwant\n%+v\n%+v", b.Events, b.Areas, want.Events, want.Areas)
+			if fmt.Sprint(b.Events) != fmt.Sprint(want.Events) || fmt.Sprint(b.Areas) != fmt.Sprint(want.Areas) ||
+				fmt.Sprint(b.Overrides) != fmt.Sprint(want.Overrides) {
+				t.Fatalf("got\n%+v\n%+v\n%+v\nwant\n%+v\n%+v\n%+v", b.Events, b.Areas, b.Overrides, want.Events, want.Areas, want.Overrides)
 			}
 			for _, e := range b.Events {
 				if c := h3.Cell(e.Cell); e.Cell != 0 && (!c.IsValid() || c.Resolution() != 15) {
@@ -309,6 +314,11 @@ func TestDecode_Rejects(t *testing.T) {
 		{name: "bad origin country", stream: StreamFlights, edit: func(m map[string]any) { set(m, "flight.origin_country", "de") }, class: RejectInvalid, field: "flight.origin_country", schema: true},
 		{name: "arrived before departed", stream: StreamFlights, edit: func(m map[string]any) { set(m, "flight.arrived_at", "2020-03-16T02:04:59+08:00") }, class: RejectTime, field: "flight.arrived_at"},
 		{name: "officer == approver", stream: StreamOverrides, edit: func(m map[string]any) { m["approver"] = " Officer-0417" }, class: RejectInvalid, field: "approver"},
+		{name: "officer == approver once normalised", stream: StreamOverrides, edit: func(m map[string]any) { m["approver"] = "officer 0417" }, class: RejectInvalid, field: "approver"},
+		{name: "region not a code", stream: StreamOverrides, edit: func(m map[string]any) { m["office_region"] = "Zhengzhou" }, class: RejectInvalid, field: "office_region", schema: true},
+		{name: "reason code not a string", stream: StreamOverrides, edit: func(m map[string]any) { m["reason_code"] = 7 }, class: RejectMalformed, field: "reason_code", schema: true},
+		{name: "confirms itself", stream: StreamOverrides, edit: func(m map[string]any) { m["confirms"] = m["event_id"] }, class: RejectInvalid, field: "confirms"},
+		{name: "confirms blank", stream: StreamOverrides, edit: func(m map[string]any) { m["confirms"] = "  " }, class: RejectInvalid, field: "confirms", schema: true},
 		{name: "unknown colour", stream: StreamOverrides, edit: func(m map[string]any) { m["colour"] = "orange" }, class: RejectInvalid, field: "colour"},
 		{name: "override until at occurred_at", stream: StreamOverrides, edit: func(m map[string]any) { m["until"] = m["occurred_at"] }, class: RejectTime, field: "until"},
 		{name: "reason quotes the id number", stream: StreamOverrides, edit: func(m map[string]any) {
@@ -584,7 +594,7 @@ func TestNewDecoder_Config(t *testing.T) {
 	if err := d.Decode(StreamOverrides, Examples()[StreamOverrides], &b); err != nil {
 		t.Fatal(err)
 	}
-	if b.Events[0].Person != keyOf(t, example(t, StreamOverrides)["person"]) {
+	if b.Overrides[0].Person != keyOf(t, example(t, StreamOverrides)["person"]) {
 		t.Fatal("changing the caller's key changed the decoder's")
 	}
 }
@@ -599,5 +609,16 @@ func TestBatch_ResetKeepsCapacity(t *testing.T) {
 	b.Reset()
 	if len(b.Events) != 0 || cap(b.Events) != capacity {
 		t.Fatalf("after Reset: len %d cap %d, want 0 and %d", len(b.Events), cap(b.Events), capacity)
+	}
+}
+
+// overrideOf is the override the example message m decodes to at level.
+func overrideOf(t *testing.T, m map[string]any, level uint8) scoring.Override {
+	t.Helper()
+	return scoring.Override{
+		ID: m["event_id"].(string), Source: m["source"].(string), Person: keyOf(t, m["person"]), Level: level,
+		At: timeAt(t, m["occurred_at"]), Until: timeAt(t, m["until"]), Reason: m["reason"].(string),
+		Officer:  PersonKey([]byte(testKey), IDTypeOfficer, m["officer"].(string)),
+		Approver: PersonKey([]byte(testKey), IDTypeOfficer, m["approver"].(string)),
 	}
 }

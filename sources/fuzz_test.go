@@ -38,7 +38,7 @@ func FuzzDecode(f *testing.F) {
 			if !errors.As(err, &re) || re.Class < sources.RejectMalformed || re.Class > sources.RejectStream {
 				t.Fatalf("error %v is not a classified *RejectError", err)
 			}
-			if len(b.Events) != 1 || len(b.Areas) != 0 {
+			if len(b.Events) != 1 || len(b.Areas) != 0 || len(b.Overrides) != 0 {
 				t.Fatal("a rejected message appended output")
 			}
 			if msg := err.Error(); !utf8.ValidString(msg) || strings.IndexFunc(msg, unicode.IsControl) >= 0 {
@@ -55,6 +55,16 @@ func FuzzDecode(f *testing.F) {
 				a.From == 0 || (a.Until != 0 && a.Until <= a.From) || a.Code == "" || a.ID == "" ||
 				(a.Kind == scoring.AreaH3) != (a.Cell != 0) || (a.Cell != 0 && !h3.Cell(a.Cell).IsValid()) {
 				t.Fatalf("malformed designation %+v", a)
+			}
+			return
+		}
+		if s == sources.StreamOverrides {
+			if len(b.Overrides) != 1 || len(b.Events) != 1 || len(b.Areas) != 0 {
+				t.Fatalf("overrides gave %d overrides, %d events, %d areas", len(b.Overrides), len(b.Events)-1, len(b.Areas))
+			}
+			o := b.Overrides[0]
+			if o.At == 0 || o.Until <= o.At || o.Person == (scoring.PersonKey{}) || o.Officer == o.Approver || o.ID == "" || o.Reason == "" || o.Confirms == o.ID {
+				t.Fatalf("malformed override %+v", o)
 			}
 			return
 		}

@@ -108,4 +108,8 @@ type overrideMsg struct {
 	Reason   string     `json:"reason"`
 	Officer  string     `json:"officer"`
 	Approver string     `json:"approver"`
+	// Optional additions (docs/overrides.md).
+	ReasonCode text   `json:"reason_code"`
+	Region     text   `json:"office_region"`
+	Confirms   string `json:"confirms"`
 }

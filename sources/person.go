@@ -21,6 +21,12 @@ const (
 	IDTypeForeignPermanentR = "foreign_permanent_resident"
 )
 
+// IDTypeOfficer is the id_type under which officers and approvers of
+// overrides are keyed (PersonKey(secret, IDTypeOfficer, name)): an auditor
+// holding the secret finds an officer with `healthcode key --id-type officer`.
+// It is not a document type of the contract.
+const IDTypeOfficer = "officer"
+
 // IDTypes lists the contract's document types in a fixed order.
 func IDTypes() []string {
 	return []string{IDTypeResident, IDTypePassport, IDTypeHKMacauPermit, IDTypeTaiwanPermit, IDTypeForeignPermanentR}

@@ -66,7 +66,7 @@ func TestExamples_ValidateAndDecode(t *testing.T) {
 			if err := d.Decode(s, ex, &b); err != nil {
 				t.Fatalf("example does not decode: %v", err)
 			}
-			if len(b.Events)+len(b.Areas) == 0 {
+			if len(b.Events)+len(b.Areas)+len(b.Overrides) == 0 {
 				t.Fatal("example decodes to nothing")
 			}
 			// The schema's title names the topic.

@@ -423,12 +423,42 @@ func (c *call) override(m *overrideMsg, out *Batch) *RejectError {
 	if r != nil {
 		return r
 	}
-	if strings.EqualFold(officer, approver) {
+	officerKey, approverKey := PersonKey(c.d.cfg.Key, IDTypeOfficer, officer), PersonKey(c.d.cfg.Key, IDTypeOfficer, approver)
+	if strings.EqualFold(officer, approver) || officerKey == approverKey {
 		return c.reject(RejectInvalid, "approver", "must be a different person from officer")
 	}
-	out.Events = append(out.Events, scoring.Event{
-		Person: key, Kind: scoring.KindOverride, Level: uint8(level), At: at, End: until,
-		Text: m.Reason, ID: id, Source: source,
+	code, r := c.text("reason_code", &m.ReasonCode, false)
+	if r != nil {
+		return r
+	}
+	region, r := c.text("office_region", &m.Region, false)
+	if r != nil {
+		return r
+	}
+	if region != nil && !isRegionCode(region) {
+		return c.reject(RejectInvalid, "office_region", "must be a six-digit GB/T 2260 code like 330102")
+	}
+	confirms := ""
+	if m.Confirms != "" {
+		switch {
+		case len(m.Confirms) > maxEventID:
+			return c.reject(RejectInvalid, "confirms", fmt.Sprintf("is longer than %d bytes", maxEventID))
+		case strings.TrimSpace(m.Confirms) == "":
+			return c.reject(RejectInvalid, "confirms", "must not be blank")
+		case m.Confirms == id:
+			return c.reject(RejectInvalid, "confirms", "must name another override's event_id")
+		}
+		if f := textFaultString(m.Confirms, kindIdent); f != "" {
+			return c.reject(RejectInvalid, "confirms", f)
+		}
+		confirms = m.Confirms
+	}
+	// Officers and approvers are keyed like persons (id_type "officer"):
+	// their names go no further than this call.
+	out.Overrides = append(out.Overrides, scoring.Override{
+		ID: id, Source: source, Person: key, Level: uint8(level), At: at, Until: until,
+		Reason: m.Reason, ReasonCode: string(code), Region: string(region),
+		Officer: officerKey, Approver: approverKey, Confirms: confirms,
 	})
 	return nil
 }

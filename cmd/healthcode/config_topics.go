@@ -23,7 +23,8 @@ const envTopics = "HEALTHCODE_TOPICS"
 
 // internalTopics returns the NAMEs of the pipeline's own topics; each defaults to "hc." + NAME.
 func internalTopics() []string {
-	return []string{"person-events", "area-risk", "colour-updates", "dead-letter", "scoring-state", "presence", "exposures", "journeys", "policy"}
+	return []string{"person-events", "area-risk", "colour-updates", "dead-letter", "scoring-state", "presence", "exposures", "journeys", "policy",
+		"overrides", "override-audit"}
 }
 
 var topicRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
@@ -111,7 +112,8 @@ func (t *topicFlags) topics() (pipeline.Topics, error) {
 	}
 	out := pipeline.Topics{Sources: map[sources.Stream]string{}}
 	fields := map[string]*string{"person-events": &out.PersonEvents, "area-risk": &out.AreaRisk, "colour-updates": &out.ColourUpdates,
-		"dead-letter": &out.DeadLetter, "scoring-state": &out.State, "presence": &out.Presence, "exposures": &out.Exposures, "journeys": &out.Journeys, "policy": &out.Policy}
+		"dead-letter": &out.DeadLetter, "scoring-state": &out.State, "presence": &out.Presence, "exposures": &out.Exposures, "journeys": &out.Journeys, "policy": &out.Policy,
+		"overrides": &out.Overrides, "override-audit": &out.OverrideAudit}
 	byTopic := map[string]string{}
 	claim := func(name, topic string) error {
 		if other, ok := byTopic[topic]; ok {

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"healthcode/pipeline"
 	"healthcode/scoring"
 )
 
@@ -208,7 +209,7 @@ func TestDeploy_Compose(t *testing.T) {
 			t.Errorf("%s: no --http: Prometheus cannot scrape it", inv.where)
 		}
 	}
-	for _, s := range []string{"ingest", "score", "trace", "sink"} {
+	for _, s := range pipeline.AllStages {
 		if !stages[s] {
 			t.Errorf("compose: no service runs stage %s", s)
 		}
@@ -406,7 +407,7 @@ func TestDeploy_Kubernetes(t *testing.T) {
 			t.Errorf("%s: no Service on port %s selects its pods", where, port)
 		}
 	}
-	for _, s := range []string{"ingest", "score", "trace", "sink"} {
+	for _, s := range pipeline.AllStages {
 		if !stages[s] {
 			t.Errorf("k8s: no Deployment runs stage %s", s)
 		}

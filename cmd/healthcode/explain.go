@@ -89,6 +89,11 @@ func explainCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := explainJourney(ctx, ch, key, stdout); err != nil {
 		return err
 	}
+	audit, err := ch.OverrideAudit(ctx, key)
+	if err != nil {
+		return err
+	}
+	printOverrideAudit(stdout, audit)
 	hist, err := ch.History(ctx, key, *history)
 	if err != nil {
 		return err
@@ -145,4 +150,37 @@ func describeEvent(e *clickhouse.EventRow) string {
 		what = fmt.Sprintf("%s event at %s, place %s", e.Kind, at, e.Place)
 	}
 	return fmt.Sprintf("%-24s %s (source %s)", e.EventID, what, e.Source)
+}
+
+// printOverrideAudit prints what happened to the person's official
+// overrides: every decision, with the officer's and approvers' pseudonyms
+// (an auditor holding the key finds them with healthcode key --id-type officer).
+func printOverrideAudit(w io.Writer, audit []sinks.OverrideAudit) {
+	if len(audit) == 0 {
+		return
+	}
+	zone := sinks.DefaultZone()
+	at := func(unix int64) string { return time.Unix(unix, 0).In(zone).Format(time.RFC3339) }
+	fmt.Fprintln(w, "\nofficial overrides (officers and approvers by pseudonym; healthcode key --id-type officer finds one):")
+	for _, a := range audit {
+		fmt.Fprintf(w, "  %s  %-10s %s to %s until %s", at(a.OccurredAt), a.Decision, a.EventID, a.Colour, at(a.Until))
+		switch {
+		case a.ColourBefore != "":
+			fmt.Fprintf(w, ": %s -> %s", a.ColourBefore, a.ColourAfter)
+		case a.Confirms != "":
+			fmt.Fprintf(w, ": confirms %s", a.Confirms)
+		}
+		fmt.Fprintln(w)
+		if a.Why != "" {
+			fmt.Fprintf(w, "      why       %s\n", a.Why)
+		}
+		fmt.Fprintf(w, "      officer   %s, approver %s", a.Officer, a.Approver)
+		if a.SecondApprover != "" {
+			fmt.Fprintf(w, ", second approver %s", a.SecondApprover)
+		}
+		if a.ReasonCode != "" {
+			fmt.Fprintf(w, ", reason code %s", a.ReasonCode)
+		}
+		fmt.Fprintf(w, "\n      reason    %s\n", a.Reason)
+	}
 }

@@ -10,7 +10,7 @@ import (
 
 func keyCmd(_ context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("key", "key --id-type T --id-number N [--pseudonym-key K]")
-	idType := fs.String("id-type", "resident_id", "document type: "+fmt.Sprint(sources.IDTypes()))
+	idType := fs.String("id-type", "resident_id", "document type: "+fmt.Sprint(sources.IDTypes())+", or officer for an override's officer or approver")
 	idNumber := fs.String("id-number", "", "document number (spaces and hyphens are ignored, letters upper-cased)")
 	key := addKeyFlags(fs)
 	dev := fs.Bool("dev-key", false, "use the embedded demo's development key")
@@ -20,12 +20,12 @@ func keyCmd(_ context.Context, args []string, stdout io.Writer) error {
 	if *idNumber == "" {
 		return fmt.Errorf("--id-number is required")
 	}
-	valid := false
+	valid := *idType == sources.IDTypeOfficer
 	for _, t := range sources.IDTypes() {
 		valid = valid || t == *idType
 	}
 	if !valid {
-		return fmt.Errorf("--id-type %q: want one of %v", *idType, sources.IDTypes())
+		return fmt.Errorf("--id-type %q: want one of %v or %s", *idType, sources.IDTypes(), sources.IDTypeOfficer)
 	}
 	if *idType == "resident_id" {
 		if err := sources.CheckResidentID(sources.NormaliseIDNumber(*idNumber)); err != nil {

@@ -57,6 +57,11 @@ func TestKeyCommand(t *testing.T) {
 	if _, err := run(t, keyCmd, "--id-number", id); err == nil {
 		t.Error("no pseudonym key: want an error")
 	}
+	// An auditor finds an officer's pseudonym as ingest keys it.
+	out, err = run(t, keyCmd, "--id-type", "officer", "--id-number", "officer-0417", "--pseudonym-key", "k1")
+	if want := sources.PersonKey([]byte("k1"), sources.IDTypeOfficer, "OFFICER 0417").String(); err != nil || strings.TrimSpace(out) != want {
+		t.Errorf("officer key = %q, %v; want %q", out, err, want)
+	}
 	if _, err := run(t, keyCmd, "--help"); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}

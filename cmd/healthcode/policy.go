@@ -122,4 +122,29 @@ func printPolicy(w io.Writer, p *scoring.Policy) {
 		}
 		fmt.Fprintf(w, "  %-20s %-7s on %-17s clears by %s%s\n", r.ID, r.Colour, r.Fact, r.Clear, timing)
 	}
+	printOverrideRules(w, p)
+}
+
+// printOverrideRules summarises the policy's rules for official overrides.
+func printOverrideRules(w io.Writer, p *scoring.Policy) {
+	o := &p.Overrides
+	allow := make([]string, len(p.Colours))
+	for i, c := range p.Colours {
+		allow[i] = c + " " + string(o.Allow(uint8(i)))
+	}
+	limits := "no longest until"
+	if o.MaxUntil > 0 {
+		limits = "until at most " + o.MaxUntil.String()
+	}
+	if l := o.RateLimit; l != nil {
+		limits += fmt.Sprintf(", at most %d per officer in %s", l.Max, l.Window)
+	}
+	fmt.Fprintf(w, "overrides: %s; %s\n", strings.Join(allow, ", "), limits)
+	for _, a := range o.Alerts {
+		colour := "any colour"
+		if a.Colour != "" {
+			colour = a.Colour
+		}
+		fmt.Fprintf(w, "  alert %-18s more than %d to %s per %s in %s\n", a.ID, a.Over, colour, a.By, a.Window)
+	}
 }

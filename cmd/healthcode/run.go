@@ -20,14 +20,14 @@ import (
 )
 
 type runFlags struct {
-	dataDir, chDB, policy, clock, stages string
-	partitions, retention                int
-	simulate                             bool
-	sim                                  simFlags
-	deadLetterRetention                  time.Duration
-	shutdownTimeout                      time.Duration
-	httpAddr                             string
-	brokerPort                           int
+	dataDir, chDB, policy, clock, stages  string
+	partitions, retention, auditRetention int
+	simulate                              bool
+	sim                                   simFlags
+	deadLetterRetention                   time.Duration
+	shutdownTimeout                       time.Duration
+	httpAddr                              string
+	brokerPort                            int
 }
 
 func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -37,6 +37,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.dataDir, "data-dir", "data", "data directory of the embedded broker (DIR/kafka)")
 	chf := addClickHouseFlags(fs, true)
 	fs.IntVar(&f.retention, "retention-days", 400, "ClickHouse data older than this is dropped by partition")
+	fs.IntVar(&f.auditRetention, "audit-retention-days", clickhouse.DefaultAuditRetentionDays, "override_audit and override_alerts older than this are dropped by month; at least --retention-days")
 	fs.StringVar(&f.policy, "policy", "domestic", "shipped policy name or policy file path")
 	fs.StringVar(&f.clock, "clock", "", "wall (production) or event (replays, simulations); default wall, event with --simulate")
 	fs.StringVar(&f.stages, "stages", strings.Join(pipeline.AllStages, ","), "stages to run in this process")
@@ -119,6 +120,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
 	opts.ClickHouse.RetentionDays = f.retention
+	opts.ClickHouse.AuditRetentionDays = f.auditRetention
 	if f.simulate {
 		if f.sim.seed == 0 {
 			f.sim.seed = 1
@@ -218,7 +220,7 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return printSummary(ctx, stdout, opts, m, sr, took)
+		return printSummary(ctx, stdout, *p.Options(), m, sr, took)
 	}
 	select {
 	case <-drained:
@@ -231,7 +233,7 @@ func runDemo(ctx context.Context, opts pipeline.Options, f runFlags, secret []by
 		}
 		return ctx.Err()
 	}
-	err = printSummary(ctx, stdout, opts, m, sr, took)
+	err = printSummary(ctx, stdout, *p.Options(), m, sr, took)
 	if err == nil {
 		err = serveDemo(runCtx, g, obs.svc, opts, secret, stdout)
 	}

@@ -41,6 +41,12 @@ func startObserving(addr string, p *pipeline.Pipeline, stdout io.Writer) (*obser
 	if err := p.Metrics().Register(svc.Registry()); err != nil {
 		return nil, err
 	}
+	// healthcode_override_alerts_total, its reasons created at zero by New.
+	for _, c := range p.Options().OverrideMetrics.Collectors() {
+		if err := svc.Registry().Register(c); err != nil {
+			return nil, fmt.Errorf("register override metrics: %w", err)
+		}
+	}
 	svc.AddCheck("pipeline", p.Ready)
 	svc.AddLiveness("pipeline", func() error {
 		if !obs.running.Load() {

@@ -44,9 +44,10 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	t0 := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(t0).Seconds(), what) }
 
-	// The one-process reference, in this process, on a broker of its own.
+	// The one-process reference, in this process, on a broker of its own,
+	// with the override guard: the workers apply the overrides too.
 	ref := startInProcessBroker(t, parts)
-	refOpts := scaleOptions(ref.Addrs(), parts, pipeline.StageIngest, pipeline.StageScore, pipeline.StageTrace)
+	refOpts := scaleOptions(ref.Addrs(), parts, pipeline.StageIngest, pipeline.StageGuard, pipeline.StageScore, pipeline.StageTrace)
 	refP, err := pipeline.New(refOpts)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ type simFlags struct {
 	seed         int64
 	checkins     float64
 	truth        string
+	burst        int
 }
 
 func (s *simFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (s *simFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.seed, "seed", 1, "simulation seed (same seed, same province)")
 	fs.Float64Var(&s.checkins, "checkins-per-day", 2, "mean venue check-ins per person per day (about 5 for a province-scale run)")
 	fs.StringVar(&s.truth, "truth", "", "write the simulator's ground truth (infections, by person key) to this file")
+	fs.IntVar(&s.burst, "override-burst", 25, "overrides to red by one officer within an hour on day 3 (the shipped policies raise one alert, officer-red, past 20); 0: none")
 }
 
 // config is the simulator's configuration: the flags, and the shipped
@@ -39,7 +41,8 @@ func (s *simFlags) config(secret []byte) (sim.Config, error) {
 	if err != nil {
 		return sim.Config{}, err
 	}
-	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, CheckinsPerDay: s.checkins, Key: secret, Policy: pol}, nil
+	return sim.Config{People: s.people, Days: s.days, Seed: s.seed, CheckinsPerDay: s.checkins, Key: secret, Policy: pol,
+		OverrideBurst: s.burst}, nil
 }
 
 func simulateCmd(ctx context.Context, args []string, stdout io.Writer) error {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"healthcode/pipeline"
@@ -35,6 +38,14 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	if err != nil {
 		return err
 	}
+	decisions, err := ch.OverrideDecisionCounts(ctx)
+	if err != nil {
+		return err
+	}
+	alerts, err := ch.OverrideAlertCounts(ctx)
+	if err != nil {
+		return err
+	}
 	journeys, err := ch.JourneyCounts(ctx)
 	if err != nil {
 		return err
@@ -58,6 +69,7 @@ func printSummary(ctx context.Context, w io.Writer, o pipeline.Options, m *pipel
 	fmt.Fprintf(w, "  colour updates out      %10d   (hc.colour-updates)\n", m.Updates.Load())
 	fmt.Fprintf(w, "  contact tracing         %10d marks (cases, close contacts), %d exposures found\n", m.Marks.Load(), m.Exposures.Load())
 	fmt.Fprintf(w, "  ClickHouse rows         %10d events, %d colour_changes, %d exposures\n", events, changes, exposures)
+	printOverrides(w, o.OverrideMetrics, decisions, alerts)
 	fmt.Fprintf(w, "  throughput              %10.0f upstream messages/s end to end\n", float64(m.UpstreamIn.Load())/took.Seconds())
 	fmt.Fprintf(w, "  simulated infections    %10d   (%d index cases)\n\n", sr.summary.Infected, sr.summary.Cases)
 	fmt.Fprintln(w, "  current colours:")
@@ -78,6 +90,24 @@ Try (clickhouse-client --port 9000):
   SELECT exposed_key, kind, source_key, place, overlap_start FROM %[1]s.exposures FINAL WHERE retracted = 0 ORDER BY overlap_start LIMIT 20;
   SELECT person_key FROM %[1]s.colours_current FINAL WHERE colour = 'red' LIMIT 5;   -- then: healthcode explain KEY
   SELECT status, count() FROM %[1]s.return_journeys FINAL GROUP BY status;   -- more in docs/sql.md
+  SELECT rule, scope, officer_key, count, raised_at FROM %[1]s.override_alerts;   -- healthcode key --id-type officer finds an officer
+  SELECT decision, colour, count() FROM %[1]s.override_audit GROUP BY decision, colour ORDER BY decision, colour;
 `, db)
 	return nil
+}
+
+// printOverrides prints the override audit and the alerts of the run (from
+// ClickHouse; the alert counter as on /metrics).
+func printOverrides(w io.Writer, m *pipeline.OverrideMetrics, decisions, alerts map[string]uint64) {
+	fmt.Fprintf(w, "  official overrides      %10d accepted, %d held for a second approver, %d refused, %d applied (override_audit)\n",
+		decisions["accepted"], decisions["held"], decisions["refused"], decisions["applied"])
+	rules := slices.Sorted(maps.Keys(alerts))
+	var total uint64
+	parts := make([]string, 0, len(rules))
+	for _, r := range rules {
+		total += alerts[r]
+		parts = append(parts, fmt.Sprintf("%s %d", r, alerts[r]))
+	}
+	fmt.Fprintf(w, "  override alerts         %10d   (override_alerts: %s; healthcode_override_alerts_total %d)\n",
+		total, strings.Join(parts, ", "), m.Raised.Load())
 }

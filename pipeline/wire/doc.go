@@ -2,8 +2,10 @@
 // hc.person-events (and hc.presence), whose messages are Apache Arrow IPC
 // streams holding many scoring.Events each; hc.area-risk, whose messages are
 // single area risk designations; the progress marker of the scoring changelog
-// (hc.scoring-state); and the policy records of hc.policy (a policy document
-// under the key "policy", validated by scoring.ParsePolicy).
+// (hc.scoring-state); the policy records of hc.policy (a policy document
+// under the key "policy", validated by scoring.ParsePolicy); and the records
+// of hc.overrides, decoded overrides and clock ticks for the override guard
+// (override.go).
 //
 // Every binary message but the changelog marker (see EncodeMarker) starts with a four-byte header: a three-byte magic naming the
 // format and a version byte. A decoder refuses a magic or version it does not

@@ -142,4 +142,4 @@ func smallTableSQL(o Options, name, columns, orderBy string) string {
 
 // stampedTables have an inserted_at column the writers fill in cluster mode.
 var stampedTables = map[string]bool{"events": true, "colour_changes": true, "colours_current": true, "exposures": true,
-	"area_designations": true, "policy_versions": true, "return_journeys": true}
+	"area_designations": true, "policy_versions": true, "return_journeys": true, "override_audit": true, "override_alerts": true}

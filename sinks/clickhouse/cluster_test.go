@@ -37,6 +37,9 @@ func TestCluster(t *testing.T) {
 		"DemoDatabase":                       TestDemoDatabase,
 		"WriteDesignationsAndPolicies":       TestWriteDesignationsAndPolicies,
 		"Rollups":                            TestRollups,
+		"WriteOverrideAudit":                 TestWriteOverrideAudit,
+		"WriteOverrideAlerts":                TestWriteOverrideAlerts,
+		"DropExpired_OverrideAudit":          TestDropExpired_OverrideAudit,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each has its own database; ON CLUSTER DDL mostly waits

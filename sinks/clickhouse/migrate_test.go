@@ -15,10 +15,13 @@ func TestMigrations_Embedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every migration, by version: a new one is added here. 0009 and 0010
-	// are the override audit's.
+	// Every migration, by version: a new one is added here.
 	want := map[uint32]string{1: "events", 2: "colour_changes", 3: "colours_current", 4: "exposures",
-		5: "exposure_versions", 6: "area_designations", 7: "policy_versions", 8: "rollups", 11: "return_journeys"}
+		5: "exposure_versions", 6: "area_designations", 7: "policy_versions", 8: "rollups",
+		9: "override_audit", 10: "override_alerts", 11: "return_journeys"}
+	if len(ms) != len(want) {
+		t.Fatalf("got %d migrations, want %d", len(ms), len(want))
+	}
 	found := 0
 	// events.kind's Enum8 stores scoring.Kind values under their String()
 	// names; kinds about no person are never written.

@@ -53,6 +53,10 @@ type Options struct {
 	// drops monthly partitions that lie wholly before now minus this many days.
 	// 0 means the default, 400.
 	RetentionDays int
+	// AuditRetentionDays is how long override_audit and override_alerts are
+	// kept: the longest of all tables, so it must not be below RetentionDays.
+	// 0 means the default, 3660 (ten years).
+	AuditRetentionDays int
 	// Logger receives migration and retention notes. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock that stamps inserted_at in cluster mode (the writers
@@ -66,6 +70,8 @@ const (
 	DefaultDatabase      = "healthcode"
 	DefaultUser          = "default"
 	DefaultRetentionDays = 400
+	// DefaultAuditRetentionDays is ten years of override audit.
+	DefaultAuditRetentionDays = 3660
 )
 
 // Environment variables a command reads into Options (the package itself
@@ -87,6 +93,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.User == "" {
 		o.User = DefaultUser
+	}
+	if o.AuditRetentionDays == 0 {
+		o.AuditRetentionDays = max(DefaultAuditRetentionDays, o.RetentionDays)
 	}
 	if o.RetentionDays == 0 {
 		o.RetentionDays = DefaultRetentionDays
@@ -111,6 +120,9 @@ func (o *Options) validate() error {
 	}
 	if o.RetentionDays < 0 {
 		return fmt.Errorf("clickhouse options: retention days %d: must not be negative", o.RetentionDays)
+	}
+	if o.AuditRetentionDays < o.RetentionDays {
+		return fmt.Errorf("clickhouse options: audit retention days %d is below retention days %d: the override audit is kept longest", o.AuditRetentionDays, o.RetentionDays)
 	}
 	if o.Password != "" && o.PasswordFile != "" {
 		return fmt.Errorf("clickhouse options: password and password file are both set: give one")

@@ -11,6 +11,11 @@ import (
 // Date day).
 var retainedTables = [...]string{"events", "colour_changes", "colour_transitions_daily", "exposures_daily", "place_exposures"}
 
+// auditTables are pruned by month like retainedTables, after
+// AuditRetentionDays (the longest retention): nothing else ever deletes
+// from them.
+var auditTables = [...]string{"override_audit", "override_alerts"}
+
 // DropExpired drops, from events, colour_changes and the rollups
 // (colour_transitions_daily, exposures_daily, place_exposures), every monthly partition
 // that lies wholly before now minus RetentionDays (its month ended on or before
@@ -30,8 +35,40 @@ var retainedTables = [...]string{"events", "colour_changes", "colour_transitions
 // for bigger months.
 func (c *Client) DropExpired(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.UTC().AddDate(0, 0, -c.opts.RetentionDays)
+	dropped, err := c.dropMonths(ctx, retainedTables[:], cutoff)
+	if err != nil {
+		return dropped, err
+	}
+	// The override audit is kept longest (its own setting).
+	n, err := c.dropMonths(ctx, auditTables[:], now.UTC().AddDate(0, 0, -c.opts.AuditRetentionDays))
+	dropped += n
+	if err != nil {
+		return dropped, err
+	}
+	// The same boundary for exposures: the start of the first month kept.
+	first := time.Date(cutoff.Year(), cutoff.Month(), 1, 0, 0, 0, 0, time.UTC)
+	var old uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM exposures WHERE exposed_at < ?", first).Scan(&old); err != nil {
+		return dropped, fmt.Errorf("count expired exposures: %w", err)
+	}
+	if old > 0 {
+		stmt := "ALTER TABLE exposures DELETE WHERE exposed_at < ?"
+		if c.opts.Cluster != "" {
+			stmt = fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE exposed_at < ?", quoteIdent(c.opts.Database), quoteIdent("exposures"+localSuffix), onCluster(c.opts))
+		}
+		if err := c.conn.Exec(ctx, stmt, first); err != nil {
+			return dropped, fmt.Errorf("delete expired exposures: %w", err)
+		}
+		c.opts.Logger.Info("clickhouse retention: exposures deleted", "database", c.opts.Database, "rows", old)
+	}
+	return dropped, nil
+}
+
+// dropMonths drops the monthly partitions of tables that ended on or before
+// cutoff, and returns how many it dropped.
+func (c *Client) dropMonths(ctx context.Context, tables []string, cutoff time.Time) (int, error) {
 	dropped := 0
-	for _, table := range retainedTables {
+	for _, table := range tables {
 		parts, err := c.partitions(ctx, table)
 		if err != nil {
 			return dropped, err
@@ -56,22 +93,6 @@ func (c *Client) DropExpired(ctx context.Context, now time.Time) (int, error) {
 			dropped++
 			c.opts.Logger.Info("clickhouse retention: partition dropped", "database", c.opts.Database, "table", table, "partition", p)
 		}
-	}
-	// The same boundary for exposures: the start of the first month kept.
-	first := time.Date(cutoff.Year(), cutoff.Month(), 1, 0, 0, 0, 0, time.UTC)
-	var old uint64
-	if err := c.conn.QueryRow(ctx, "SELECT count() FROM exposures WHERE exposed_at < ?", first).Scan(&old); err != nil {
-		return dropped, fmt.Errorf("count expired exposures: %w", err)
-	}
-	if old > 0 {
-		stmt := "ALTER TABLE exposures DELETE WHERE exposed_at < ?"
-		if c.opts.Cluster != "" {
-			stmt = fmt.Sprintf("ALTER TABLE %s.%s%s DELETE WHERE exposed_at < ?", quoteIdent(c.opts.Database), quoteIdent("exposures"+localSuffix), onCluster(c.opts))
-		}
-		if err := c.conn.Exec(ctx, stmt, first); err != nil {
-			return dropped, fmt.Errorf("delete expired exposures: %w", err)
-		}
-		c.opts.Logger.Info("clickhouse retention: exposures deleted", "database", c.opts.Database, "rows", old)
 	}
 	return dropped, nil
 }

@@ -49,7 +49,8 @@ func TestClusterStatements(t *testing.T) {
 	// The sharding key of each table: the first ORDER BY column.
 	keys := map[string]string{"events": "person_key", "colour_changes": "person_key", "colours_current": "person_key",
 		"exposures": "exposed_key", "area_designations": "code", "policy_versions": "name",
-		"colour_transitions_daily": "day", "exposures_daily": "day", "place_exposures": "place", "return_journeys": "person_key"}
+		"colour_transitions_daily": "day", "exposures_daily": "day", "place_exposures": "place",
+		"return_journeys": "person_key", "override_audit": "officer_key", "override_alerts": "raised_at"}
 	tables, views := 0, 0
 	for _, m := range ms {
 		for _, s := range m.Statements {
@@ -96,6 +97,9 @@ func TestClusterStatements(t *testing.T) {
 			want := "CREATE TABLE IF NOT EXISTS `hc`.`" + name + "_local` ON CLUSTER `prod`"
 			if local[:len(want)] != want {
 				t.Errorf("%s: local table starts %.80q", name, local)
+			}
+			if (name == "override_audit" || name == "override_alerts") && engine != "MergeTree" {
+				t.Errorf("%s: engine %s, want MergeTree (the audit is append-only)", name, engine)
 			}
 			for _, w := range []string{"ENGINE = Replicated" + engine + "('/clickhouse/tables/prod/{shard}/hc/" + name + "', '{replica}'", "ORDER BY"} {
 				if !contains(local, w) {

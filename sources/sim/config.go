@@ -73,6 +73,11 @@ type Config struct {
 	// emits in memory (about 40 bytes each): meant for populations of tens of
 	// thousands over a few days. Default nil: nothing is kept.
 	Contacts io.Writer
+	// OverrideBurst, when set, adds a burst of that many overrides to red by
+	// one officer ("officer-900", approver "officer-901") in one district,
+	// spread over an hour from 10:00 on day min(2, Days-1): the pattern the
+	// override guard's bulk alerts are for (docs/overrides.md). Default 0.
+	OverrideBurst int
 }
 
 func (c *Config) setDefaults() {
@@ -127,6 +132,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("cases %d: want 0..people (%d)", c.Cases, c.People)
 	case c.Transmission < 0 || c.Transmission > 1:
 		return fmt.Errorf("transmission %g: want 0..1", c.Transmission)
+	case c.OverrideBurst < 0 || c.OverrideBurst > 100000:
+		return fmt.Errorf("override burst %d: want 0..100000", c.OverrideBurst)
 	case c.Flights < 0 || c.Flights > 1000:
 		return fmt.Errorf("flights %d: want 0..1000", c.Flights)
 	case float64(c.People)*max(c.CheckinsPerDay, 1)*float64(c.Days) > 4e9:

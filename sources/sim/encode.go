@@ -152,10 +152,21 @@ func (o *output) write(r *rec) error {
 		b = o.appendOptTime(b, `","until":"`, r.end)
 		b = append(b, `,"reason":"`...)
 		b = append(b, overrideReasons[r.ref]...)
+		if code := overrideCodes[r.ref]; code != "" {
+			b = append(b, `","reason_code":"`...)
+			b = append(b, code...)
+		}
 		h := s.id.hash(uint64(r.seq), 11)
 		officer, approver := 1+h%200, 1+h>>16%199 // two of 200 officers
 		if approver >= officer {
 			approver++
+		}
+		b = append(b, `","office_region":"`...)
+		if r.flags&flagBurst != 0 {
+			officer, approver = 900, 901
+			b = append(b, districts[0].code...)
+		} else {
+			b = append(b, districts[s.people[r.person].home].code...)
 		}
 		b = append(b, `","officer":"officer-`...)
 		b = appendUint(b, officer, 3)

@@ -29,6 +29,7 @@ const (
 	flagLocation uint8 = 1 // a travel record with a location
 	flagJourney  uint8 = 2 // a declaration of the return journey of returnee ref
 	flagAmended  uint8 = 4 // with flagJourney: the amendment
+	flagBurst    uint8 = 8 // an override of the burst (Config.OverrideBurst)
 	docShift           = 4 // flags >> docShift is the person's document kind
 )
 
@@ -80,7 +81,7 @@ func (s *sim) process(it item) {
 	case itemTravel:
 		s.travel(it.person, it.t)
 	case itemOverride:
-		s.override(it.t)
+		s.override(it.t, it.sub == overrideBurst)
 	case itemFlight:
 		s.land(it.aux, it.t)
 	case itemJourney:
@@ -283,8 +284,9 @@ func (s *sim) travel(p, t int32) {
 }
 
 // override corrects a random person's colour: mostly to green after an
-// appeal, sometimes to red or yellow on a command centre's order.
-func (s *sim) override(t int32) {
+// appeal, sometimes to red or yellow on a command centre's order. A burst
+// override (Config.OverrideBurst) sends someone to red.
+func (s *sim) override(t int32, burst bool) {
 	p := int32(-1)
 	for range 16 {
 		if q := int32(s.rng.IntN(len(s.people))); s.present(q, t) {
@@ -297,6 +299,8 @@ func (s *sim) override(t int32) {
 	}
 	r := rec{kind: uint8(sources.StreamOverrides), at: t, occ: t, person: p}
 	switch x := s.rng.IntN(20); {
+	case burst:
+		r.sub, r.ref, r.end, r.flags = 2, 3, t+14*day, flagBurst
 	case x < 17:
 		r.sub, r.ref, r.end = 0, int32(x%3), t+7*day
 	case x < 19:
@@ -332,6 +336,9 @@ func (s *sim) land(fi, t int32) {
 		s.later(item{t: in + hour + int32(s.rng.IntN(int(2*hour))), kind: itemPCR, sub: pcrArrival, person: q, aux: city})
 	}
 }
+
+// overrideBurst is item.sub of a burst override.
+const overrideBurst = 1
 
 // nStreams sizes arrays indexed by sources.Stream.
 const nStreams = int(sources.StreamOverrides) + 1

@@ -135,6 +135,10 @@ var overrideReasons = [...]string{
 	"Home observation ordered by the community health office.",
 }
 
+// overrideCodes are the reason codes of overrideReasons (the shipped
+// policies' codes; "" for an appeal, which needs none).
+var overrideCodes = [len(overrideReasons)]string{"", "", "", "medical-isolation", "medical-observation"}
+
 // checkinWeight is the relative rate of venue entries by local hour of day.
 var checkinWeight = [24]float64{0.1, 0.05, 0.03, 0.03, 0.05, 0.2, 0.6, 1.4, 2.0, 1.6, 1.5, 2.2,
 	2.6, 1.8, 1.4, 1.4, 1.6, 2.0, 2.6, 2.4, 1.8, 1.2, 0.6, 0.25}

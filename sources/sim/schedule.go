@@ -108,6 +108,11 @@ func (s *sim) buildDay(d int) {
 	for range max(1, n/50000) {
 		add(item{t: s.at(w0, 9*hour+int32(s.rng.IntN(int(8*hour)))), kind: itemOverride, person: -1})
 	}
+	if b := s.cfg.OverrideBurst; b > 0 && d == min(2, s.cfg.Days-1) {
+		for i := range b {
+			add(item{t: s.at(w0, 10*hour+int32(i)*hour/int32(b)), kind: itemOverride, person: -1, sub: overrideBurst})
+		}
+	}
 	if d%3 == 2 {
 		dist := s.campaignDistrict(d)
 		for i := range s.people {
