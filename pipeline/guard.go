@@ -12,7 +12,6 @@ import (
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/scoring/guard"
-	"healthcode/sinks"
 	"healthcode/sources"
 )
 
@@ -186,7 +185,7 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 	}
 	bad := 0
 	err = gp.s.kc.Replay(ctx, o.Topics.OverrideAudit, 0, ends[0], func(m *kafka.Message) error {
-		var rec sinks.OverrideAuditRecord
+		var rec wire.OverrideAuditRecord
 		if err := json.Unmarshal(m.Value, &rec); err != nil || rec.Audit == nil {
 			if err != nil {
 				bad++ // dead-lettered by the sink that reads it
@@ -260,16 +259,16 @@ func (gp *guardPart) flush(ctx context.Context) error {
 	audit := make([]kafka.Message, 0, len(out.Entries)+len(out.Alerts))
 	m := o.OverrideMetrics
 	for i := range out.Alerts {
-		a := sinks.NewOverrideAlert(o.Policy, &out.Alerts[i])
-		b, err := json.Marshal(sinks.OverrideAuditRecord{Alert: &a})
+		a := wire.NewOverrideAlert(o.Policy, &out.Alerts[i])
+		b, err := json.Marshal(wire.OverrideAuditRecord{Alert: &a})
 		if err != nil {
 			return fmt.Errorf("encode override alert: %w", err)
 		}
 		audit = append(audit, kafka.Message{Key: []byte(a.Officer), Value: b})
 	}
 	for i := range out.Entries {
-		a := sinks.NewOverrideAudit(o.Policy, &out.Entries[i])
-		b, err := json.Marshal(sinks.OverrideAuditRecord{Audit: &a})
+		a := wire.NewOverrideAudit(o.Policy, &out.Entries[i])
+		b, err := json.Marshal(wire.OverrideAuditRecord{Audit: &a})
 		if err != nil {
 			return fmt.Errorf("encode override audit: %w", err)
 		}

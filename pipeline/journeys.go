@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
 	"healthcode/pipeline/wire"
 
 	"healthcode/pipeline/kafka"

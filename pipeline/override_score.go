@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"healthcode/pipeline/wire"
+
 	"healthcode/pipeline/kafka"
 	"healthcode/scoring"
-	"healthcode/sinks"
 )
 
 // overrideBefore is what the scoring stage knew of a person before applying
@@ -41,8 +42,8 @@ func (pt *part) auditOverride(ev *scoring.Event, b overrideBefore) {
 		after = int(l)
 	}
 	superseded := pt.eng.OverrideID(ev.Person) != ev.ID
-	a := sinks.NewAppliedAudit(pt.eng.Policy(), ev, b.level, after, superseded, pt.now())
-	v, err := json.Marshal(sinks.OverrideAuditRecord{Audit: &a})
+	a := wire.NewAppliedAudit(pt.eng.Policy(), ev, b.level, after, superseded, pt.now())
+	v, err := json.Marshal(wire.OverrideAuditRecord{Audit: &a})
 	if err != nil {
 		// Only strings and numbers: it always encodes.
 		panic(fmt.Sprintf("encode applied override audit: %v", err))

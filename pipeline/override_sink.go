@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"healthcode/pipeline/wire"
+
 	"healthcode/pipeline/kafka"
-	"healthcode/sinks"
 )
 
 // overrides inserts hc.override-audit into override_audit and
@@ -14,12 +15,12 @@ import (
 // written once is not written again when the other is retried.
 func (s *sink) overrides(ctx context.Context) error {
 	return s.consume(ctx, s.o.group(StageSink+"-overrides"), s.o.Topics.OverrideAudit, func(msgs []kafka.Message) ([]kafka.Message, func(context.Context) ([]kafka.Message, error)) {
-		var audit []sinks.OverrideAudit
-		var alerts []sinks.OverrideAlert
+		var audit []wire.OverrideAudit
+		var alerts []wire.OverrideAlert
 		var srcAudit, srcAlert []int
 		var dead []kafka.Message
 		for i := range msgs {
-			var rec sinks.OverrideAuditRecord
+			var rec wire.OverrideAuditRecord
 			err := json.Unmarshal(msgs[i].Value, &rec)
 			switch {
 			case err != nil:

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"healthcode/pipeline/wire"
 	"io"
 	"strings"
 	"time"
+
+	"healthcode/pipeline/wire"
 
 	"healthcode/scoring"
 	"healthcode/sinks"
@@ -155,7 +156,7 @@ func describeEvent(e *clickhouse.EventRow) string {
 // printOverrideAudit prints what happened to the person's official
 // overrides: every decision, with the officer's and approvers' pseudonyms
 // (an auditor holding the key finds them with healthcode key --id-type officer).
-func printOverrideAudit(w io.Writer, audit []sinks.OverrideAudit) {
+func printOverrideAudit(w io.Writer, audit []wire.OverrideAudit) {
 	if len(audit) == 0 {
 		return
 	}

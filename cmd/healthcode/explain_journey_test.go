@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"healthcode/pipeline/wire"
 	"strings"
 	"testing"
+
+	"healthcode/pipeline/wire"
 
 	"healthcode/policies"
 	"healthcode/scoring"

@@ -2,10 +2,11 @@ package clickhouse_test
 
 import (
 	"encoding/json"
-	"healthcode/pipeline/wire"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"healthcode/pipeline/wire"
 
 	"healthcode/policies"
 	"healthcode/scoring"

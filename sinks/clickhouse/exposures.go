@@ -3,8 +3,9 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"healthcode/pipeline/wire"
 	"time"
+
+	"healthcode/pipeline/wire"
 )
 
 const exposureColumns = "exposure_id, exposed_key, source_key, kind, place, overlap_start, overlap_end, exposed_at, evidence, version, retracted"

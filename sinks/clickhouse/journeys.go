@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"healthcode/pipeline/wire"
 	"slices"
 	"time"
+
+	"healthcode/pipeline/wire"
 
 	"healthcode/scoring"
 )

@@ -3,8 +3,9 @@ package clickhouse_test
 import (
 	"context"
 	"errors"
-	"healthcode/pipeline/wire"
 	"testing"
+
+	"healthcode/pipeline/wire"
 
 	"healthcode/scoring"
 	"healthcode/sinks/clickhouse"

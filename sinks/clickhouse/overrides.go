@@ -7,8 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"healthcode/pipeline/wire"
+
 	"healthcode/scoring"
-	"healthcode/sinks"
 )
 
 const auditColumns = "officer_key, occurred_at, event_id, decision, source, person_key, approver_key, second_approver_key, colour, level, " +
@@ -21,7 +22,7 @@ func utc(unix int64) time.Time { return time.Unix(unix, 0).UTC() }
 // WriteOverrideAudit appends audit entries to override_audit (append-only:
 // nothing ever updates or deletes a row but retention). An entry the table
 // cannot hold is reported in a *RefusedError once the others are written.
-func (c *Client) WriteOverrideAudit(ctx context.Context, xs []sinks.OverrideAudit) error {
+func (c *Client) WriteOverrideAudit(ctx context.Context, xs []wire.OverrideAudit) error {
 	if len(xs) == 0 {
 		return nil
 	}
@@ -59,8 +60,8 @@ func (c *Client) WriteOverrideAudit(ctx context.Context, xs []sinks.OverrideAudi
 	return refusedOrNil(mergeRefused(refused, more))
 }
 
-func storableAudit(x *sinks.OverrideAudit) error {
-	if !slices.Contains(sinks.AuditDecisions, x.Decision) {
+func storableAudit(x *wire.OverrideAudit) error {
+	if !slices.Contains(wire.AuditDecisions, x.Decision) {
 		return fmt.Errorf("decision %q is not an audit decision", x.Decision)
 	}
 	if x.EventID == "" || x.OccurredAt <= 0 {
@@ -70,7 +71,7 @@ func storableAudit(x *sinks.OverrideAudit) error {
 }
 
 // WriteOverrideAlerts appends alerts to override_alerts.
-func (c *Client) WriteOverrideAlerts(ctx context.Context, xs []sinks.OverrideAlert) error {
+func (c *Client) WriteOverrideAlerts(ctx context.Context, xs []wire.OverrideAlert) error {
 	if len(xs) == 0 {
 		return nil
 	}
@@ -110,16 +111,16 @@ func (c *Client) WriteOverrideAlerts(ctx context.Context, xs []sinks.OverrideAle
 
 // OverrideAudit returns the audit entries of a person's overrides, in time
 // order (duplicate deliveries once).
-func (c *Client) OverrideAudit(ctx context.Context, key scoring.PersonKey) ([]sinks.OverrideAudit, error) {
+func (c *Client) OverrideAudit(ctx context.Context, key scoring.PersonKey) ([]wire.OverrideAudit, error) {
 	rows, err := c.conn.Query(ctx, `SELECT `+auditColumns+` FROM override_audit WHERE person_key = ?
 ORDER BY occurred_at, event_id, decided_at, decision LIMIT 1 BY event_id, decision`, key.String())
 	if err != nil {
 		return nil, fmt.Errorf("query override audit of %s: %w", key, err)
 	}
 	defer rows.Close()
-	var out []sinks.OverrideAudit
+	var out []wire.OverrideAudit
 	for rows.Next() {
-		var x sinks.OverrideAudit
+		var x wire.OverrideAudit
 		var occurred, until, decided time.Time
 		if err := rows.Scan(&x.Officer, &occurred, &x.EventID, &x.Decision, &x.Source, &x.Person, &x.Approver, &x.SecondApprover,
 			&x.Colour, &x.Level, &x.ColourBefore, &x.ColourAfter, &x.Reason, &x.ReasonCode, &x.Region, &until, &decided,

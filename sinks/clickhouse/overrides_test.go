@@ -8,15 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"healthcode/pipeline/wire"
+
 	"healthcode/scoring"
-	"healthcode/sinks"
 	"healthcode/sinks/clickhouse"
 	"healthcode/sinks/clickhouse/chtest"
 )
 
-func auditEntries(r *rand.Rand, at time.Time) []sinks.OverrideAudit {
+func auditEntries(r *rand.Rand, at time.Time) []wire.OverrideAudit {
 	ks := people(r, 4)
-	base := sinks.OverrideAudit{EventID: "o-1", Source: "desk", Person: ks[0].String(), Officer: ks[1].String(), Approver: ks[2].String(),
+	base := wire.OverrideAudit{EventID: "o-1", Source: "desk", Person: ks[0].String(), Officer: ks[1].String(), Approver: ks[2].String(),
 		Colour: "red", Level: 2, Reason: "isolation ordered", ReasonCode: "medical-isolation", Region: "410105",
 		OccurredAt: at.Unix(), Until: at.Add(14 * 24 * time.Hour).Unix(), DecidedAt: at.Add(time.Minute).Unix(), Policy: "domestic@1"}
 	held := base
@@ -29,7 +30,7 @@ func auditEntries(r *rand.Rand, at time.Time) []sinks.OverrideAudit {
 	applied.Decision, applied.ColourBefore, applied.ColourAfter = "applied", "green", "red"
 	refused := base
 	refused.EventID, refused.Decision, refused.Why, refused.ReasonCode = "o-2", "refused", "the policy lets an override set the colour red only with a reason code", ""
-	return []sinks.OverrideAudit{held, conf, acc, applied, refused}
+	return []wire.OverrideAudit{held, conf, acc, applied, refused}
 }
 
 func TestWriteOverrideAudit(t *testing.T) {
@@ -81,7 +82,7 @@ func TestWriteOverrideAudit(t *testing.T) {
 	bad := xs[0]
 	bad.EventID, bad.Decision = "o-3", "approved"
 	var re *clickhouse.RefusedError
-	if err := c.WriteOverrideAudit(ctx, []sinks.OverrideAudit{bad, xs[4]}); !errors.As(err, &re) || len(re.Rows) != 1 || re.Rows[0].Index != 0 {
+	if err := c.WriteOverrideAudit(ctx, []wire.OverrideAudit{bad, xs[4]}); !errors.As(err, &re) || len(re.Rows) != 1 || re.Rows[0].Index != 0 {
 		t.Fatalf("bad decision: %v", err)
 	}
 }
@@ -92,11 +93,11 @@ func TestWriteOverrideAlerts(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
 	off := people(r, 1)[0]
 	at := time.Date(2020, 3, 3, 2, 20, 0, 0, time.UTC)
-	a := sinks.OverrideAlert{AlertID: "alert-officer-red-desk-o-21", Rule: "officer-red", Scope: "officer", Officer: off.String(),
+	a := wire.OverrideAlert{AlertID: "alert-officer-red-desk-o-21", Rule: "officer-red", Scope: "officer", Officer: off.String(),
 		Colour: "red", Window: 3600, Threshold: 20, Count: 21, RaisedAt: at.Unix(), EventID: "o-21", Policy: "domestic@1"}
 	region := a
 	region.AlertID, region.Rule, region.Scope, region.Officer, region.Region = "alert-region-red-desk-o-101", "region-red", "region", "", "410105"
-	if err := c.WriteOverrideAlerts(ctx, []sinks.OverrideAlert{a, region, a}); err != nil {
+	if err := c.WriteOverrideAlerts(ctx, []wire.OverrideAlert{a, region, a}); err != nil {
 		t.Fatal(err)
 	}
 	counts, err := c.OverrideAlertCounts(ctx)
@@ -115,7 +116,7 @@ func TestWriteOverrideAlerts(t *testing.T) {
 	bad := a
 	bad.Scope = "desk"
 	var re *clickhouse.RefusedError
-	if err := c.WriteOverrideAlerts(ctx, []sinks.OverrideAlert{bad}); !errors.As(err, &re) || len(re.Rows) != 1 {
+	if err := c.WriteOverrideAlerts(ctx, []wire.OverrideAlert{bad}); !errors.As(err, &re) || len(re.Rows) != 1 {
 		t.Fatalf("bad scope: %v", err)
 	}
 }
@@ -127,7 +128,7 @@ func TestDropExpired_OverrideAudit(t *testing.T) {
 	ctx := ctxT(t)
 	r := rand.New(rand.NewPCG(35, 36))
 	now := time.Date(2021, 6, 15, 12, 0, 0, 0, time.UTC) // audit cutoff 2020-05-11T12:00Z
-	var xs []sinks.OverrideAudit
+	var xs []wire.OverrideAudit
 	for i, at := range []string{"2020-04-10T00:00:00Z", "2020-05-20T00:00:00Z", "2021-01-10T00:00:00Z"} {
 		x := auditEntries(r, time.Time{})[4]
 		x.EventID = "o-" + at

@@ -1,4 +1,4 @@
-package sinks
+package wire
 
 import (
 	"errors"
@@ -161,12 +161,4 @@ func auditTimes(ts ...int64) (a, b, c scoring.Time, err error) {
 		return 0, 0, 0, errors.New("override audit: no occurred_at")
 	}
 	return out[0], out[1], out[2], nil
-}
-
-// unix is t in Unix seconds, 0 for the zero time.
-func unix(t scoring.Time) int64 {
-	if t == 0 {
-		return 0
-	}
-	return t.Std().Unix()
 }
