@@ -37,10 +37,11 @@ bench: build clickhouse tools
 # SIGKILLs, a 60 s ClickHouse outage, broker restarts and a killed worker, on
 # its own clickhouse-server (installed if missing, never the one on 9000).
 # Writes bench/out/chaos.md; fails if anything differs or a recovery > 10 s.
-chaos: build
+chaos: build clickhouse
 	@command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server || test -x /usr/bin/clickhouse || { \
 		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client; }
+	HEALTHCODE_FAULT_TESTS=1 HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -run 'TestSmoke|TestScaleOut_ThreeProcesses' ./bench/chaos/ ./cmd/healthcode/
 	$(GO) run ./bench/chaos/cmd --bin $(BIN) --out bench/out $(CHAOSFLAGS)
 
 # The data directory gets a go.mod of its own, which keeps "go ./..." (vet,
