@@ -1,7 +1,6 @@
 package codes
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -11,37 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"healthcode/sinks/pagetest"
+
 	"healthcode/sinks/codes/token"
 )
-
-// needTool returns the path of a Debian tool a test needs: when it is
-// missing the test skips, but fails in CI (env CI set), where .ci/run
-// installs it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (.ci/run installs chromium zbar-tools python3-cbor2 python3-cryptography): %v", name, err)
-		}
-		t.Skipf("%s is missing: %v", name, err)
-	}
-	return p
-}
-
-// artifactDir is where tests keep files worth looking at afterwards:
-// $HEALTHCODE_TEST_ARTIFACTS, or bench/out/test-artifacts (gitignored).
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HEALTHCODE_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "bench", "out", "test-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func fetch(t *testing.T, url string) []byte {
 	t.Helper()
@@ -60,10 +32,10 @@ func fetch(t *testing.T, url string) []byte {
 // TestCodes_QRReadByZbar reads the served QR code back with Debian's zbarimg
 // and verifies the token it holds.
 func TestCodes_QRReadByZbar(t *testing.T) {
-	zbar := needTool(t, "zbarimg")
+	zbar := pagetest.NeedTool(t, "zbarimg")
 	f := startFixture(t)
 	png := fetch(t, f.url+"/v1/codes/"+f.red.String()+"/qr.png")
-	path := filepath.Join(artifactDir(t), "qr-red.png")
+	path := filepath.Join(pagetest.ArtifactDir(t), "qr-red.png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,35 +53,17 @@ func TestCodes_QRReadByZbar(t *testing.T) {
 	}
 }
 
-// chromium runs Debian's chromium headless with args and returns stdout.
-func chromium(t *testing.T, args ...string) []byte {
-	t.Helper()
-	bin := needTool(t, "chromium")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
-
 // TestCodes_CitizenPageInChromium renders the citizen's page of a red and of
 // a never-seen person in headless Chromium, keeps screenshots, and checks the
 // panel's colour and the reasons in both languages.
 func TestCodes_CitizenPageInChromium(t *testing.T) {
-	needTool(t, "chromium")
+	pagetest.NeedTool(t, "chromium")
 	f := startFixture(t)
-	dir := artifactDir(t)
+	dir := pagetest.ArtifactDir(t)
 	check := func(name, key, colour, css string, wantText ...string) {
 		t.Helper()
 		url := f.url + "/codes/" + key
-		dom := string(chromium(t, "--dump-dom", url))
+		dom := string(pagetest.Chromium(t, "--dump-dom", url))
 		if !strings.Contains(dom, `class="panel colour-`+colour+`"`) || !strings.Contains(dom, `data-colour="`+colour+`"`) ||
 			!strings.Contains(dom, "background: "+css) {
 			t.Errorf("%s: the page's panel is not %s (%s):\n%s", name, colour, css, dom)
@@ -120,7 +74,7 @@ func TestCodes_CitizenPageInChromium(t *testing.T) {
 			}
 		}
 		shot := filepath.Join(dir, "citizen-page-"+name+".png")
-		chromium(t, "--screenshot="+shot, "--window-size=480,1100", "--hide-scrollbars", url)
+		pagetest.Chromium(t, "--screenshot="+shot, "--window-size=480,1100", "--hide-scrollbars", url)
 		st, err := os.Stat(shot)
 		if err != nil || st.Size() < 1000 {
 			t.Errorf("%s: no screenshot at %s: %v", name, shot, err)

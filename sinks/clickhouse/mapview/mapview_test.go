@@ -6,13 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"healthcode/sinks/pagetest"
 
 	"healthcode/bench"
 	"healthcode/scoring"
@@ -22,51 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
-
-// needTool returns the path of a Debian tool: missing, the test skips, but
-// fails in CI (env CI set), where .ci/run installs it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (.ci/run installs chromium): %v", name, err)
-		}
-		t.Skipf("%s is missing: %v", name, err)
-	}
-	return p
-}
-
-// chromium runs Debian's chromium headless with args and returns stdout.
-func chromium(t *testing.T, args ...string) []byte {
-	t.Helper()
-	bin := needTool(t, "chromium")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
-
-// artifactDir is $HEALTHCODE_TEST_ARTIFACTS or bench/out/test-artifacts.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HEALTHCODE_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "bench", "out", "test-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 var awayRE = regexp.MustCompile(`<tr class="away" data-cell="([0-9a-f]+)" data-value="(\d+)"`)
 
@@ -79,7 +35,7 @@ var polygonRE = regexp.MustCompile(`<polygon class="cell hit" data-cell="([0-9a-
 // day, with the count the exposures table gives when each exposure is placed
 // in Go (scoring.H3Parent) at the cell of the exposed person's stay.
 func TestMap_InChromium(t *testing.T) {
-	needTool(t, "chromium")
+	pagetest.NeedTool(t, "chromium")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ch := chtest.Start(t)
@@ -115,9 +71,9 @@ func TestMap_InChromium(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatalf("no exposures with a located stay on %s", day.Format("2006-01-02"))
 	}
-	dir := artifactDir(t)
+	dir := pagetest.ArtifactDir(t)
 	url := srv.URL + "/map?by=exposures&day=" + day.Format("2006-01-02")
-	dom := string(chromium(t, "--dump-dom", url))
+	dom := string(pagetest.Chromium(t, "--dump-dom", url))
 	got := map[string]uint64{}
 	for _, m := range polygonRE.FindAllStringSubmatch(dom, -1) {
 		n, _ := strconv.ParseUint(m[2], 10, 64)
@@ -149,7 +105,7 @@ func TestMap_InChromium(t *testing.T) {
 	}
 	shot := func(name, url string) {
 		path := filepath.Join(dir, name)
-		chromium(t, "--screenshot="+path, "--window-size=1300,800", "--hide-scrollbars", url)
+		pagetest.Chromium(t, "--screenshot="+path, "--window-size=1300,800", "--hide-scrollbars", url)
 		if st, err := os.Stat(path); err != nil || st.Size() < 5000 {
 			t.Errorf("no screenshot at %s: %v", path, err)
 		}
@@ -159,7 +115,7 @@ func TestMap_InChromium(t *testing.T) {
 
 	// Red persons per cell at the end of the last day.
 	redURL := srv.URL + "/map?by=colour&colour=red"
-	dom = string(chromium(t, "--dump-dom", redURL))
+	dom = string(pagetest.Chromium(t, "--dump-dom", redURL))
 	if n := len(polygonRE.FindAllString(dom, -1)); n == 0 {
 		t.Error("no cell drawn with red persons")
 	}
