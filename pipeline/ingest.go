@@ -232,8 +232,10 @@ func (in *ingest) write(ctx context.Context, out *ingestOut) error {
 	// Every partition gets the batch's designations in order through
 	// hc.person-events itself; hc.area-risk, the reference copy a restarted
 	// partition loads first, is written before the events all the same.
-	if err := writeInOrder(ctx, output{in.areas, out.areas}, output{in.events, out.events}, output{in.overs, out.overs},
-		output{in.dead, out.dead}); err != nil {
+	if err := writeInOrder(ctx, output{in.areas, out.areas}); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if err := writeAll(ctx, output{in.events, out.events}, output{in.overs, out.overs}, output{in.dead, out.dead}); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	return nil

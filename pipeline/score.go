@@ -332,10 +332,14 @@ func (pt *part) flush(ctx context.Context, next int64) error {
 		markerMsg = []kafka.Message{{Partition: pt.p, Key: wire.MarkerKey(), Value: marker}}
 	}
 	// Updates before state: if the process dies in between, the restored state
-	// re-derives and re-sends the same versions, which consumers absorb.
-	if err := writeInOrder(ctx, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
-		output{pt.s.audit, pt.audit},
-		output{pt.s.dead, pt.dead}, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
+	// re-derives and re-sends the same versions, which consumers absorb. The
+	// outputs the state depends on are written at once (one round trip),
+	// then the state records, then the marker.
+	if err := writeAll(ctx, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},
+		output{pt.s.audit, pt.audit}, output{pt.s.dead, pt.dead}); err != nil {
+		return fmt.Errorf("partition %d: %w", pt.p, err)
+	}
+	if err := writeInOrder(ctx, output{pt.s.state, pt.stateB}, output{pt.s.state, markerMsg}); err != nil {
 		return fmt.Errorf("partition %d: %w", pt.p, err)
 	}
 	o.Metrics.produced(StageScore, output{pt.s.updates, pt.out}, output{pt.s.journeys, journeyMsgs}, output{pt.s.presence, placeMsgs},

@@ -228,7 +228,7 @@ func (tp *tracePart) flush(ctx context.Context) error {
 	for p, evs := range perPart {
 		evMsgs = appendEventMessages(evMsgs, p, evs, o.eventBudget())
 	}
-	if err := writeInOrder(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
+	if err := writeAll(ctx, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead}); err != nil {
 		return fmt.Errorf("partition %d: %w", tp.p, err)
 	}
 	o.Metrics.produced(StageTrace, output{tp.t.exposures, recs}, output{tp.t.events, evMsgs}, output{tp.t.dead, tp.dead})
