@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,7 +133,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 				n, o.E2EPeople, o.E2EDays, p.Options().Partitions, chOpts.Database, run.took.Seconds())},
 		Figure{Key: "e2e_ratio", Value: ratio, Unit: "× ceiling", Baseline: "the ceiling itself", BaselineValue: 1,
 			Goal: ">= 0.5", Note: "e2e_events_per_sec / ceiling_events_per_sec, both measured in this run"},
-		Figure{Key: "rss_bytes_per_million_people", Value: perMillion, Unit: "bytes",
+		Figure{Key: "rss_bytes_per_million_people_embedded", Value: perMillion, Unit: "bytes",
 			Baseline: "process RSS before the pipeline started (broker holding the produced topics)", BaselineValue: float64(run.baseRSS),
 			Note: fmt.Sprintf("(peak VmRSS during the run − VmRSS before it, after a GC) / %.3g million people: %s − %s; "+
 				"includes the embedded broker's growth (the internal topics the pipeline writes)",
@@ -325,24 +324,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // vmRSS returns the process's resident set size, from /proc/self/status.
-func vmRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("read rss: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("read rss: %q: %w", line, err)
-		}
-		return kb << 10, nil
-	}
-	return 0, errors.New("read rss: no VmRSS line in /proc/self/status")
-}
+func vmRSS() (int64, error) { return procStatusBytes(os.Getpid(), "VmRSS") }
 
 // rssSampler records the highest VmRSS seen, sampling every period until
 // stopped.

@@ -34,7 +34,7 @@ func TestEndToEndAndLatency_Smoke(t *testing.T) {
 		t.Fatalf("Latency: %v", err)
 	}
 	for _, k := range []string{
-		"ceiling_events_per_sec", "e2e_events_per_sec", "e2e_ratio", "rss_bytes_per_million_people",
+		"ceiling_events_per_sec", "e2e_events_per_sec", "e2e_ratio", "rss_bytes_per_million_people_embedded",
 		"e2e_upstream_messages", "e2e_colour_updates", "e2e_seconds",
 		"e2e_cpu_share_ingest", "e2e_cpu_share_score", "e2e_cpu_share_trace", "e2e_cpu_share_sink",
 		"latency_p50_ms", "latency_p99_ms", "latency_max_ms", "latency_offered_events_per_sec",

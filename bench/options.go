@@ -27,7 +27,7 @@ type Options struct {
 	// Logger receives progress. Default slog.Default().
 	Logger *slog.Logger
 	// Sections names the sections to run, of core, trace, sink, e2e, latency
-	// batch-sql, codes, takeover and peer (batch-sql needs e2e). Default: all, in that order.
+	// batch-sql, codes, takeover, peer and scale (batch-sql needs e2e). Default: all, in that order.
 	Sections []string
 
 	// People is the number of persons the scoring core holds (Core).
@@ -80,6 +80,10 @@ type Options struct {
 	// RestorePersons is the number of persons in the changelog partition the
 	// restore run restores (Takeover). Default 1,000,000; Quick 20,000.
 	RestorePersons int
+	// ScalePeople is the simulated province of the scale run (Scale): one
+	// day of it through broker, simulator and pipeline processes.
+	// Default 10,000,000; Quick 20,000.
+	ScalePeople int
 }
 
 // Defaults of the full run.
@@ -174,6 +178,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RestorePersons <= 0 {
 		o.RestorePersons = pick(1_000_000, 20_000)
+	}
+	if o.ScalePeople <= 0 {
+		o.ScalePeople = pick(10_000_000, 20_000)
 	}
 }
 

@@ -35,6 +35,7 @@ var sections = []section{
 	{"codes", Codes},
 	{"takeover", Takeover},
 	{"peer", Peer},
+	{"scale", Scale},
 }
 
 // SectionNames lists the sections, in the order Run runs them.

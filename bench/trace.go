@@ -79,7 +79,7 @@ func Trace(ctx context.Context, o *Options, r *Report) error {
 	heap := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / held
 	r.Add(
 		Figure{Key: "trace_case_ms", Value: mean(traceMS), Unit: "ms",
-			Baseline: "brute force: two scans over every presence for the case", BaselineValue: mean(bruteMS), Goal: "<= 100",
+			Baseline: "brute force: two scans over every presence for the case", BaselineValue: mean(bruteMS), Goal: "<= 10",
 			Note: fmt.Sprintf("Tracer.AddMark of a case marked over 14 days (about 72 presences at the busiest venues, cells and two flights), "+
 				"on a partition holding %d presences of 16 days; mean of %d cases (slowest %.1f ms), %.0f exposures each. "+
 				"The baseline scans a compact array of every presence (person, place, stay, row) twice: for the case's own presences, "+
@@ -88,7 +88,7 @@ func Trace(ctx context.Context, o *Options, r *Report) error {
 				tr.Len(), traceCases, slices.Max(traceMS), float64(got)/traceCases, want, got, build.Round(time.Millisecond),
 				float64(build.Nanoseconds())/float64(fed))},
 		Figure{Key: "trace_bytes_per_presence", Value: float64(tr.Bytes()) / held, Unit: "bytes",
-			Baseline: "naive record: unsafe.Sizeof(tracing.Presence) + its event id's bytes", BaselineValue: naive, Goal: "<= 24",
+			Baseline: "naive record: unsafe.Sizeof(tracing.Presence) + its event id's bytes", BaselineValue: naive, Goal: "<= 16",
 			Note: fmt.Sprintf("Tracer.Bytes() / Tracer.Len() at %d presences; live heap after a GC says %.1f bytes/presence "+
 				"(with the baseline's place table, not its array)", tr.Len(), heap)},
 	)

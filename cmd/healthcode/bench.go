@@ -22,6 +22,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	e2eDays := fs.Int("e2e-days", 0, fmt.Sprintf("simulated days end to end (default %d)", bench.DefaultE2EDays))
 	rate := fs.Int("latency-rate", 0, fmt.Sprintf("offered events/s of the latency run (default %d; quick %d)", bench.DefaultLatencyRate, bench.QuickLatencyRate))
 	latencyFor := fs.Duration("latency-duration", 0, fmt.Sprintf("length of the latency run (default %s; quick %s)", bench.DefaultLatencyDuration, bench.QuickLatencyDuration))
+	scalePeople := fs.Int("scale-people", 0, "simulated people of the scale run: one day through broker, simulator and pipeline processes (default 10000000; quick 20000)")
 	chf := addClickHouseFlags(fs, false)
 	db := fs.String("clickhouse-db", bench.DefaultBenchDatabase, "prefix of the ClickHouse databases the benchmark creates and drops")
 	only := fs.String("sections", "", "comma-separated sections to run (default all: "+strings.Join(bench.SectionNames(), ",")+")")
@@ -46,6 +47,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		ClickHouse: ch,
 		People:     *people, CoreEvents: *coreEvents, Presences: *presences, SinkRows: *sinkRows,
 		E2EPeople: *e2ePeople, E2EDays: *e2eDays, LatencyRate: *rate, LatencyDuration: *latencyFor,
+		ScalePeople: *scalePeople,
 	})
 	if rep != nil {
 		fmt.Fprint(stdout, rep.Markdown())
