@@ -125,6 +125,15 @@ func Scale(ctx context.Context, o *Options, r *Report) error {
 	}
 	took := time.Since(start)
 	heap, _ := scrapeGauge(ctx, metricsAddr, "go_memstats_heap_inuse_bytes")
+	heapPath := filepath.Join(o.Out, "scale.heap.pprof")
+	if err := fetchHeapProfile(ctx, metricsAddr, heapPath); err != nil {
+		r.Note("scale: heap profile of the pipeline process: %v", err)
+	} else if top, total, err := heapTop(heapPath, 25); err != nil {
+		r.Note("scale: heap profile of the pipeline process: %v", err)
+	} else {
+		r.Note("scale: live heap of the pipeline process once drained (%s after a GC, %s; `go tool pprof -top -inuse_space %s`), top 25 functions by flat in-use bytes:\n\n```\n%s```\n",
+			mib(total), heapPath, heapPath, top)
+	}
 	peak, err := procStatusBytes(run.pid(), "VmHWM")
 	if err != nil {
 		return fmt.Errorf("scale: %w", err)
