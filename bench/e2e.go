@@ -148,7 +148,7 @@ func EndToEnd(ctx context.Context, o *Options, r *Report) error {
 		Figure{Key: "e2e_seconds", Value: run.took.Seconds(), Unit: "s", Baseline: "ceiling run", BaselineValue: ceil.took.Seconds()},
 	)
 	if run.profile != "" {
-		reportProfile(r, run.profile, log)
+		reportProfile(r, "e2e", run.profile, log)
 	}
 	return nil
 }
@@ -470,26 +470,27 @@ func unlabelledGroup(smp *profile.Sample) string {
 	return "other"
 }
 
-// reportProfile adds the CPU per stage and the top of the profile to r.
-func reportProfile(r *Report, path string, log *slog.Logger) {
+// reportProfile adds the CPU per stage (figures <section>_cpu_share_<stage>)
+// and the top of the profile to r.
+func reportProfile(r *Report, section, path string, log *slog.Logger) {
 	sc, err := readStageCPU(path)
 	if err != nil {
 		log.Warn("cpu profile", slog.Any("err", err))
-		r.Note("e2e CPU profile %s: %v", path, err)
+		r.Note("%s CPU profile %s: %v", section, path, err)
 		return
 	}
 	if sc.total <= 0 {
-		r.Note("e2e CPU profile %s holds no samples", path)
+		r.Note("%s CPU profile %s holds no samples", section, path)
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "e2e CPU by stage (%s of samples; a sample counts for the stage whose pprof label %q it carries): ",
-		sc.total.Round(10*time.Millisecond), pipeline.ProfileLabel)
+	fmt.Fprintf(&b, "%s CPU by stage (%s of samples; a sample counts for the stage whose pprof label %q it carries): ",
+		section, sc.total.Round(10*time.Millisecond), pipeline.ProfileLabel)
 	share := func(d time.Duration) float64 { return 100 * d.Seconds() / sc.total.Seconds() }
 	for i, stage := range pipeline.AllStages {
 		d := sc.stages[stage]
-		r.Add(Figure{Key: "e2e_cpu_share_" + stage, Value: share(d), Unit: "% of CPU samples",
-			Note: "share of the end-to-end run's CPU profile samples labelled " + pipeline.ProfileLabel + "=" + stage})
+		r.Add(Figure{Key: section + "_cpu_share_" + stage, Value: share(d), Unit: "% of CPU samples",
+			Note: "share of the " + section + " run's CPU profile samples labelled " + pipeline.ProfileLabel + "=" + stage})
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -511,5 +512,5 @@ func reportProfile(r *Report, path string, log *slog.Logger) {
 		fmt.Fprintf(&top, "%10s %5.1f%% %10s %5.1f%%  %s\n", fc.flat.Round(time.Millisecond), share(fc.flat),
 			fc.cum.Round(time.Millisecond), share(fc.cum), fc.name)
 	}
-	r.Note("e2e CPU profile (%s), top 25 functions by flat CPU:\n\n```\n%s```\n", path, top.String())
+	r.Note("%s CPU profile (%s), top 25 functions by flat CPU:\n\n```\n%s```\n", section, path, top.String())
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -128,6 +129,11 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 		return p.WaitDrained(dctx, 100*time.Millisecond, nil)
 	}
 	log.Info("pipeline: produce → colour update", slog.Int("rate", rate), slog.Duration("duration", dur))
+	profPath := filepath.Join(o.Out, "latency.cpu.pprof")
+	stopProfile, perr := startCPUProfile(profPath)
+	if perr != nil {
+		log.Warn("cpu profile unavailable", slog.Any("err", perr))
+	}
 	probeErr := make(chan error, 1)
 	go func() {
 		probeErr <- probe.run(runCtx, p.Kafka(), p.Options().Topics.Sources, p.Options().Topics.ColourUpdates, pipeIndex, settle)
@@ -137,6 +143,7 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 	case err = <-runErr:
 		err = fmt.Errorf("pipeline stopped: %w", err)
 	}
+	stopProfile()
 	stop()
 	if perr := <-runErr; err == nil && perr != nil && !errors.Is(perr, context.Canceled) {
 		err = fmt.Errorf("pipeline: %w", perr)
@@ -163,6 +170,9 @@ func Latency(ctx context.Context, o *Options, r *Report) error {
 			Baseline: "baseline run's achieved offered rate", BaselineValue: bs.offered, Goal: fmt.Sprintf("= %d", rate),
 			Note: "events offered / time from the first batch to the last; each batch is one synchronous produce"},
 	)
+	if perr == nil {
+		reportProfile(r, "latency", profPath, log)
+	}
 	if ps.arrived < measured || bs.arrived < measured {
 		r.Note("latency: %d of %d colour updates and %d of %d round-trip messages arrived within %s after the last was produced; "+
 			"percentiles are over those that arrived", ps.arrived, measured, bs.arrived, measured, latencyGrace)

@@ -70,7 +70,7 @@ func TestReadStageCPU(t *testing.T) {
 		t.Errorf("top %+v, want %s first with flat 40ms, cum 50ms", sc.top, score.Name)
 	}
 	r := &Report{}
-	reportProfile(r, path, slog.New(slog.DiscardHandler))
+	reportProfile(r, "e2e", path, slog.New(slog.DiscardHandler))
 	keys := map[string]float64{}
 	for _, fg := range r.Figures {
 		keys[fg.Key] = fg.Value

@@ -7,11 +7,35 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
 	"github.com/google/pprof/profile"
 )
+
+// startCPUProfile profiles this process's CPU into path until the returned
+// function is called (which may be called more than once). With an error,
+// nothing is profiled and the function does nothing.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return func() {}, fmt.Errorf("cpu profile: %w", err)
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}, nil
+}
 
 // fetchHeapProfile saves the live-heap profile of the process serving
 // /debug/pprof/ at addr (after a GC there) to path.
