@@ -98,3 +98,26 @@ func BenchmarkDecode_Flight(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecode_Stream decodes each stream's embedded example, compacted:
+// the whole path of one message, from JSON to validated output.
+func BenchmarkDecode_Stream(b *testing.B) {
+	for _, s := range Streams {
+		b.Run(s.String(), func(b *testing.B) {
+			var msg bytes.Buffer
+			if err := json.Compact(&msg, Examples()[s]); err != nil {
+				b.Fatal(err)
+			}
+			d := newTestDecoder(b, Config{})
+			var batch Batch
+			b.ReportAllocs()
+			b.SetBytes(int64(msg.Len()))
+			for b.Loop() {
+				batch.Reset()
+				if err := d.Decode(s, msg.Bytes(), &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
