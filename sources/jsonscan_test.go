@@ -1,0 +1,93 @@
+package sources
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Unmarshalling allocates nothing but the Go strings a message carries
+// (event_id; a journey's city; an override's reason, officer and approver):
+// the fixed-buffer text and label fields take their values in place, escaped
+// or not.
+func TestUnmarshal_AllocatesOnlyStrings(t *testing.T) {
+	strs := map[Stream]float64{StreamDeclarations: 2, StreamOverrides: 4}
+	d := newTestDecoder(t, Config{})
+	for _, s := range Streams {
+		ex := Examples()[s]
+		// Every string value starts with an escape: unquoted into the reader's buffer.
+		escaped := bytes.ReplaceAll(ex, []byte(`": "`), []byte(`": "\u00e9\ud83d\ude00\n`))
+		for name, v := range map[string][]byte{"plain": ex, "escaped": escaped} {
+			sc := d.pool.Get().(*scratch)
+			c := &sc.call
+			n := testing.AllocsPerRun(50, func() {
+				*c = call{d: d, sc: sc, s: s, passenger: -1}
+				if r := c.unmarshal(v); r != nil {
+					t.Fatalf("%s %s: %v", s, name, r)
+				}
+				sc.clearMessage(s)
+			})
+			*c = call{}
+			d.pool.Put(sc)
+			if want := max(strs[s], 1); n != want {
+				t.Errorf("%s, %s: %v allocations per message, want %v", s, name, n, want)
+			}
+		}
+	}
+}
+
+// The decoder's member names (jsonkeys.go) are the struct tags of the
+// message shapes, each a key of its own.
+func TestKeys_MatchStructTags(t *testing.T) {
+	names := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(ty reflect.Type) {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Slice:
+			walk(ty.Elem())
+		case reflect.Struct:
+			if ty == reflect.TypeFor[text]() || ty == reflect.TypeFor[label]() || ty == reflect.TypeFor[num]() || ty == reflect.TypeFor[jsonTime]() {
+				return
+			}
+			for i := range ty.NumField() {
+				f := ty.Field(i)
+				if tag, ok := f.Tag.Lookup("json"); ok {
+					names[strings.Split(tag, ",")[0]] = true
+				}
+				walk(f.Type)
+			}
+		}
+	}
+	for _, m := range []any{flightMsg{}, travelMsg{}, testMsg{}, checkinMsg{}, vaccinationMsg{}, declarationMsg{}, areaRiskMsg{}, overrideMsg{}} {
+		walk(reflect.TypeOf(m))
+	}
+	keys := map[key]string{}
+	for n := range names {
+		k := lookup([]byte(n))
+		if k == keyUnknown {
+			t.Errorf("member %q of a message struct is no key of the decoder", n)
+		}
+		if other, dup := keys[k]; dup {
+			t.Errorf("members %q and %q are the same key", n, other)
+		}
+		keys[k] = n
+	}
+	if len(keys) != int(keyConfirms) {
+		t.Errorf("the structs have %d member names, the decoder %d keys", len(keys), keyConfirms)
+	}
+}
+
+// Names match struct tags as encoding/json matches them.
+func TestLookup_Folds(t *testing.T) {
+	for name, want := range map[string]key{
+		"event_id": keyEventID, "EVENT_ID": keyEventID, "Event_Id": keyEventID,
+		"ſource": keySource, "\u212Aind": keyKind, "paſſengers": keyPassengers,
+		"event_id ": keyUnknown, "évent_id": keyUnknown, "": keyUnknown,
+		strings.Repeat("ſ", 20): keyUnknown, "destination_airports": keyUnknown,
+	} {
+		if got := lookup([]byte(name)); got != want {
+			t.Errorf("lookup(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
