@@ -77,6 +77,16 @@ const maxKeyName = 19
 
 // lookup returns the key a member name (unescaped) matches.
 func lookup(name []byte) key {
+	for _, c := range name {
+		if c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return lookupFolded(name)
+		}
+	}
+	return keyNamed(name) // in lower case already, as upstream writes names
+}
+
+// lookupFolded is lookup for a name that needs folding.
+func lookupFolded(name []byte) key {
 	var b [maxKeyName]byte
 	n := 0
 	for i := 0; i < len(name); {

@@ -1,6 +1,8 @@
 package sources
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -15,13 +17,24 @@ func (r *reader) scanString() (raw []byte, esc, ok bool) {
 	d := r.data
 	start := r.i + 1
 	j := start
-	for j < len(d) {
-		c := d[j]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			j++
-			continue
+	for {
+		// Skip ordinary bytes, eight at a time while there are eight.
+		for j+8 <= len(d) {
+			if m := specialBytes(binary.LittleEndian.Uint64(d[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
 		}
-		switch c {
+		for j < len(d) && d[j] >= 0x20 && d[j] != '"' && d[j] != '\\' {
+			j++
+		}
+		if j >= len(d) {
+			r.i = j
+			r.fail("")
+			return nil, false, false
+		}
+		switch d[j] {
 		case '"':
 			r.i = j + 1
 			return d[start:j], esc, true
@@ -33,15 +46,21 @@ func (r *reader) scanString() (raw []byte, esc, ok bool) {
 				r.failIn(ctx)
 				return nil, false, false
 			}
-			continue
+		default:
+			r.i = j
+			r.fail("in string literal")
+			return nil, false, false
 		}
-		r.i = j
-		r.fail("in string literal")
-		return nil, false, false
 	}
-	r.i = j
-	r.fail("")
-	return nil, false, false
+}
+
+// specialBytes has the high bit set of the first byte of x (little-endian)
+// that ends the ordinary run of a string: a control character, '"' or '\\'
+// (higher bits may be set too).
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // escapeEnd checks the escape after a backslash, d[j] on: it returns the

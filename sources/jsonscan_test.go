@@ -2,6 +2,8 @@ package sources
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,6 +90,39 @@ func TestLookup_Folds(t *testing.T) {
 	} {
 		if got := lookup([]byte(name)); got != want {
 			t.Errorf("lookup(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// specialBytes finds the first control character, quote or backslash of
+// eight bytes, whatever the others hold.
+func TestSpecialBytes(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	fill := []byte{'a', 0x7f, 0x80, 0xff, 0x20, '!', '#', '[', ']', 0xa0, 0xdc}
+	for v := range 256 {
+		for p := range 8 {
+			for _, f := range fill {
+				w := bytes.Repeat([]byte{f}, 8)
+				w[p] = byte(v)
+				for q := p + 1; q < 8; q++ { // a second special byte after the first changes nothing
+					w[q] = byte(q * 37)
+				}
+				first := 8
+				for i, c := range w {
+					if special(c) {
+						first = i
+						break
+					}
+				}
+				m := specialBytes(binary.LittleEndian.Uint64(w))
+				got := 8
+				if m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != first {
+					t.Fatalf("% x: first special byte %d, specialBytes says %d", w, first, got)
+				}
+			}
 		}
 	}
 }
