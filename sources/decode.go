@@ -104,7 +104,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 func (d *Decoder) Decode(s Stream, value []byte, out *Batch) error {
 	sc := d.pool.Get().(*scratch)
 	nEvents, nAreas, nOverrides := len(out.Events), len(out.Areas), len(out.Overrides)
-	c := &sc.call // in the scratch: a call escapes through check's function values
+	c := &sc.call // in the scratch, pooled with the buffers it uses
 	*c = call{d: d, sc: sc, s: s, notAfter: d.cfg.Now().Add(d.cfg.MaxAhead).Unix(), passenger: -1}
 	r := c.decode(value, out)
 	*c = call{}

@@ -2,12 +2,13 @@ package sources
 
 import "strconv"
 
-// The one home of JSON syntax: a single-pass reader that checks the syntax of
-// RFC 8259 as it goes, the way encoding/json's scanner does, to the same
-// error sentences and byte offsets, and hands each value to the decode
-// functions of jsonshapes.go (by way of jsonvalues.go). It does not reflect,
-// recurse into values it skips, or allocate: strings are returned as slices
-// of the input, or of buf when they hold escapes.
+// The one home of JSON syntax, with the tokens of jsonlex.go: a single-pass
+// reader that checks the syntax of RFC 8259 as it goes, the way
+// encoding/json's scanner does, to the same error sentences and byte
+// offsets, and hands each value to the decode functions of jsonshapes.go (by
+// way of jsonvalues.go). It does not reflect, recurse into values it skips,
+// or allocate: strings are returned as slices of the input, or of buf when
+// they hold escapes.
 
 // maxDepth is encoding/json's limit on the nesting of objects and arrays.
 const maxDepth = 10000
@@ -70,7 +71,7 @@ func (r *reader) release() {
 	r.data = nil
 	if r.escaped {
 		clear(r.buf[:cap(r.buf)])
-		r.escaped = false
+		r.buf, r.escaped = r.buf[:0], false
 	}
 	if cap(r.buf) > maxBuf {
 		r.buf = nil

@@ -126,3 +126,79 @@ func TestSpecialBytes(t *testing.T) {
 		}
 	}
 }
+
+// A call leaves nothing in its pooled scratch: no raw identifier outlives
+// it, and the next message starts from zero. (Before the reader, a manifest
+// whose last passengers array was shorter than an earlier one left the
+// earlier passengers past the slice's length, and the next manifest on the
+// scratch was decoded over them: a passenger without a seat took another
+// message's.)
+func TestDecode_ScratchKeepsNothing(t *testing.T) {
+	d := newTestDecoder(t, Config{})
+	sc := d.pool.New().(*scratch)
+	decode := func(s Stream, v string) *RejectError {
+		t.Helper()
+		c := &sc.call
+		*c = call{d: d, sc: sc, s: s, notAfter: d.cfg.Now().Add(d.cfg.MaxAhead).Unix(), passenger: -1}
+		var b Batch
+		r := c.decode([]byte(v), &b)
+		*c = call{}
+		clear(sc.num[:]) // as Decode does
+		if dirty := scratchResidue(sc); dirty != "" {
+			t.Fatalf("after a %s message, the scratch keeps %s", s, dirty)
+		}
+		return r
+	}
+	ex := strings.TrimSpace(string(Examples()[StreamFlights]))
+	decode(StreamFlights, ex[:len(ex)-1]+`,"passengers":[{}]}`)
+	if r := decode(StreamFlights, strings.Replace(ex, `"seat": "23D"`, `"x": 1`, 1)); r == nil || r.Field != "passengers[1].seat" {
+		t.Fatalf("a passenger without a seat: %v, want passengers[1].seat refused", r)
+	}
+	for _, s := range Streams {
+		v := string(Examples()[s])
+		decode(s, v)
+		decode(s, strings.ReplaceAll(v, `": "`, `": "\u0041`)) // strings unquoted into the reader's buffer
+	}
+	decl := strings.TrimSpace(string(Examples()[StreamDeclarations]))
+	decode(StreamDeclarations, decl[:len(decl)-1]+`,"journey":null,"symptoms":[]}`)
+}
+
+// scratchResidue names what of sc is not zero, outside the call state and
+// the capacity kept for reuse.
+func scratchResidue(sc *scratch) string {
+	for name, v := range map[string]any{
+		"flight": sc.flight, "travel": sc.travel, "test": sc.test, "checkin": sc.checkin,
+		"vaccination": sc.vaccination, "declaration": sc.declaration, "areaRisk": sc.areaRisk,
+		"override": sc.override, "journey": sc.journey, "used": sc.used, "num": sc.num,
+	} {
+		if !zeroToCapacity(reflect.ValueOf(v)) {
+			return name
+		}
+	}
+	if sc.json.data != nil || !zeroToCapacity(reflect.ValueOf(sc.json.buf)) {
+		return "the reader's input or buffer"
+	}
+	return ""
+}
+
+// zeroToCapacity reports whether v is zero but for slices' capacity, every
+// element of which is zero.
+func zeroToCapacity(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice:
+		for i := range v.Cap() {
+			if !zeroToCapacity(v.Slice(0, v.Cap()).Index(i)) {
+				return false
+			}
+		}
+		return v.Len() == 0
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if !zeroToCapacity(v.Field(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return v.IsZero()
+}
