@@ -98,3 +98,57 @@ func BenchmarkDecode_Flight(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecode_Stream decodes each stream's embedded example, compacted:
+// the whole path of one message, from JSON to validated output.
+func BenchmarkDecode_Stream(b *testing.B) {
+	for _, s := range Streams {
+		b.Run(s.String(), func(b *testing.B) {
+			var msg bytes.Buffer
+			if err := json.Compact(&msg, Examples()[s]); err != nil {
+				b.Fatal(err)
+			}
+			d := newTestDecoder(b, Config{})
+			var batch Batch
+			b.ReportAllocs()
+			b.SetBytes(int64(msg.Len()))
+			for b.Loop() {
+				batch.Reset()
+				if err := d.Decode(s, msg.Bytes(), &batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnmarshal measures the JSON decoding alone, each stream's example
+// into its message struct: the package's reader beside encoding/json (the
+// oracle of the tests, which the reader replaced), in the same run.
+func BenchmarkUnmarshal(b *testing.B) {
+	for _, s := range Streams {
+		var msg bytes.Buffer
+		if err := json.Compact(&msg, Examples()[s]); err != nil {
+			b.Fatal(err)
+		}
+		for _, way := range []struct {
+			name      string
+			unmarshal func(*call, []byte) *RejectError
+		}{{"reader", (*call).unmarshal}, {"encoding-json", (*call).oracleUnmarshal}} {
+			b.Run(s.String()+"/"+way.name, func(b *testing.B) {
+				d := newTestDecoder(b, Config{})
+				sc := d.pool.Get().(*scratch)
+				c := &sc.call
+				b.ReportAllocs()
+				b.SetBytes(int64(msg.Len()))
+				for b.Loop() {
+					*c = call{d: d, sc: sc, s: s, passenger: -1}
+					if r := way.unmarshal(c, msg.Bytes()); r != nil {
+						b.Fatal(r)
+					}
+					sc.clearMessage(s)
+				}
+			})
+		}
+	}
+}

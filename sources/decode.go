@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +69,9 @@ type scratch struct {
 	declaration declarationMsg
 	areaRisk    areaRiskMsg
 	override    overrideMsg
+	journey     journeyJSON // a declaration's journey, when it has one
+	used        scratchUse
+	json        reader
 }
 
 // NewDecoder returns a Decoder for cfg. It refuses an empty Key.
@@ -104,7 +104,7 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 func (d *Decoder) Decode(s Stream, value []byte, out *Batch) error {
 	sc := d.pool.Get().(*scratch)
 	nEvents, nAreas, nOverrides := len(out.Events), len(out.Areas), len(out.Overrides)
-	c := &sc.call // in the scratch: a call escapes through check's function values
+	c := &sc.call // in the scratch, pooled with the buffers it uses
 	*c = call{d: d, sc: sc, s: s, notAfter: d.cfg.Now().Add(d.cfg.MaxAhead).Unix(), passenger: -1}
 	r := c.decode(value, out)
 	*c = call{}
@@ -133,118 +133,46 @@ type call struct {
 // zeroes the struct again, so raw identifiers do not outlive the call in the
 // pooled scratch (slices keep their capacity).
 func (c *call) decode(value []byte, out *Batch) *RejectError {
+	if c.s < StreamFlights || c.s > StreamOverrides {
+		return c.reject(RejectStream, "", "the stream is unknown to this decoder")
+	}
+	r := c.unmarshal(value)
+	if r == nil {
+		r = c.check(out)
+	}
+	c.sc.clearMessage(c.s)
+	return r
+}
+
+// check validates the stream's decoded message and appends its output.
+func (c *call) check(out *Batch) *RejectError {
 	sc := c.sc
 	switch c.s {
 	case StreamFlights:
-		m := &sc.flight
-		r := c.unmarshal(value, m)
-		if r == nil {
-			r = c.flight(m, out)
-		}
-		*m = flightMsg{Passengers: keepScratch(m.Passengers, maxPassengers)}
-		return r
+		return c.flight(&sc.flight, out)
 	case StreamTravel:
-		return check(c, &sc.travel, value, out, (*call).travel)
+		return c.travel(&sc.travel, out)
 	case StreamTests:
-		return check(c, &sc.test, value, out, (*call).test)
+		return c.test(&sc.test, out)
 	case StreamCheckins:
-		return check(c, &sc.checkin, value, out, (*call).checkin)
+		return c.checkin(&sc.checkin, out)
 	case StreamVaccinations:
-		return check(c, &sc.vaccination, value, out, (*call).vaccination)
+		return c.vaccination(&sc.vaccination, out)
 	case StreamDeclarations:
-		m := &sc.declaration
-		r := c.unmarshal(value, m)
-		if r == nil {
-			r = c.declaration(m, out)
-		}
-		*m = declarationMsg{Symptoms: keepScratch(m.Symptoms, maxSymptoms)}
-		return r
+		return c.declaration(&sc.declaration, out)
 	case StreamAreaRisk:
-		return check(c, &sc.areaRisk, value, out, (*call).areaRisk)
-	case StreamOverrides:
-		return check(c, &sc.override, value, out, (*call).override)
+		return c.areaRisk(&sc.areaRisk, out)
 	}
-	return c.reject(RejectStream, "", "the stream is unknown to this decoder")
-}
-
-// check decodes value into m (zero on entry), runs fn, and zeroes m again.
-func check[M any](c *call, m *M, value []byte, out *Batch, fn func(*call, *M, *Batch) *RejectError) *RejectError {
-	r := c.unmarshal(value, m)
-	if r == nil {
-		r = fn(c, m, out)
-	}
-	var zero M
-	*m = zero
-	return r
+	return c.override(&sc.override, out)
 }
 
 // reject returns a rejection; field is prefixed with the passenger being
 // checked, if any ("passengers[3].seat").
-// keepScratch empties a decoded slice for reuse by the next message, cleared
-// so it holds on to nothing, and dropped if a message grew it past limit.
-func keepScratch[T any](p []T, limit int) []T {
-	clear(p)
-	if cap(p) > limit {
-		return nil
-	}
-	return p[:0]
-}
-
 func (c *call) reject(class RejectClass, field, reason string) *RejectError {
 	if c.passenger >= 0 {
 		field = fmt.Sprintf("passengers[%d].%s", c.passenger, field)
 	}
 	return &RejectError{Stream: c.s, Class: class, Field: field, Reason: reason}
-}
-
-// unmarshal decodes value into m and turns encoding/json's errors into
-// rejections that quote no input.
-func (c *call) unmarshal(value []byte, m any) *RejectError {
-	if i := invalidUTF8At(value); i >= 0 {
-		return c.reject(RejectMalformed, "", fmt.Sprintf("not valid UTF-8 (byte %d), and the contract's JSON is UTF-8", i))
-	}
-	err := json.Unmarshal(value, m)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return c.reject(RejectMalformed, "", fmt.Sprintf("not valid JSON (byte %d: %s)", se.Offset, se.Error()))
-	case errors.As(err, &te):
-		got, _, _ := strings.Cut(te.Value, " ")
-		field := strings.TrimPrefix(te.Field, "envelope.") // the embedded common fields
-		if field == "" {
-			return c.reject(RejectMalformed, "", "the message must be a JSON object, not "+article(got))
-		}
-		return c.reject(RejectMalformed, field, "must be "+article(jsonKind(te.Type))+", not "+article(got))
-	}
-	return c.reject(RejectMalformed, "", "not valid JSON")
-}
-
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Struct, reflect.Map:
-		return "object"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Bool:
-		return "bool"
-	}
-	return "number"
-}
-
-func article(kind string) string {
-	switch kind {
-	case "object", "array":
-		return "an " + kind
-	case "":
-		return "that"
-	}
-	return "a " + kind
 }
 
 // envelope validates the common fields.

@@ -247,25 +247,25 @@ func TestDecode_Good(t *testing.T) {
 	}
 }
 
-// Every rejection class: nothing is appended, the error is a *RejectError
-// with the expected class and field.
-func TestDecode_Rejects(t *testing.T) {
-	schemas := compileSchemas(t)
+// rejectCases are the messages TestDecode_Rejects refuses (FuzzJSONOracle
+// starts from them too).
+type rejectCase struct {
+	name   string
+	stream Stream
+	raw    string // the message, if not an edited example
+	edit   func(m map[string]any)
+	class  RejectClass
+	field  string
+	schema bool // the schema rejects it too
+}
+
+func rejectCases() []rejectCase {
 	badCheck := func(m map[string]any, path string) {
 		id := get(m, path).(string)
 		const cs = "10X98765432"
 		set(m, path, id[:17]+string(cs[(strings.IndexByte(cs, id[17])+1)%11]))
 	}
-	type tc struct {
-		name   string
-		stream Stream
-		raw    string // the message, if not an edited example
-		edit   func(m map[string]any)
-		class  RejectClass
-		field  string
-		schema bool // the schema rejects it too
-	}
-	cases := []tc{
+	return []rejectCase{
 		{name: "bad JSON", stream: StreamCheckins, raw: `{"event_id": "e1", "source": `, class: RejectMalformed},
 		{name: "not an object", stream: StreamTests, raw: `["e1"]`, class: RejectMalformed},
 		{name: "empty input", stream: StreamTests, raw: ``, class: RejectMalformed},
@@ -345,8 +345,14 @@ func TestDecode_Rejects(t *testing.T) {
 		{name: "until before from", stream: StreamAreaRisk, edit: func(m map[string]any) { m["until"] = "2020-03-11T00:00:00+08:00" }, class: RejectTime, field: "until"},
 		{name: "unknown stream", stream: Stream(99), raw: `{}`, class: RejectStream},
 	}
+}
+
+// Every rejection class: nothing is appended, the error is a *RejectError
+// with the expected class and field.
+func TestDecode_Rejects(t *testing.T) {
+	schemas := compileSchemas(t)
 	d := newTestDecoder(t, Config{})
-	for _, c := range cases {
+	for _, c := range rejectCases() {
 		t.Run(c.name, func(t *testing.T) {
 			msg := []byte(c.raw)
 			if c.edit != nil {

@@ -9,6 +9,13 @@
 // JSON Schema and an example for every message kind are embedded (Schemas,
 // Examples).
 //
+// JSON is read without reflection by the package's own single-pass reader
+// (jsonscan.go, jsonlex.go) and one decode function per message shape
+// (jsonshapes.go), into fixed-buffer field types that do not allocate. It
+// accepts and refuses exactly what encoding/json did, with its error
+// sentences and byte offsets; FuzzJSONOracle holds it to encoding/json, which
+// remains only in the tests.
+//
 // sources depends on scoring and the H3 library only. It must not import
 // pipeline or sinks/clickhouse.
 package sources

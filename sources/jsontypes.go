@@ -1,16 +1,9 @@
 package sources
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"math"
-	"strconv"
-)
-
-// The field types below decode JSON values without allocating and never fail:
-// they record what they saw (absent, wrong JSON type, malformed) so that
-// validation can reject the message with the field's name and a clear reason.
+// The field types below take any JSON value without allocating (jsonvalues.go
+// reads them) and never fail: they record what they saw (absent, wrong JSON
+// type, malformed) so that validation can reject the message with the
+// field's name and a clear reason.
 
 // textMax is the longest string a text field holds (text.go's limit of
 // identifiers and codes).
@@ -33,40 +26,7 @@ type text struct {
 	b  [textMax]byte
 }
 
-func (t *text) UnmarshalJSON(b []byte) error {
-	s, st := jsonString(b)
-	t.st, t.n = st, 0
-	if st == textOK {
-		if len(s) > textMax {
-			t.st = textTooLong
-			return nil
-		}
-		t.n = uint8(copy(t.b[:], s))
-	}
-	return nil
-}
-
 func (t *text) bytes() []byte { return t.b[:t.n] }
-
-// jsonString returns the contents of the JSON string literal b. Strings with
-// escapes are unquoted by encoding/json (rare upstream; allocates).
-func jsonString(b []byte) ([]byte, textState) {
-	if len(b) == 0 || string(b) == "null" {
-		return nil, textAbsent
-	}
-	if len(b) < 2 || b[0] != '"' {
-		return nil, textNotString
-	}
-	s := b[1 : len(b)-1]
-	if bytes.IndexByte(s, '\\') >= 0 {
-		var u string
-		if err := json.Unmarshal(b, &u); err != nil {
-			return nil, textNotString
-		}
-		return []byte(u), textOK
-	}
-	return s, textOK
-}
 
 // label is an optional free-text field that is checked but not carried
 // (venue.name, test.lab): only what validation needs is kept.
@@ -74,15 +34,6 @@ type label struct {
 	st    textState // textOK, textAbsent or textNotString; never textTooLong
 	n     int       // length in bytes
 	fault string    // textFault(value, kindProse), "" if none
-}
-
-func (l *label) UnmarshalJSON(b []byte) error {
-	s, st := jsonString(b)
-	*l = label{st: st, n: len(s)}
-	if st == textOK {
-		l.fault = textFault(s, kindProse)
-	}
-	return nil
 }
 
 type numState uint8
@@ -100,23 +51,6 @@ type num struct {
 	st numState
 }
 
-func (n *num) UnmarshalJSON(b []byte) error {
-	n.v, n.st = 0, numNotNumber
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		n.st = numAbsent
-	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
-		v, err := strconv.ParseFloat(string(b), 64)
-		switch {
-		case err == nil && !math.IsInf(v, 0) && !math.IsNaN(v):
-			n.v, n.st = v, numOK
-		case errors.Is(err, strconv.ErrRange):
-			n.st = numNotFinite
-		}
-	}
-	return nil
-}
-
 type timeState uint8
 
 const (
@@ -131,19 +65,6 @@ const (
 type jsonTime struct {
 	unix int64
 	st   timeState
-}
-
-func (t *jsonTime) UnmarshalJSON(b []byte) error {
-	t.unix = 0
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		t.st = timeAbsent
-	case len(b) < 2 || b[0] != '"':
-		t.st = timeNotString
-	default:
-		t.unix, t.st = parseRFC3339(b[1 : len(b)-1])
-	}
-	return nil
 }
 
 // parseRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm), the form
