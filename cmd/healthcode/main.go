@@ -81,6 +81,7 @@ func main() {
 		os.Exit(2)
 	}
 	slog.SetDefault(logger)
+	setMemoryLimit(logger)
 
 	// First SIGINT/SIGTERM: drain and flush. Second: exit at once.
 	ctx, cancel := context.WithCancel(context.Background())
