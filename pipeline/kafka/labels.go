@@ -32,7 +32,7 @@ func Write(ctx context.Context, w *Writer, msgs ...Message) error {
 
 // fetch is r.FetchMessage without passing the caller's profiler labels on to
 // the goroutines the reader starts.
-func fetch(ctx context.Context, r *Reader) (Message, error) {
+func fetch(ctx context.Context, r Fetcher) (Message, error) {
 	var m Message
 	var err error
 	unlabelled(ctx, func() { m, err = r.FetchMessage(ctx) })

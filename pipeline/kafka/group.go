@@ -1,0 +1,288 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// GroupReader consumes topics as a member of a consumer group, as one stream
+// of messages across every partition assigned to this member. Unlike
+// kafka-go's group Reader, its commits are bound to the generation a message
+// was fetched in: after a rebalance, messages fetched before it are no longer
+// delivered, and a commit of them is dropped, never sent. kafka-go's Reader
+// commits such messages under the new generation, for partitions another
+// member may own by then, which can move a partition's committed offset
+// backwards behind its new owner's (a lag that never drains, and input read
+// twice after the next rebalance). Dropped commits are safe: the partition's
+// owner reads those messages again from the last committed offset.
+type GroupReader struct {
+	k      *Client
+	group  string
+	topics []string
+	log    *slog.Logger
+	msgs   chan fetched
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	cur atomic.Pointer[generation] // the current generation; nil between generations
+}
+
+// generation is one consumer-group generation: what it owns, and the
+// offsets passed to CommitMessages not yet sent.
+type generation struct {
+	gen   *kafkago.Generation
+	owned map[string]map[int]bool
+	mu    sync.Mutex
+	stash map[string]map[int]int64
+}
+
+// fetched is a message and the generation it was fetched in.
+type fetched struct {
+	m   Message
+	gen *generation
+}
+
+// NewGroupReader joins group as a consumer of topics. The group's goroutines
+// do not inherit the caller's profiler labels. Close it when done: Close
+// leaves the group, so that its partitions move at once.
+func (k *Client) NewGroupReader(ctx context.Context, group string, topics ...string) *GroupReader {
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &GroupReader{
+		k: k, group: group, topics: slices.Clone(topics),
+		log:    k.cfg.Logger.With(slog.String("group", group)),
+		msgs:   make(chan fetched, k.cfg.QueueCapacity),
+		cancel: cancel, done: make(chan struct{}),
+	}
+	unlabelled(ctx, func() { go r.run(rctx) })
+	return r
+}
+
+// Close leaves the group and stops every fetch. Calling it twice is harmless.
+func (r *GroupReader) Close() error {
+	r.cancel()
+	<-r.done
+	return nil
+}
+
+// FetchMessage returns the next message of the current generation; it skips
+// those fetched in an earlier one.
+func (r *GroupReader) FetchMessage(ctx context.Context) (Message, error) {
+	for {
+		select {
+		case f := <-r.msgs:
+			if r.cur.Load() == f.gen {
+				return f.m, nil
+			}
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case <-r.done:
+			return Message{}, errors.New("group reader closed")
+		}
+	}
+}
+
+// CommitMessages marks, per partition, the offset after the last of msgs as
+// done; every CommitInterval (Config) the highest marked offsets are sent to
+// the broker, and once more when the generation ends or the reader closes,
+// so what a crash loses is at most one interval of commits, whose messages
+// are then read again. With a CommitInterval of zero it commits at once.
+// Messages of an earlier generation are left uncommitted (see GroupReader).
+// Pass a batch only once the effects of all of it are acknowledged.
+func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...Message) error {
+	g := r.cur.Load()
+	if g == nil || len(msgs) == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	for i := range msgs {
+		m := &msgs[i]
+		if !g.owned[m.Topic][m.Partition] {
+			continue
+		}
+		if g.stash[m.Topic] == nil {
+			g.stash[m.Topic] = map[int]int64{}
+		}
+		g.stash[m.Topic][m.Partition] = max(g.stash[m.Topic][m.Partition], m.Offset+1)
+	}
+	g.mu.Unlock()
+	if r.k.cfg.CommitInterval > 0 {
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- r.flush(g) }()
+	select {
+	case err := <-errc:
+		if err != nil && r.cur.Load() != g {
+			return nil // the generation ended meanwhile: the new owner reads them again
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush sends g's marked offsets; on failure they stay marked for the next.
+func (r *GroupReader) flush(g *generation) error {
+	g.mu.Lock()
+	next := g.stash
+	g.stash = map[string]map[int]int64{}
+	g.mu.Unlock()
+	if len(next) == 0 {
+		return nil
+	}
+	if err := g.gen.CommitOffsets(next); err != nil {
+		g.mu.Lock()
+		for t, ps := range next {
+			if g.stash[t] == nil {
+				g.stash[t] = map[int]int64{}
+			}
+			for p, o := range ps {
+				g.stash[t][p] = max(g.stash[t][p], o)
+			}
+		}
+		g.mu.Unlock()
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// committer sends g's marked offsets every CommitInterval, and a last time
+// when the generation ends (the broker accepts the old generation's commits
+// while the group rebalances).
+func (r *GroupReader) committer(gctx context.Context, g *generation) {
+	var tick <-chan time.Time
+	if iv := r.k.cfg.CommitInterval; iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+	}
+	fails := &throttle{period: 30 * time.Second}
+	for {
+		select {
+		case <-tick:
+			if err := r.flush(g); err != nil {
+				if ok, dropped := fails.allow(time.Now()); ok {
+					r.log.Warn("group reader: commit failed; retrying", slog.Any("err", err), slog.Int("suppressed", dropped))
+				}
+			}
+		case <-gctx.Done():
+			r.cur.CompareAndSwap(g, nil)
+			if err := r.flush(g); err != nil {
+				r.log.Debug("group reader: last commit of a generation failed; its messages are read again", slog.Any("err", err))
+			}
+			return
+		}
+	}
+}
+
+// run joins the group and, per generation, fetches every assigned partition
+// into r.msgs until the generation ends.
+func (r *GroupReader) run(ctx context.Context) {
+	defer close(r.done)
+	o := &r.k.cfg
+	sticky := &stickyBalancer{}
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:                r.group,
+		GroupBalancers:    []kafkago.GroupBalancer{sticky, kafkago.RangeGroupBalancer{}},
+		Brokers:           o.Brokers,
+		Dialer:            r.k.dialer,
+		Topics:            r.topics,
+		HeartbeatInterval: o.HeartbeatInterval,
+		SessionTimeout:    o.SessionTimeout,
+		RebalanceTimeout:  o.RebalanceTimeout,
+		JoinGroupBackoff:  o.RetryBackoff,
+		StartOffset:       kafkago.FirstOffset,
+		ErrorLogger:       r.k.errorLogger("group " + r.group),
+	})
+	if err != nil {
+		r.log.Error("group reader: consumer group", slog.Any("err", err))
+		return
+	}
+	defer cg.Close()
+	joinErrs := &throttle{period: 30 * time.Second}
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if ok, dropped := joinErrs.allow(time.Now()); ok {
+				r.log.Warn("join consumer group failed; retrying", slog.Any("err", err), slog.Int("suppressed", dropped))
+			}
+			continue
+		}
+		g := &generation{gen: gen, owned: map[string]map[int]bool{}, stash: map[string]map[int]int64{}}
+		for t, as := range gen.Assignments {
+			g.owned[t] = map[int]bool{}
+			for _, a := range as {
+				g.owned[t][a.ID] = true
+			}
+		}
+		r.cur.Store(g)
+		gen.Start(func(gctx context.Context) { r.committer(gctx, g) })
+		for _, topic := range r.topics {
+			ids := make([]int, 0, len(gen.Assignments[topic]))
+			for _, a := range gen.Assignments[topic] {
+				ids = append(ids, a.ID)
+				gen.Start(func(gctx context.Context) { r.fetchPartition(gctx, g, topic, a.ID, a.Offset) })
+			}
+			slices.Sort(ids)
+			sticky.setOwned(topic, ids)
+		}
+		r.log.Debug("group reader: partitions assigned", slog.Int("generation", int(gen.ID)), slog.Any("assignments", assignedIDs(gen)))
+	}
+}
+
+// fetchPartition copies one partition's messages into r.msgs, from offset,
+// until the generation ends; a failed reader is replaced after a backoff.
+func (r *GroupReader) fetchPartition(ctx context.Context, g *generation, topic string, partition int, offset int64) {
+	backoff := r.k.cfg.RetryBackoff
+	for ctx.Err() == nil {
+		pr := r.k.NewPartitionReader(topic, partition)
+		err := pr.SetOffset(offset)
+		for err == nil {
+			var m Message
+			if m, err = pr.FetchMessage(ctx); err != nil {
+				break
+			}
+			select {
+			case r.msgs <- fetched{m: m, gen: g}:
+				offset = m.Offset + 1
+				backoff = r.k.cfg.RetryBackoff
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		pr.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("group reader: partition fetch failed; retrying", slog.String("topic", topic), slog.Int("partition", partition),
+			slog.Any("err", err), slog.Duration("backoff", backoff))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, maxRetryBackoff)
+	}
+}
+
+func assignedIDs(gen *kafkago.Generation) map[string][]int {
+	out := map[string][]int{}
+	for t, as := range gen.Assignments {
+		for _, a := range as {
+			out[t] = append(out[t], a.ID)
+		}
+		slices.Sort(out[t])
+	}
+	return out
+}
