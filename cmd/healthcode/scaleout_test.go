@@ -34,10 +34,14 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 		t.Skip("three-process test skipped in -short mode")
 	}
 	if os.Getenv("HEALTHCODE_FAULT_TESTS") == "" {
-		// kfake can keep a member killed while its join is pending in the
-		// group, with no session timer, and the group never recovers: this
-		// test failed so in 1 of 3 clean-clone runs. make chaos runs it.
-		t.Skip("SIGKILLs group members, which kfake does not always recover from: set HEALTHCODE_FAULT_TESTS=1 (make chaos does)")
+		// After a rebalance that moves a partition between two live
+		// members, the sink's group readers can commit an offset of the
+		// previous generation for it (kafka-go hands over messages fetched
+		// before the rebalance, and commits carry no generation check):
+		// the new owner's offset goes back and the partition shows lag
+		// until the next rebalance. Real Kafka accepts such a commit too.
+		// This test failed so in 5 of 21 runs here. make chaos runs it.
+		t.Skip("a sink reader can commit a stale offset of a partition that moved to another live member: set HEALTHCODE_FAULT_TESTS=1 (make chaos does)")
 	}
 	const parts = 6
 	bin := filepath.Join(t.TempDir(), "healthcode")
@@ -96,10 +100,11 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 			"--partitions", fmt.Sprint(parts), "--shutdown-timeout", "5s"))
 	}
 	// A first quarter with all three: every group settles with three
-	// members. (A member killed while its join is pending stays in a kfake
-	// group forever, holding its partitions: kfake starts a member's session
-	// only once its join response is delivered. So the kill comes when no
-	// rebalance is under way.)
+	// members, so that the kill comes when no rebalance is under way and the
+	// survivors take over once its sessions expire. (A member killed while
+	// its join is pending would stay in a kfake group, holding its
+	// partitions, without the embedded broker's session reaper: see
+	// pipeline/broker/sessions.go.)
 	quarter := half / 2
 	produceScale(t, emb.Addrs(), msgs[:quarter])
 	waitDrained(t, obs)
@@ -126,6 +131,7 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 		t.Logf("worker 1 dropped a batch at the shutdown deadline:\n%s", l)
 	}
 
+	t.Logf("the broker's session reaper evicted %d members", emb.Evictions())
 	got, conflicts := scaleColours(t, emb.Addrs())
 	if conflicts.other > 0 {
 		t.Errorf("%d person versions were written with two different colours, reasons or review times", conflicts.other)

@@ -5,8 +5,13 @@
 // it has no authentication. What it keeps across a crash of its process is
 // measured in docs/operations.md ("The embedded broker").
 //
+// It also owns the session reaper (sessions.go), which evicts a consumer-group
+// member whose session has expired where kfake would keep it: Kafka's rule
+// that every member of a stable group heartbeats or is removed.
+//
 // It knows nothing of the pipeline or of the Kafka client the pipeline uses
-// (healthcode/pipeline/kafka); it must import neither.
+// (healthcode/pipeline/kafka); it must import neither. It speaks to its own
+// broker with franz-go's kgo and kmsg only.
 package broker
 
 import (
@@ -14,8 +19,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Options configure the embedded broker. The zero value is valid: an
@@ -29,7 +36,9 @@ type Options struct {
 	// cache as they come, fsynced on segment roll and Close, which survives
 	// a crash of the process but not of the machine.
 	SyncWrites bool
-	Logger     *slog.Logger // receives the broker's errors (and warnings at debug level); default slog.Default()
+	Logger     *slog.Logger // receives the broker's errors (and warnings at debug level) and the reaper's evictions; default slog.Default()
+
+	noReaper bool // tests only: Start leaves the session reaper's loop stopped (startReaper starts it)
 }
 
 func (o *Options) setDefaults() {
@@ -56,8 +65,16 @@ func (o *Options) validate() error {
 // it through kafka-go. Its limits are Kafka's defaults (a 1 MiB produce batch,
 // a 6 s minimum group session), so what works here works on a real cluster.
 type Broker struct {
-	c     *kfake.Cluster
-	addrs []string
+	c        *kfake.Cluster
+	addrs    []string
+	sessions *sessions
+
+	// The reaper's loop: its client of this broker, the cancel that stops
+	// it and the wait for it, set by startReaper.
+	reaper    *kgo.Client
+	stopReap  context.CancelFunc
+	reapDone  sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Start starts a broker listening on 127.0.0.1 only.
@@ -87,15 +104,53 @@ func Start(o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Broker{c: c, addrs: c.ListenAddrs()}, nil
+	b := &Broker{c: c, addrs: c.ListenAddrs(), sessions: newSessions(o.Logger)}
+	b.sessions.watch(c)
+	if !o.noReaper {
+		if err := b.startReaper(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return b, nil
 }
+
+// startReaper starts the session reaper's loop (sessions.go) with a client
+// of this broker.
+func (e *Broker) startReaper() error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addrs...), kgo.ClientID("healthcode-session-reaper"))
+	if err != nil {
+		return fmt.Errorf("embedded broker: session reaper: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.reaper, e.stopReap = cl, cancel
+	e.reapDone.Add(1)
+	go func() {
+		defer e.reapDone.Done()
+		e.sessions.run(ctx, cl)
+	}()
+	return nil
+}
+
+// Evictions counts the consumer-group members the session reaper has
+// evicted since Start.
+func (e *Broker) Evictions() int64 { return e.sessions.evictions.Load() }
 
 // Addrs returns the broker addresses (host:port) to bootstrap from.
 func (e *Broker) Addrs() []string { return append([]string(nil), e.addrs...) }
 
-// Close stops the broker; with a DataDir it first writes its state there.
-// Calling Close twice is harmless.
-func (e *Broker) Close() { e.c.Close() }
+// Close stops the session reaper and the broker; with a DataDir it first
+// writes its state there. Calling Close twice is harmless.
+func (e *Broker) Close() {
+	e.closeOnce.Do(func() {
+		if e.stopReap != nil {
+			e.stopReap()
+			e.reapDone.Wait()
+			e.reaper.Close()
+		}
+		e.c.Close()
+	})
+}
 
 // listenLoopback is kfake's listen function. kfake already binds 127.0.0.1;
 // this refuses anything else should that ever change, since the embedded
