@@ -294,14 +294,14 @@ func staysStable(t *testing.T, cl *kgo.Client, group, member string, d time.Dura
 // valueReader reads a group reader's message values on a goroutine of its
 // own, until close.
 type valueReader struct {
-	r      *kafka.Reader
+	r      *kafka.GroupReader
 	got    chan string
 	seen   map[string]bool
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func newValueReader(t *testing.T, r *kafka.Reader) *valueReader {
+func newValueReader(t *testing.T, r *kafka.GroupReader) *valueReader {
 	ctx, cancel := context.WithCancel(t.Context())
 	v := &valueReader{r: r, got: make(chan string, 64), seen: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
