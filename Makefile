@@ -41,7 +41,7 @@ chaos: build clickhouse
 	@command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server || test -x /usr/bin/clickhouse || { \
 		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client; }
-	HEALTHCODE_FAULT_TESTS=1 HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -run 'TestSmoke|TestScaleOut_ThreeProcesses' ./bench/chaos/ ./cmd/healthcode/
+	HEALTHCODE_CLICKHOUSE_ADDR=127.0.0.1:$${CH_TCP_PORT:-9000} $(GO) test -count=1 -run 'TestSmoke|TestScaleOut_ThreeProcesses' ./bench/chaos/ ./cmd/healthcode/
 	$(GO) run ./bench/chaos/cmd --bin $(BIN) --out bench/out $(CHAOSFLAGS)
 
 # The data directory gets a go.mod of its own, which keeps "go ./..." (vet,
