@@ -114,6 +114,59 @@ func testsPass(f *Facts, t *Tests, a Time) bool {
 	return n > a && n >= min
 }
 
+// inert reports, from the hot facts alone, that no rule applies to the
+// person at now or can start to by the clock alone, and no override holds:
+// the decision is green with no reason and no review. Each rule is judged at
+// the person's own anchor for suspect and at Facts.Latest for the facts of
+// the cold records the person has (Facts.Seen): a rule that has started and
+// cleared for an anchor has for every earlier one (its start and end come
+// earlier, and a test clearing a later anchor clears an earlier one), and
+// Latest is at least every anchor those records can give. It is only ever
+// true where decide gives that decision; false says nothing.
+func (e *Engine) inert(f *Facts, now Time) bool {
+	if f.Seen == 0 && f.Suspect == 0 {
+		return true
+	}
+	if f.Seen&seenOverride != 0 && now < f.Latest {
+		return false
+	}
+	for i := range e.policy.Rules {
+		r := &e.policy.Rules[i]
+		a := f.Suspect
+		if r.Fact != FactSuspect {
+			if f.Seen&seenOf(r.Fact) == 0 {
+				continue
+			}
+			a = f.Latest
+		}
+		if a != 0 && !ruleDone(f, r, a, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// ruleDone reports whether rule r, anchored at a, has started and cleared at
+// now (decide's tests, read the same way).
+func ruleDone(f *Facts, r *Rule, a, now Time) bool {
+	if r.From > 0 && now < a.Add(r.From.Std()) {
+		return false
+	}
+	tests := r.Clear.needsTests() && testsPass(f, r.Tests, a)
+	timeDone := r.For > 0 && now >= a.Add(r.For.Std())
+	switch r.Clear {
+	case ClearTime:
+		return timeDone
+	case ClearTests:
+		return tests
+	case ClearTimeAndTests:
+		return timeDone && tests
+	case ClearTimeOrTests:
+		return timeDone || tests
+	}
+	return false
+}
+
 // decide applies the policy to person ps at now. It is a pure function of the
 // person's facts and cold records, the policy, the area table and now. buf is
 // reused for the result's slices.

@@ -50,13 +50,14 @@ type Engine struct {
 	marks    []Mark               // marks raised since TakeMarks
 	dirty    []uint32             // persons whose state changed since TakeDirty
 	buf      []Active
+	hash0    uint32 // hashOf the decision of no rule and no review
 	nextComp int
 }
 
 // NewEngine returns an engine deciding with policy p.
 func NewEngine(p *Policy, o EngineOptions) *Engine {
 	o.setDefaults()
-	return &Engine{
+	e := &Engine{
 		opts:     o,
 		policy:   p,
 		areas:    NewAreas(),
@@ -68,6 +69,8 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		cases:    map[uint32]*caseFacts{},
 		nextComp: o.CompactAt,
 	}
+	e.hash0 = e.hashOf(&person{}, &Decision{})
+	return e
 }
 
 // Policy returns the policy in use.
@@ -189,6 +192,7 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 	case KindTest:
 		switch {
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultPositive:
+			f.saw(seenPositive, ev.At)
 			cs := e.caseOf(idx, f)
 			changed := e.later(&cs.Positive, ev.At, ev.ID)
 			if cs.FirstPositive == 0 || ev.At < cs.FirstPositive ||
@@ -212,6 +216,7 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 			return e.laterSuspect(f, ev)
 		}
 	case KindArrival:
+		f.saw(seenJourney, ev.At)
 		changed := e.addLeg(idx, f, ev)
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return changed
@@ -219,6 +224,7 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 		j := e.journeyOf(idx, f)
 		return addArrival(&j.arrivals, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)}) || changed
 	case KindJourney:
+		f.saw(seenJourney, ev.At)
 		return e.applyJourney(idx, f, ev)
 	case KindTravel:
 		if !e.policy.Journeys.inProvince(ev.Place) {
@@ -238,6 +244,7 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 			return true
 		}
 	case KindOverride:
+		f.saw(seenOverride, max(ev.At, ev.End))
 		var cs *caseFacts
 		if f.flags&hasCase != 0 {
 			cs = e.cases[idx]
@@ -274,12 +281,17 @@ func (e *Engine) laterSuspect(f *Facts, ev *Event) bool {
 // reconsider decides person idx at now and appends an update if what a code
 // service shows changed. effective is the instant the update takes effect.
 func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
-	ps := e.person(idx)
+	ps := person{f: &e.facts[idx]}
 	f := ps.f
-	d := e.decide(&ps, now, e.buf)
-	e.buf = d.scratch
-	e.checkJourney(idx, &ps, &d, now, effective)
-	h := e.hashOf(&ps, &d)
+	var d Decision // green, no reason, no review: what an inert person gets
+	h := e.hash0
+	if f.flags&declared != 0 || !e.inert(f, now) {
+		ps = e.person(idx)
+		d = e.decide(&ps, now, e.buf)
+		e.buf = d.scratch
+		e.checkJourney(idx, &ps, &d, now, effective)
+		h = e.hashOf(&ps, &d)
+	}
 	req := e.declarationRequired(ps.j)
 	if req {
 		h = h*16777619 ^ 0xdec1a4ed

@@ -107,7 +107,8 @@ func (e *Engine) coldOf(idx uint32, f *Facts) *cold {
 // retraction when a mark had been raised and the exposure no longer gives one.
 func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Mark) bool {
 	kind := ExposureKind(ev.Sub)
-	if _, ok := kind.Fact(); !ok {
+	fact, ok := kind.Fact()
+	if !ok {
 		return false
 	}
 	c := e.coldOf(idx, f)
@@ -154,6 +155,7 @@ func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Ma
 			e.marks = append(e.marks, *cm)
 		}
 	}
+	f.saw(seenOf(fact), nx.at)
 	e.settle(c, now)
 	changed := e.anchorMoved(was, e.exposureAnchor(c, kind))
 	if oldKind != kind {

@@ -24,13 +24,51 @@ const numStored = int(FactAreaMedium) + 1
 const issuedNone = 0xFF
 
 // Facts flags: which cold records a person has (so that most persons, who
-// have none, never look one up), and whether the person is in the dirty list.
+// have none, never look one up), whether the journey record holds a
+// declaration, and whether the person is in the dirty list.
 const (
 	hasCold    = 1 << iota // Engine.cold: exposures, window negatives beyond Neg
 	hasJourney             // Engine.journeys: flights, arrivals, a return journey
 	hasCase                // Engine.cases: a positive PCR or an override
 	isDirty                // in Engine.dirty
+	declared               // the journey record holds a declaration (journey rows)
 )
+
+// Facts.Seen bits: the groups of facts held in cold records that a person has
+// ever had an event of. With Facts.Latest they bound what the cold records
+// can give a decision (Engine.inert).
+const (
+	seenPositive   = 1 << iota // positive_pcr
+	seenClose                  // close_contact
+	seenSecondary              // secondary_contact
+	seenCompanion              // companion
+	seenAreaHigh               // area_high
+	seenAreaMedium             // area_medium
+	seenJourney                // the arrival and journey facts (flights, declarations)
+	seenOverride               // an official override
+)
+
+// seenOf is the Facts.Seen bit of the group of fact f (0 for suspect, held
+// in Facts itself).
+func seenOf(f Fact) uint8 {
+	switch f {
+	case FactPositivePCR:
+		return seenPositive
+	case FactSuspect:
+		return 0
+	case FactCloseContact:
+		return seenClose
+	case FactSecondaryContact:
+		return seenSecondary
+	case FactCompanion:
+		return seenCompanion
+	case FactAreaHigh:
+		return seenAreaHigh
+	case FactAreaMedium:
+		return seenAreaMedium
+	}
+	return seenJourney
+}
 
 // Arrival is a flight arrival from abroad.
 type Arrival struct {
@@ -69,7 +107,21 @@ type Facts struct {
 	Doses  uint8 // highest vaccine dose recorded
 	Issued uint8 // level of the last update issued, issuedNone before the first
 	flags  uint8
-	_      [5]byte // to 64 bytes: one cache line
+
+	// Seen and Latest summarise the cold records for deciding without them:
+	// Seen has the bit of every group of cold facts the person has had an
+	// event of, and Latest is at least every time those events can make an
+	// anchor (or an override's end) of. Both only grow; they decide nothing,
+	// they only let the engine prove that no rule applies (Engine.inert).
+	Seen   uint8
+	Latest Time
+}
+
+// saw records an event of group g that can make an anchor (or an override's
+// end) at t.
+func (f *Facts) saw(g uint8, t Time) {
+	f.Seen |= g
+	f.Latest = max(f.Latest, t)
 }
 
 // caseFacts is the cold record of a person with a positive PCR or an

@@ -112,6 +112,7 @@ func (e *Engine) applyJourney(idx uint32, f *Facts, ev *Event) bool {
 		return false
 	}
 	j.declAt, j.planned, j.origin = ev.At, ev.End, code3(ev.Country)
+	f.flags |= declared
 	j.declRef, j.cityRef, j.placeRef = e.strs.Put(ev.ID), e.strs.Put(ev.Text), e.strs.Put(ev.Place)
 	j.floor = journeyFloor(ev.At, ev.Place)
 	e.pruneProvince(j)
