@@ -155,13 +155,15 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	// report, are secondary contacts. Every close exposure raises its own mark
 	// (its window and case differ), even when an earlier one already set the
 	// fact; a new version of it replaces or retracts that mark.
-	closeMark, marks, err := CloseMark(ev)
-	if err != nil {
-		return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
-	}
 	var cm *Mark
-	if marks {
-		cm = &closeMark
+	if ev.Kind == KindExposure {
+		closeMark, marks, err := CloseMark(ev)
+		if err != nil {
+			return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
+		}
+		if marks {
+			cm = &closeMark
+		}
 	}
 	idx := e.lookupOrAdd(&ev.Person)
 	f := &e.facts[idx]
@@ -278,6 +280,15 @@ func (e *Engine) laterSuspect(f *Facts, ev *Event) bool {
 	return true
 }
 
+// shownHash is the hash of what an update shows (hashOf) with whether it
+// says that a declaration is required.
+func shownHash(h uint32, declarationRequired bool) uint32 {
+	if declarationRequired {
+		return h*16777619 ^ 0xdec1a4ed
+	}
+	return h
+}
+
 // reconsider decides person idx at now and appends an update if what a code
 // service shows changed. effective is the instant the update takes effect.
 func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
@@ -293,9 +304,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 		h = e.hashOf(&ps, &d)
 	}
 	req := e.declarationRequired(ps.j)
-	if req {
-		h = h*16777619 ^ 0xdec1a4ed
-	}
+	h = shownHash(h, req)
 	if d.Review != f.Review {
 		f.Review = d.Review
 		if d.Review != 0 {
@@ -379,7 +388,14 @@ func (e *Engine) NextTimer() Time {
 // the updates that result.
 func (e *Engine) SetPolicy(p *Policy, now Time, out []Update) []Update {
 	e.policy = p
+	// Most persons are inert and were last issued that decision: reconsider
+	// would find it again, so they are passed over in place.
+	empty := shownHash(e.hash0, e.declarationRequired(nil))
 	for idx := range e.facts {
+		f := &e.facts[idx]
+		if f.Review == 0 && f.Hash == empty && f.Issued != issuedNone && f.flags&declared == 0 && e.inert(f, now) {
+			continue
+		}
 		out = e.reconsider(uint32(idx), now, now, out)
 	}
 	return out
