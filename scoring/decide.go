@@ -23,31 +23,6 @@ type Decision struct {
 	scratch []Active // what All and Top are cut from, for the next decision
 }
 
-// person is one person's state as a decision reads it: the hot facts and the
-// cold records the person has (nil where none).
-type person struct {
-	f  *Facts
-	c  *cold
-	j  *journey
-	cs *caseFacts
-}
-
-// person gathers person idx's state, looking up only the cold records the
-// person's flags say exist.
-func (e *Engine) person(idx uint32) person {
-	f := &e.facts[idx]
-	p := person{f: f}
-	if f.flags&(hasCold|hasJourney|hasCase) == 0 {
-		return p
-	}
-	p.c = e.coldIf(idx, f)
-	p.j = e.journeyIf(idx, f)
-	if f.flags&hasCase != 0 {
-		p.cs = e.cases[idx]
-	}
-	return p
-}
-
 // storedAnchor returns the anchor of a fact a state record carries (fact <
 // numStored).
 func (e *Engine) storedAnchor(p *person, fact Fact) anchor {

@@ -80,25 +80,6 @@ func (c *cold) setSettled(k ExposureKind, a anchor) {
 	}
 }
 
-// coldIf returns person idx's cold record, nil if none.
-func (e *Engine) coldIf(idx uint32, f *Facts) *cold {
-	if f.flags&hasCold == 0 {
-		return nil
-	}
-	return e.cold[idx]
-}
-
-// coldOf returns person idx's cold record, creating it.
-func (e *Engine) coldOf(idx uint32, f *Facts) *cold {
-	if c := e.coldIf(idx, f); c != nil {
-		return c
-	}
-	c := &cold{}
-	e.cold[idx] = c
-	f.flags |= hasCold
-	return c
-}
-
 // applyExposure applies one version of an exposure to person idx and reports
 // whether the facts changed. A version no higher than the one applied is a
 // duplicate or stale and changes nothing (version 0 is an unversioned exposure

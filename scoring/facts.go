@@ -124,33 +124,6 @@ func (f *Facts) saw(g uint8, t Time) {
 	f.Latest = max(f.Latest, t)
 }
 
-// caseFacts is the cold record of a person with a positive PCR or an
-// official override (Engine.cases).
-type caseFacts struct {
-	Positive      anchor // latest positive PCR sample (FactPositivePCR)
-	FirstPositive Time   // sample time of the first positive PCR (start of the infectious window)
-	FirstReported Time   // its reported_at (end of the infectious window)
-
-	OverrideAt    Time
-	OverrideUntil Time
-	OverrideRef   Ref
-	OverrideText  Ref
-	OverrideLevel uint8
-}
-
-func (c *caseFacts) empty() bool { return *c == caseFacts{} }
-
-// caseOf returns person idx's case record, creating it.
-func (e *Engine) caseOf(idx uint32, f *Facts) *caseFacts {
-	if f.flags&hasCase != 0 {
-		return e.cases[idx]
-	}
-	c := &caseFacts{}
-	e.cases[idx] = c
-	f.flags |= hasCase
-	return c
-}
-
 // later records anchor t with evidence id in a if it is later than the
 // current one; equal times keep the smaller event id so that order of arrival
 // does not matter.

@@ -290,65 +290,6 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	return k, nil
 }
 
-// install replaces what the engine holds for person idx by f and the cold
-// records (each dropped when empty), keeping the person's place in the dirty
-// list.
-func (e *Engine) install(idx uint32, f Facts, c *cold, j *journey, cs *caseFacts) {
-	old := &e.facts[idx]
-	f.Person, f.flags = old.Person, old.flags&isDirty
-	summarise(&f, c, j, cs)
-	if c.empty() {
-		delete(e.cold, idx)
-	} else {
-		e.cold[idx] = c
-		f.flags |= hasCold
-	}
-	if j == nil {
-		delete(e.journeys, idx)
-	} else {
-		e.journeys[idx] = j
-		f.flags |= hasJourney
-	}
-	if cs.empty() {
-		delete(e.cases, idx)
-	} else {
-		e.cases[idx] = cs
-		f.flags |= hasCase
-	}
-	*old = f
-}
-
-// summarise sets f's Seen and Latest from the cold records of a person.
-func summarise(f *Facts, c *cold, j *journey, cs *caseFacts) {
-	f.Seen, f.Latest = 0, 0
-	if cs.Positive.at != 0 {
-		f.saw(seenPositive, cs.Positive.at)
-	}
-	if cs.OverrideAt != 0 || cs.OverrideUntil != 0 {
-		f.saw(seenOverride, max(cs.OverrideAt, cs.OverrideUntil))
-	}
-	for _, x := range c.exps {
-		if fact, ok := x.kind.Fact(); ok {
-			f.saw(seenOf(fact), x.at)
-		}
-	}
-	if j == nil {
-		return
-	}
-	if j.declAt != 0 {
-		f.flags |= declared
-		f.saw(seenJourney, j.declAt)
-	}
-	for _, a := range j.arrivals {
-		if a.At != 0 {
-			f.saw(seenJourney, a.At)
-		}
-	}
-	for _, l := range j.legs {
-		f.saw(seenJourney, l.arrived)
-	}
-}
-
 // fromV1 converts what a version 1 record held: exposure anchors become
 // settled (they cannot be taken back), and negatives outside the newest one's
 // apart-window leave Neg (version 1 kept the three latest, wherever they were).
