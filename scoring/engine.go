@@ -3,7 +3,6 @@ package scoring
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"healthcode/scoring/internal/arena"
 )
@@ -34,46 +33,50 @@ type Engine struct {
 	policy *Policy
 	areas  *Areas
 
-	index personIndex // person -> position in keys and facts
-	keys  []PersonKey
-	facts []Facts
+	index personIndex // person -> position in facts
+	facts []Facts     // the hot facts of each person, by position (facts.go)
 	strs  arena.Arena
+
+	// The cold records, by position, of the persons whose Facts.flags say
+	// they have one.
+	cold     map[uint32]*cold      // persons with exposures or many recent negatives (exposures.go)
+	journeys map[uint32]*journey   // persons who declared a return journey or flew (journeystate.go)
+	cases    map[uint32]*caseFacts // persons with a positive PCR or an override (facts.go)
 
 	timers   timerHeap
 	abroad   map[[3]byte][]uint32 // persons with an arrival from that country (for retroactive designations)
-	cold     map[uint32]*cold     // the few persons with exposures or many recent negatives (exposures.go)
-	journeys map[uint32]*journey  // persons who declared a return journey or flew (journeystate.go)
 	jout     []JourneyUpdate      // journey rows issued since TakeJourneys
 	marks    []Mark               // marks raised since TakeMarks
 	dirty    []uint32             // persons whose state changed since TakeDirty
-	isDirty  []bool
 	buf      []Active
+	hash0    uint32 // hashOf the decision of no rule and no review
 	nextComp int
 }
 
 // NewEngine returns an engine deciding with policy p.
 func NewEngine(p *Policy, o EngineOptions) *Engine {
 	o.setDefaults()
-	return &Engine{
+	e := &Engine{
 		opts:     o,
 		policy:   p,
 		areas:    NewAreas(),
 		index:    newPersonIndex(o.People),
-		keys:     make([]PersonKey, 0, o.People),
 		facts:    make([]Facts, 0, o.People),
-		isDirty:  make([]bool, 0, o.People),
 		abroad:   map[[3]byte][]uint32{},
 		cold:     map[uint32]*cold{},
 		journeys: map[uint32]*journey{},
+		cases:    map[uint32]*caseFacts{},
 		nextComp: o.CompactAt,
 	}
+	e.hash0 = e.hashOf(&person{}, &Decision{})
+	return e
 }
 
 // Policy returns the policy in use.
 func (e *Engine) Policy() *Policy { return e.policy }
 
 // Len is the number of persons held.
-func (e *Engine) Len() int { return len(e.keys) }
+func (e *Engine) Len() int { return len(e.facts) }
 
 // Update is a colour decision to publish: issued when the colour, the reasons or
 // the review time of a person change.
@@ -106,24 +109,22 @@ func (r *Reason) RuleID() string {
 	return r.Rule.ID
 }
 
-func (e *Engine) lookupOrAdd(k PersonKey) uint32 {
-	if idx, ok := e.index.get(&k, e.keys); ok {
+func (e *Engine) lookupOrAdd(k *PersonKey) uint32 {
+	if idx, ok := e.index.get(k, e.facts); ok {
 		return idx
 	}
-	if len(e.keys) >= math.MaxUint32 {
+	if len(e.facts) >= math.MaxUint32 {
 		panic("scoring: more than 2^32 persons in one partition")
 	}
-	idx := uint32(len(e.keys))
-	e.keys = append(e.keys, k)
-	e.index.put(&k, idx, e.keys)
-	e.facts = append(e.facts, Facts{Issued: issuedNone})
-	e.isDirty = append(e.isDirty, false)
+	idx := uint32(len(e.facts))
+	e.facts = append(e.facts, Facts{Person: *k, Issued: issuedNone})
+	e.index.put(k, idx, e.facts)
 	return idx
 }
 
 func (e *Engine) markDirty(idx uint32) {
-	if !e.isDirty[idx] {
-		e.isDirty[idx] = true
+	if f := &e.facts[idx]; f.flags&isDirty == 0 {
+		f.flags |= isDirty
 		e.dirty = append(e.dirty, idx)
 	}
 }
@@ -153,15 +154,17 @@ func (e *Engine) Apply(ev *Event, now Time, out []Update) ([]Update, error) {
 	// report, are secondary contacts. Every close exposure raises its own mark
 	// (its window and case differ), even when an earlier one already set the
 	// fact; a new version of it replaces or retracts that mark.
-	closeMark, marks, err := CloseMark(ev)
-	if err != nil {
-		return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
-	}
 	var cm *Mark
-	if marks {
-		cm = &closeMark
+	if ev.Kind == KindExposure {
+		closeMark, marks, err := CloseMark(ev)
+		if err != nil {
+			return out, fmt.Errorf("%w: exposure %q: %v", ErrBadEvent, ev.ID, err)
+		}
+		if marks {
+			cm = &closeMark
+		}
 	}
-	idx := e.lookupOrAdd(ev.Person)
+	idx := e.lookupOrAdd(&ev.Person)
 	f := &e.facts[idx]
 	changed := e.applyFacts(idx, f, ev, now, cm)
 	if !changed && f.Issued != issuedNone && (f.Review == 0 || now < f.Review) {
@@ -190,58 +193,70 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 	case KindTest:
 		switch {
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultPositive:
-			changed := e.later(f, FactPositivePCR, ev.At, ev.ID)
-			if f.FirstPositive == 0 || ev.At < f.FirstPositive ||
-				(ev.At == f.FirstPositive && ev.End != 0 && ev.End < f.FirstReported) {
-				f.FirstPositive, f.FirstReported = ev.At, ev.End
+			f.saw(seenPositive, ev.At)
+			cs := e.caseOf(idx, f)
+			changed := e.later(&cs.Positive, ev.At, ev.ID)
+			if cs.FirstPositive == 0 || ev.At < cs.FirstPositive ||
+				(ev.At == cs.FirstPositive && ev.End != 0 && ev.End < cs.FirstReported) {
+				cs.FirstPositive, cs.FirstReported = ev.At, ev.End
 				changed = true
 				// The person is a case: their presences over the infectious
 				// window are dangerous (contact tracing).
-				e.marks = append(e.marks, CaseMark(ev.Person, f.FirstPositive, f.FirstReported, ev.ID, e.policy))
+				e.marks = append(e.marks, CaseMark(ev.Person, cs.FirstPositive, cs.FirstReported, ev.ID, e.policy))
 			}
 			return changed
 		case TestKind(ev.Sub) == TestPCR && ev.Result == ResultNegative:
 			return e.addNegative(idx, f, ev.At, Time(p.NegativeApart.Std().Seconds()))
 		case TestKind(ev.Sub) == TestAntigen && ev.Result == ResultPositive:
-			return e.later(f, FactSuspect, ev.At, ev.ID)
+			return e.laterSuspect(f, ev)
 		}
 	case KindDeclaration:
 		fever := ev.Symptoms&SymptomFever != 0 ||
 			(ev.TempDeci != 0 && int(ev.TempDeci) >= int(math.Round(p.FeverCelsius*10)))
 		if fever {
-			return e.later(f, FactSuspect, ev.At, ev.ID)
+			return e.laterSuspect(f, ev)
 		}
 	case KindArrival:
-		changed := e.addLeg(idx, ev)
+		f.saw(seenJourney, ev.At)
+		changed := e.addLeg(idx, f, ev)
 		if len(ev.Country) != 3 || ev.Country == "CHN" {
 			return changed
 		}
-		return addArrival(f, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)}) || changed
+		j := e.journeyOf(idx, f)
+		return addArrival(&j.arrivals, Arrival{At: ev.At, Country: [3]byte([]byte(ev.Country)), Ref: e.strs.Put(ev.ID)}) || changed
 	case KindJourney:
-		return e.applyJourney(idx, ev)
+		f.saw(seenJourney, ev.At)
+		return e.applyJourney(idx, f, ev)
 	case KindTravel:
 		if !e.policy.Journeys.inProvince(ev.Place) {
 			return false
 		}
-		changed := e.addProvince(idx, ev.At)
+		changed := e.addProvince(idx, f, ev.At)
 		if ev.At > f.Province {
 			f.Province = ev.At
 			changed = true
 		}
 		return changed
 	case KindCheckin:
-		return e.addProvince(idx, ev.At)
+		return e.addProvince(idx, f, ev.At)
 	case KindVaccination:
 		if ev.Dose > f.Doses {
 			f.Doses = ev.Dose
 			return true
 		}
 	case KindOverride:
-		if ev.At < f.OverrideAt || (ev.At == f.OverrideAt && ev.ID >= e.strs.Get(f.OverrideRef)) {
-			return false
+		f.saw(seenOverride, max(ev.At, ev.End))
+		var cs *caseFacts
+		if f.flags&hasCase != 0 {
+			cs = e.cases[idx]
+			if ev.At < cs.OverrideAt || (ev.At == cs.OverrideAt && ev.ID >= e.strs.Get(cs.OverrideRef)) {
+				return false
+			}
+		} else {
+			cs = e.caseOf(idx, f)
 		}
-		f.OverrideAt, f.OverrideUntil, f.OverrideLevel = ev.At, ev.End, ev.Level
-		f.OverrideRef, f.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
+		cs.OverrideAt, cs.OverrideUntil, cs.OverrideLevel = ev.At, ev.End, ev.Level
+		cs.OverrideRef, cs.OverrideText = e.strs.Put(ev.ID), e.strs.Put(ev.Text)
 		return true
 	case KindExposure:
 		return e.applyExposure(idx, f, ev, now, cm)
@@ -253,163 +268,26 @@ func (e *Engine) applyFacts(idx uint32, f *Facts, ev *Event, now Time, cm *Mark)
 	return false
 }
 
-// reconsider decides person idx at now and appends an update if what a code
-// service shows changed. effective is the instant the update takes effect.
-func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
-	f := &e.facts[idx]
-	d := e.decide(f, e.journeys[idx], now, e.buf)
-	e.buf = d.All[:0]
-	e.checkJourney(idx, f, &d, now, effective)
-	h := e.hashOf(f, &d)
-	req := e.declarationRequired(idx)
-	if req {
-		h = h*16777619 ^ 0xdec1a4ed
+// laterSuspect records ev (a positive antigen test or a fever) as the suspect
+// anchor if it is the latest.
+func (e *Engine) laterSuspect(f *Facts, ev *Event) bool {
+	a := anchor{at: f.Suspect, ref: f.SuspectRef}
+	if !e.later(&a, ev.At, ev.ID) {
+		return false
 	}
-	if d.Review != f.Review {
-		f.Review = d.Review
-		if d.Review != 0 {
-			e.timers.push(timer{at: d.Review, idx: idx})
-		}
-		e.markDirty(idx)
-	}
-	if f.Issued != issuedNone && h == f.Hash {
-		return out
-	}
-	prev := -1
-	if f.Issued != issuedNone {
-		prev = int(f.Issued)
-	}
-	f.Issued, f.Hash = d.Level, h
-	f.Version++
-	e.markDirty(idx)
-	u := Update{
-		Person:    e.keys[idx],
-		Level:     d.Level,
-		Previous:  prev,
-		Version:   f.Version,
-		Effective: effective,
-		Review:    d.Review,
-		Reasons:   make([]Reason, 0, len(d.Top)),
-
-		DeclarationRequired: req,
-	}
-	for _, a := range d.Top {
-		r := Reason{Until: a.Until}
-		if id := e.strs.Get(a.Ref); id != "" {
-			r.Evidence = append(r.Evidence, id)
-		}
-		if a.Area != nil && a.Area.ID != "" {
-			r.Evidence = append(r.Evidence, a.Area.ID)
-		}
-		if a.Rule >= 0 {
-			r.Rule = &e.policy.Rules[a.Rule]
-		} else {
-			r.Text = e.strs.Get(f.OverrideText)
-		}
-		u.Reasons = append(u.Reasons, r)
-	}
-	return append(out, u)
-}
-
-// Advance fires every timer due at or before now and appends the updates they
-// cause. Each timer-driven update takes effect at its review time and shows
-// the decision of that instant, so a clock that jumps over several reviews
-// (red, then yellow, then green) still reports each change when it happened;
-// the review it sets is pushed and fires in the same call if due.
-func (e *Engine) Advance(now Time, out []Update) []Update {
-	for {
-		t, ok := e.timers.peek()
-		if !ok || t.at > now {
-			return out
-		}
-		e.timers.pop()
-		if e.facts[t.idx].Review != t.at && !e.journeyTimer(t.idx, t.at) {
-			continue // superseded
-		}
-		out = e.reconsider(t.idx, t.at, t.at, out)
-	}
-}
-
-// NextTimer returns the earliest pending review time (0 if none).
-func (e *Engine) NextTimer() Time {
-	for {
-		t, ok := e.timers.peek()
-		if !ok {
-			return 0
-		}
-		if e.facts[t.idx].Review == t.at || e.journeyTimer(t.idx, t.at) {
-			return t.at
-		}
-		e.timers.pop()
-	}
-}
-
-// SetPolicy switches to policy p and recomputes every person at now, appending
-// the updates that result.
-func (e *Engine) SetPolicy(p *Policy, now Time, out []Update) []Update {
-	e.policy = p
-	for idx := range e.facts {
-		out = e.reconsider(uint32(idx), now, now, out)
-	}
-	return out
-}
-
-// AddDesignation adds an area designation. Country designations are
-// retroactive: every person with an arrival from that country is reconsidered.
-func (e *Engine) AddDesignation(d Designation, now Time, out []Update) []Update {
-	return e.AddDesignations([]Designation{d}, now, out)
-}
-
-// AddDesignations adds designations, then reconsiders the persons they can
-// affect once, with all of them known: a restored partition that loads the
-// whole table must not issue a decision taken on half of it.
-func (e *Engine) AddDesignations(ds []Designation, now Time, out []Update) []Update {
-	var countries [][3]byte
-	for _, d := range ds {
-		if e.areas.Add(d) && d.Kind == AreaCountry && len(d.Code) == 3 {
-			c := [3]byte([]byte(d.Code))
-			if !slices.Contains(countries, c) {
-				countries = append(countries, c)
-			}
-		}
-	}
-	for _, c := range countries {
-		out = e.reconsiderArrivals(c, now, out)
-	}
-	return out
-}
-
-// reconsiderArrivals reconsiders every person with a recent arrival from
-// country c, and forgets those whose latest arrivals no longer include it.
-func (e *Engine) reconsiderArrivals(c [3]byte, now Time, out []Update) []Update {
-	list := e.abroad[c]
-	kept := list[:0]
-	seen := make(map[uint32]bool, len(list))
-	for _, idx := range list {
-		if seen[idx] {
-			continue
-		}
-		seen[idx] = true
-		f := &e.facts[idx]
-		if f.Arrivals[0].Country != c && f.Arrivals[1].Country != c {
-			continue // no longer among the person's latest arrivals
-		}
-		kept = append(kept, idx)
-		out = e.reconsider(idx, now, now, out)
-	}
-	e.abroad[c] = kept
-	return out
+	f.Suspect, f.SuspectRef = a.at, a.ref
+	return true
 }
 
 // Decide returns the decision for a person at now without changing anything
 // (for explanation and tests). ok is false for a person never seen.
 func (e *Engine) Decide(k PersonKey, now Time) (d Decision, f Facts, ok bool) {
-	idx, ok := e.index.get(&k, e.keys)
+	idx, ok := e.index.get(&k, e.facts)
 	if !ok {
 		return Decision{}, Facts{}, false
 	}
-	f = e.facts[idx]
-	return e.decide(&f, e.journeys[idx], now, nil), f, true
+	ps := e.person(idx)
+	return e.decide(&ps, now, nil), *ps.f, true
 }
 
 // Evidence resolves a Ref from a Decision of this engine.
@@ -420,8 +298,9 @@ func (e *Engine) Evidence(r Ref) string { return e.strs.Get(r) }
 func (e *Engine) TakeDirty() []PersonKey {
 	out := make([]PersonKey, len(e.dirty))
 	for i, idx := range e.dirty {
-		out[i] = e.keys[idx]
-		e.isDirty[idx] = false
+		f := &e.facts[idx]
+		out[i] = f.Person
+		f.flags &^= isDirty
 	}
 	e.dirty = e.dirty[:0]
 	return out

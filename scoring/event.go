@@ -189,6 +189,24 @@ func (k ExposureKind) Fact() (f Fact, ok bool) {
 	return 0, false
 }
 
+// exposureOf is the exposure kind whose exposures set fact f, 0 for a fact
+// no exposure sets (the inverse of ExposureKind.Fact).
+func exposureOf(f Fact) ExposureKind {
+	switch f {
+	case FactCloseContact:
+		return ExposureClose
+	case FactCompanion:
+		return ExposureCompanion
+	case FactSecondaryContact:
+		return ExposureSecondary
+	case FactAreaHigh:
+		return ExposureAreaHigh
+	case FactAreaMedium:
+		return ExposureAreaMedium
+	}
+	return 0
+}
+
 // Symptom bits for KindDeclaration.
 const (
 	SymptomFever uint8 = 1 << iota

@@ -1,6 +1,6 @@
 package scoring
 
-import "hash/fnv"
+import "bytes"
 
 // An exposure's identity is (exposed person, source, place, kind); its id is a
 // hash of exactly those (the tracer's), so every later finding about the same
@@ -15,16 +15,17 @@ import "hash/fnv"
 //
 // Bound: an entry whose latest exposure time is more than settleAfter
 // look-backs before now can no longer change (the tracer has forgotten every
-// stay behind it), so it is folded into a settled anchor per fact and
-// dropped; a person's entries are those of the last settleAfter look-backs.
+// stay behind it), so it is folded into the settled anchor of its fact (an
+// entry marked settled, at most one per kind) and dropped; a person's entries
+// are those of the last settleAfter look-backs, and a settled one per kind.
 const settleAfter = 2
 
 // numExposureKinds is the number of exposure kinds (wire values 1..5).
 const numExposureKinds = int(ExposureAreaMedium)
 
-// exposureEntry is the version of one exposure the engine last applied.
+// exposureEntry is the version of one exposure the engine last applied, or
+// (settled) the settled anchor of a kind: at and ref, nothing else.
 type exposureEntry struct {
-	key       uint64 // FNV-1a-64 of the exposure id
 	version   uint64
 	at        Time // latest exposure time (the anchor)
 	first     Time // earliest exposure time (a close mark's start)
@@ -32,9 +33,10 @@ type exposureEntry struct {
 	ref       Ref  // the exposure id (evidence)
 	kind      ExposureKind
 	retracted bool
+	settled   bool
 }
 
-// anchor is a settled fact anchor: a time and its evidence.
+// anchor is a fact's anchor: a time and its evidence.
 type anchor struct {
 	at  Time
 	ref Ref
@@ -44,28 +46,38 @@ type anchor struct {
 // out of the fixed-size Facts: exposure entries, settled exposure anchors, and
 // the negative PCRs of the current apart-window beyond Facts.Neg.
 type cold struct {
-	exps    []exposureEntry
-	settled [numExposureKinds]anchor // by ExposureKind-1
-	negs    []Time                   // window negatives older than Facts.Neg[2], newest first
+	exps []exposureEntry
+	negs []Time // window negatives older than Facts.Neg[2], newest first
 }
 
-func (c *cold) empty() bool {
-	return len(c.exps) == 0 && len(c.negs) == 0 && c.settled == [numExposureKinds]anchor{}
-}
+func (c *cold) empty() bool { return len(c.exps) == 0 && len(c.negs) == 0 }
 
-func (e *Engine) coldOf(idx uint32) *cold {
-	c := e.cold[idx]
-	if c == nil {
-		c = &cold{}
-		e.cold[idx] = c
+// settled returns the settled anchor of kind k (zero if none).
+func (c *cold) settled(k ExposureKind) anchor {
+	if i := c.settledAt(k); i >= 0 {
+		return anchor{at: c.exps[i].at, ref: c.exps[i].ref}
 	}
-	return c
+	return anchor{}
 }
 
-func exposureKey(id string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return h.Sum64()
+func (c *cold) settledAt(k ExposureKind) int {
+	for i := range c.exps {
+		if c.exps[i].settled && c.exps[i].kind == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// setSettled sets the settled anchor of kind k (a zero anchor: none).
+func (c *cold) setSettled(k ExposureKind, a anchor) {
+	i := c.settledAt(k)
+	switch {
+	case i >= 0:
+		c.exps[i].at, c.exps[i].ref = a.at, a.ref
+	case a != anchor{}:
+		c.exps = append(c.exps, exposureEntry{at: a.at, ref: a.ref, kind: k, settled: true})
+	}
 }
 
 // applyExposure applies one version of an exposure to person idx and reports
@@ -80,11 +92,10 @@ func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Ma
 	if !ok {
 		return false
 	}
-	c := e.coldOf(idx)
-	key := exposureKey(ev.ID)
+	c := e.coldOf(idx, f)
 	i := -1
 	for j := range c.exps {
-		if c.exps[j].key == key && e.strs.Get(c.exps[j].ref) == ev.ID {
+		if x := &c.exps[j]; !x.settled && string(e.strs.Bytes(x.ref)) == ev.ID {
 			i = j
 			break
 		}
@@ -93,13 +104,16 @@ func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Ma
 	if first == 0 || first > ev.At {
 		first = ev.At
 	}
-	nx := exposureEntry{key: key, version: ev.Version, at: ev.At, first: first, wend: ev.End, kind: kind, retracted: ev.Retracted}
+	nx := exposureEntry{version: ev.Version, at: ev.At, first: first, wend: ev.End, kind: kind, retracted: ev.Retracted}
 	hadMark := false
+	was := e.exposureAnchor(c, kind)
+	oldKind := kind
 	if i >= 0 {
 		old := &c.exps[i]
 		if ev.Version <= old.version {
 			return false
 		}
+		oldKind = old.kind
 		hadMark = old.kind == ExposureClose && !old.retracted && old.wend > old.first
 		sameMark := hadMark && !nx.retracted && nx.first == old.first && nx.wend == old.wend
 		nx.ref = old.ref
@@ -122,14 +136,25 @@ func (e *Engine) applyExposure(idx uint32, f *Facts, ev *Event, now Time, cm *Ma
 			e.marks = append(e.marks, *cm)
 		}
 	}
+	f.saw(seenOf(fact), nx.at)
 	e.settle(c, now)
-	return e.exposureAnchor(f, c, fact, kind)
+	changed := e.anchorMoved(was, e.exposureAnchor(c, kind))
+	if oldKind != kind {
+		// An id is one exposure of one kind; a record saying otherwise
+		// still takes back what the old kind gave.
+		changed = true
+	}
+	return changed
 }
 
-// exposureAnchor recomputes the anchor of fact (of exposure kind k) from the
-// settled anchor and the live entries, and reports whether it changed.
-func (e *Engine) exposureAnchor(f *Facts, c *cold, fact Fact, k ExposureKind) bool {
-	best := c.settled[k-1]
+// exposureAnchor derives the anchor of the fact of exposure kind k from the
+// settled anchor and the live entries of c (nil: none): the latest At, ties to
+// the smallest id.
+func (e *Engine) exposureAnchor(c *cold, k ExposureKind) anchor {
+	if c == nil {
+		return anchor{}
+	}
+	var best anchor
 	for j := range c.exps {
 		x := &c.exps[j]
 		if x.kind != k || x.retracted {
@@ -139,11 +164,12 @@ func (e *Engine) exposureAnchor(f *Facts, c *cold, fact Fact, k ExposureKind) bo
 			best = anchor{at: x.at, ref: x.ref}
 		}
 	}
-	if f.Anchor[fact] == best.at && e.strs.Get(f.Ref[fact]) == e.strs.Get(best.ref) {
-		return false
-	}
-	f.Anchor[fact], f.Ref[fact] = best.at, best.ref
-	return true
+	return best
+}
+
+// anchorMoved reports whether two anchors differ, in time or in evidence.
+func (e *Engine) anchorMoved(a, b anchor) bool {
+	return a.at != b.at || (a.ref != b.ref && !bytes.Equal(e.strs.Bytes(a.ref), e.strs.Bytes(b.ref)))
 }
 
 // settle folds the entries that can no longer change into the settled
@@ -153,20 +179,24 @@ func (e *Engine) settle(c *cold, now Time) {
 	if span := Time(settleAfter * e.policy.Contacts.Lookback.Std().Seconds()); now > span {
 		horizon = now - span
 	}
+	var buf [4]exposureEntry
+	fold := buf[:0]
+	n := len(c.exps)
 	keep := c.exps[:0]
 	for _, x := range c.exps {
-		if x.at >= horizon {
+		switch {
+		case x.settled || x.at >= horizon:
 			keep = append(keep, x)
-			continue
-		}
-		if x.retracted {
-			continue
-		}
-		s := &c.settled[x.kind-1]
-		if x.at > s.at || (x.at == s.at && e.strs.Get(x.ref) < e.strs.Get(s.ref)) {
-			*s = anchor{at: x.at, ref: x.ref}
+		case !x.retracted:
+			fold = append(fold, x)
 		}
 	}
-	clear(c.exps[len(keep):])
 	c.exps = keep
+	for _, x := range fold {
+		s := c.settled(x.kind)
+		if x.at > s.at || (x.at == s.at && e.strs.Get(x.ref) < e.strs.Get(s.ref)) {
+			c.setSettled(x.kind, anchor{at: x.at, ref: x.ref})
+		}
+	}
+	clear(c.exps[len(c.exps):n])
 }

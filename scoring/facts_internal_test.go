@@ -94,12 +94,12 @@ func TestArena_CompactionBounded(t *testing.T) {
 	}
 	for i := range 20 {
 		k := PersonKey{byte(i + 1)}
-		idx, ok := e.index.get(&k, e.keys)
+		idx, ok := e.index.get(&k, e.facts)
 		if !ok {
 			t.Fatalf("person %d not indexed", i)
 		}
-		f := &e.facts[idx]
-		if got, want := e.strs.Get(f.Ref[FactCompanion]), fmt.Sprintf("c-%d-199-%s", i, pad); got != want {
+		ps := e.person(idx)
+		if got, want := e.strs.Get(e.storedAnchor(&ps, FactCompanion).ref), fmt.Sprintf("c-%d-199-%s", i, pad); got != want {
 			t.Errorf("person %d: evidence %q, want %q", i, got, want)
 		}
 	}
@@ -109,24 +109,24 @@ func TestArena_CompactionBounded(t *testing.T) {
 // growth, with adversarial keys that share their first bytes.
 func TestPersonIndex(t *testing.T) {
 	ix := newPersonIndex(0)
-	var keys []PersonKey
+	var facts []Facts
 	for i := range 5000 {
 		var k PersonKey
 		k[15] = byte(i)
 		k[14] = byte(i >> 8)
-		keys = append(keys, k)
-		ix.put(&keys[i], uint32(i), keys)
+		facts = append(facts, Facts{Person: k})
+		ix.put(&facts[i].Person, uint32(i), facts)
 	}
-	for i := range keys {
-		if idx, ok := ix.get(&keys[i], keys); !ok || idx != uint32(i) {
+	for i := range facts {
+		if idx, ok := ix.get(&facts[i].Person, facts); !ok || idx != uint32(i) {
 			t.Fatalf("key %d: got %d %v", i, idx, ok)
 		}
 	}
 	missing := PersonKey{1}
-	if _, ok := ix.get(&missing, keys); ok {
+	if _, ok := ix.get(&missing, facts); ok {
 		t.Error("found a key never put")
 	}
-	if 2*ix.n > len(ix.slots) {
-		t.Errorf("%d keys in %d slots: more than half full", ix.n, len(ix.slots))
+	if slots := len(ix.buckets) * bucketSlots; ix.n*maxLoadDen > slots*maxLoadNum {
+		t.Errorf("%d keys in %d slots: more than %d/%d full", ix.n, slots, maxLoadNum, maxLoadDen)
 	}
 }

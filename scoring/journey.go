@@ -154,13 +154,17 @@ type journeyFacts struct {
 //     declaration covers it (none, or one for a later trip);
 //   - arrival_other_flight: the landing from abroad of a declared journey,
 //     when its flight is not among the declared ones.
-func (e *Engine) journeyFactsOf(f *Facts, j *journey) journeyFacts {
+func (e *Engine) journeyFactsOf(ps *person) journeyFacts {
 	var jf journeyFacts
-	a := f.Arrivals[0]
-	if a.At != 0 && (j == nil || j.declAt == 0 || a.At < j.floor) {
+	j := ps.j
+	if j == nil {
+		return jf
+	}
+	a := j.arrivals[0]
+	if a.At != 0 && (j.declAt == 0 || a.At < j.floor) {
 		jf.undeclared = anchor{at: a.At, ref: a.Ref}
 	}
-	if j == nil || j.declAt == 0 {
+	if j.declAt == 0 {
 		return jf
 	}
 	land, _ := e.journeyLegs(j)

@@ -1,8 +1,6 @@
 package scoring
 
 import (
-	"encoding/binary"
-	"fmt"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -46,20 +44,18 @@ type journey struct {
 	cityRef         Ref  // origin city
 	placeRef        Ref  // "PORT REGION FLIGHT..." (JourneyEvent)
 	origin          [3]byte
-	legs            [maxLegs]leg
+	legs            []leg         // newest first, at most maxLegs
 	prov            [maxProv]Time // ascending
 	version, hash   uint32
 	next            Time
+	// arrivals are the two latest arrivals from abroad, newest first: the
+	// facts the arrival rules count from. A record loaded from a state
+	// record older than journeys may hold only these (held is false).
+	arrivals [2]Arrival
 }
 
-func (e *Engine) journeyOf(idx uint32) *journey {
-	j := e.journeys[idx]
-	if j == nil {
-		j = &journey{}
-		e.journeys[idx] = j
-	}
-	return j
-}
+// held reports whether j is a journey record: a declaration or a flight.
+func (j *journey) held() bool { return j != nil && (j.declAt != 0 || len(j.legs) != 0) }
 
 func code3(s string) (c [3]byte) {
 	if len(s) == 3 {
@@ -89,12 +85,13 @@ func journeyFloor(declAt Time, place string) Time {
 }
 
 // applyJourney records a journey declaration; the latest one stands.
-func (e *Engine) applyJourney(idx uint32, ev *Event) bool {
-	j := e.journeyOf(idx)
+func (e *Engine) applyJourney(idx uint32, f *Facts, ev *Event) bool {
+	j := e.journeyOf(idx, f)
 	if ev.At < j.declAt || (ev.At == j.declAt && ev.ID >= e.strs.Get(j.declRef)) {
 		return false
 	}
 	j.declAt, j.planned, j.origin = ev.At, ev.End, code3(ev.Country)
+	f.flags |= declared
 	j.declRef, j.cityRef, j.placeRef = e.strs.Put(ev.ID), e.strs.Put(ev.Text), e.strs.Put(ev.Place)
 	j.floor = journeyFloor(ev.At, ev.Place)
 	e.pruneProvince(j)
@@ -102,8 +99,8 @@ func (e *Engine) applyJourney(idx uint32, ev *Event) bool {
 }
 
 // addLeg records a flight arrival (any origin), keeping the maxLegs latest.
-func (e *Engine) addLeg(idx uint32, ev *Event) bool {
-	j := e.journeyOf(idx)
+func (e *Engine) addLeg(idx uint32, f *Facts, ev *Event) bool {
+	j := e.journeyOf(idx, f)
 	for i := range j.legs {
 		l := &j.legs[i]
 		if l.arrived == ev.At && e.strs.Get(l.place) == ev.Place {
@@ -114,18 +111,21 @@ func (e *Engine) addLeg(idx uint32, ev *Event) bool {
 			return false
 		}
 	}
-	pos := -1
+	pos := len(j.legs)
 	for i := range j.legs {
 		l := &j.legs[i]
-		if l.arrived == 0 || ev.At > l.arrived || (ev.At == l.arrived && ev.Place < e.strs.Get(l.place)) {
+		if ev.At > l.arrived || (ev.At == l.arrived && ev.Place < e.strs.Get(l.place)) {
 			pos = i
 			break
 		}
 	}
-	if pos < 0 {
+	if pos == maxLegs {
 		return false
 	}
-	copy(j.legs[pos+1:], j.legs[pos:maxLegs-1])
+	if len(j.legs) < maxLegs {
+		j.legs = append(j.legs, leg{})
+	}
+	copy(j.legs[pos+1:], j.legs[pos:len(j.legs)-1])
 	j.legs[pos] = leg{arrived: ev.At, departed: ev.End, place: e.strs.Put(ev.Place), id: e.strs.Put(ev.ID),
 		origin: code3(ev.Country), dest: code3(ev.Text)}
 	e.pruneProvince(j)
@@ -161,9 +161,9 @@ func (e *Engine) pruneProvince(j *journey) {
 
 // addProvince records a presence in the province at t for a person with a
 // journey record.
-func (e *Engine) addProvince(idx uint32, t Time) bool {
-	j := e.journeys[idx]
-	if j == nil || t == 0 || t < provinceBase(j) {
+func (e *Engine) addProvince(idx uint32, f *Facts, t Time) bool {
+	j := e.journeyIf(idx, f)
+	if !j.held() || t == 0 || t < provinceBase(j) {
 		return false
 	}
 	for i, x := range j.prov {
@@ -194,21 +194,19 @@ func (jo *Journeys) isPort(c [3]byte) bool {
 	return false
 }
 
-// declarationRequired reports whether person idx is to be told that no code
-// is issued before a declaration: the policy says so and they have none.
-func (e *Engine) declarationRequired(idx uint32) bool {
-	if !e.policy.Journeys.RequireDeclaration {
-		return false
-	}
-	j := e.journeys[idx]
-	return j == nil || j.declAt == 0
+// declarationRequired reports whether a person with journey record j (nil
+// if none) is to be told that no code is issued before a declaration: the
+// policy says so and they have none.
+func (e *Engine) declarationRequired(j *journey) bool {
+	return e.policy.Journeys.RequireDeclaration && (j == nil || j.declAt == 0)
 }
 
 // journeyView derives the journey row of a declared journey at now, from the
 // record, the facts and the decision d of the same instant. next is the next
 // time the row changes by the clock alone, outside the decision's review.
-func (e *Engine) journeyView(f *Facts, j *journey, d *Decision, now Time) (v JourneyUpdate, next Time) {
+func (e *Engine) journeyView(ps *person, d *Decision, now Time) (v JourneyUpdate, next Time) {
 	p := e.policy
+	f, j := ps.f, ps.j
 	place := e.strs.Get(j.placeRef)
 	jev := Event{Place: place, Country: codeString(j.origin), Text: e.strs.Get(j.cityRef), End: j.planned}
 	v.Journey, _ = jev.Journey()
@@ -255,7 +253,7 @@ func (e *Engine) journeyView(f *Facts, j *journey, d *Decision, now Time) (v Jou
 		return v, next
 	}
 	v.Status = JourneyArrived
-	jf := e.journeyFactsOf(f, j)
+	jf := e.journeyFactsOf(ps)
 	var started, ended Time
 	applied, pending := false, false
 	for i := range p.Rules {
@@ -263,7 +261,7 @@ func (e *Engine) journeyView(f *Facts, j *journey, d *Decision, now Time) (v Jou
 		if !isArrivalFact(r.Fact) {
 			continue
 		}
-		a, _, _ := e.anchorOf(f, &jf, r.Fact)
+		a, _, _ := e.anchorOf(ps, &jf, r.Fact)
 		if a == 0 || a < land.arrived {
 			continue
 		}
@@ -350,12 +348,12 @@ func (v *JourneyUpdate) hash() uint32 {
 
 // checkJourney emits the journey row of person idx if what it shows changed,
 // and keeps the journey's timer.
-func (e *Engine) checkJourney(idx uint32, f *Facts, d *Decision, now, effective Time) {
-	j := e.journeys[idx]
+func (e *Engine) checkJourney(idx uint32, ps *person, d *Decision, now, effective Time) {
+	j := ps.j
 	if j == nil || j.declAt == 0 {
 		return
 	}
-	v, next := e.journeyView(f, j, d, now)
+	v, next := e.journeyView(ps, d, now)
 	if next != j.next {
 		j.next = next
 		if next != 0 {
@@ -370,13 +368,13 @@ func (e *Engine) checkJourney(idx uint32, f *Facts, d *Decision, now, effective 
 	j.version++
 	j.hash = h
 	e.markDirty(idx)
-	v.Person, v.Version, v.Effective = e.keys[idx], j.version, effective
+	v.Person, v.Version, v.Effective = ps.f.Person, j.version, effective
 	e.jout = append(e.jout, v)
 }
 
 // journeyTimer reports whether a timer at t is person idx's journey timer.
 func (e *Engine) journeyTimer(idx uint32, t Time) bool {
-	j := e.journeys[idx]
+	j := e.journeyIf(idx, &e.facts[idx])
 	return j != nil && j.next == t
 }
 
@@ -391,101 +389,17 @@ func (e *Engine) TakeJourneys() []JourneyUpdate {
 // without changing anything (for explanation and tests). ok is false for a
 // person without a declared journey.
 func (e *Engine) JourneyAt(k PersonKey, now Time) (JourneyUpdate, bool) {
-	idx, ok := e.index.get(&k, e.keys)
+	idx, ok := e.index.get(&k, e.facts)
 	if !ok {
 		return JourneyUpdate{}, false
 	}
-	j := e.journeys[idx]
+	ps := e.person(idx)
+	j := ps.j
 	if j == nil || j.declAt == 0 {
 		return JourneyUpdate{}, false
 	}
-	f := e.facts[idx]
-	d := e.decide(&f, j, now, nil)
-	v, _ := e.journeyView(&f, j, &d, now)
+	d := e.decide(&ps, now, nil)
+	v, _ := e.journeyView(&ps, &d, now)
 	v.Person, v.Version = k, j.version
 	return v, true
-}
-
-// appendJourney appends a journey record to a state record (state.go).
-func (e *Engine) appendJourney(b []byte, j *journey) []byte {
-	if j == nil {
-		return append(b, 0)
-	}
-	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
-	str := func(r Ref) {
-		s := e.strs.Get(r)
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	b = append(b, 1)
-	u32(uint32(j.declAt))
-	u32(uint32(j.planned))
-	u32(uint32(j.next))
-	u32(j.version)
-	u32(j.hash)
-	str(j.declRef)
-	str(j.cityRef)
-	str(j.placeRef)
-	b = append(b, j.origin[:]...)
-	n := 0
-	for n < maxLegs && j.legs[n].arrived != 0 {
-		n++
-	}
-	b = append(b, byte(n))
-	for _, l := range j.legs[:n] {
-		u32(uint32(l.arrived))
-		u32(uint32(l.departed))
-		str(l.place)
-		str(l.id)
-		b = append(b, l.origin[:]...)
-		b = append(b, l.dest[:]...)
-	}
-	n = 0
-	for n < maxProv && j.prov[n] != 0 {
-		n++
-	}
-	b = append(b, byte(n))
-	for _, t := range j.prov[:n] {
-		u32(uint32(t))
-	}
-	return b
-}
-
-// readJourney reads what appendJourney wrote; nil if the person has none.
-func (e *Engine) readJourney(r *stateReader) *journey {
-	if r.bytes(1)[0] == 0 {
-		return nil
-	}
-	j := &journey{declAt: Time(r.u32()), planned: Time(r.u32()), next: Time(r.u32()), version: r.u32(), hash: r.u32()}
-	j.declRef, j.cityRef = e.strs.Put(r.str()), e.strs.Put(r.str())
-	place := r.str()
-	j.placeRef = e.strs.Put(place)
-	copy(j.origin[:], r.bytes(3))
-	if j.declAt != 0 {
-		j.floor = journeyFloor(j.declAt, place)
-	}
-	n := int(r.bytes(1)[0])
-	if n > maxLegs && r.err == nil {
-		r.err = fmt.Errorf("%w: %d journey legs", ErrBadState, n)
-	}
-	for i := 0; i < n && r.err == nil; i++ {
-		l := &j.legs[i]
-		l.arrived, l.departed = Time(r.u32()), Time(r.u32())
-		l.place, l.id = e.strs.Put(r.str()), e.strs.Put(r.str())
-		copy(l.origin[:], r.bytes(3))
-		copy(l.dest[:], r.bytes(3))
-		if l.arrived == 0 && r.err == nil {
-			r.err = fmt.Errorf("%w: journey leg without arrival", ErrBadState)
-		}
-	}
-	n = int(r.bytes(1)[0])
-	if n > maxProv && r.err == nil {
-		r.err = fmt.Errorf("%w: %d province presences", ErrBadState, n)
-	}
-	for i := 0; i < n && r.err == nil; i++ {
-		if j.prov[i] = Time(r.u32()); j.prov[i] == 0 && r.err == nil {
-			r.err = fmt.Errorf("%w: province presence without time", ErrBadState)
-		}
-	}
-	return j
 }

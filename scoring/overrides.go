@@ -238,7 +238,7 @@ func (r *OverrideRules) setDefaultsAndValidate(colours []string) error {
 // Issued returns the level last issued for person k; ok is false for a
 // person never issued an update (green by the contract).
 func (e *Engine) Issued(k PersonKey) (level uint8, ok bool) {
-	idx, found := e.index.get(&k, e.keys)
+	idx, found := e.index.get(&k, e.facts)
 	if !found || e.facts[idx].Issued == issuedNone {
 		return 0, false
 	}
@@ -248,9 +248,13 @@ func (e *Engine) Issued(k PersonKey) (level uint8, ok bool) {
 // OverrideID returns the event id of the override held in person k's facts
 // (the latest by occurred_at), or "".
 func (e *Engine) OverrideID(k PersonKey) string {
-	idx, found := e.index.get(&k, e.keys)
-	if !found || e.facts[idx].OverrideAt == 0 {
+	idx, found := e.index.get(&k, e.facts)
+	if !found {
 		return ""
 	}
-	return e.strs.Get(e.facts[idx].OverrideRef)
+	cs := e.person(idx).cs
+	if cs == nil || cs.OverrideAt == 0 {
+		return ""
+	}
+	return e.strs.Get(cs.OverrideRef)
 }

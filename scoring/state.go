@@ -42,43 +42,53 @@ const (
 // AppendState appends the state record of person k to dst. ok is false if the
 // engine holds no such person.
 func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
-	idx, ok := e.index.get(&k, e.keys)
+	idx, ok := e.index.get(&k, e.facts)
 	if !ok {
 		return dst, false
 	}
-	f := &e.facts[idx]
+	ps := e.person(idx)
+	f := ps.f
 	b := append(dst, stateMagic, stateVersion)
 	b = append(b, k[:]...)
 	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
 	str := func(r Ref) {
-		s := e.strs.Get(r)
+		s := e.strs.Bytes(r)
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	for i := 0; i < numStored; i++ {
-		u32(uint32(f.Anchor[i]))
-		str(f.Ref[i])
+	for i := range numStored {
+		a := e.storedAnchor(&ps, Fact(i))
+		u32(uint32(a.at))
+		str(a.ref)
 	}
 	for _, n := range f.Neg {
 		u32(uint32(n))
 	}
 	u32(uint32(f.NegQ))
-	u32(uint32(f.FirstPositive))
-	u32(uint32(f.FirstReported))
-	for _, a := range f.Arrivals {
+	cs := ps.cs
+	if cs == nil {
+		cs = &caseFacts{}
+	}
+	u32(uint32(cs.FirstPositive))
+	u32(uint32(cs.FirstReported))
+	var arrivals [2]Arrival
+	if ps.j != nil {
+		arrivals = ps.j.arrivals
+	}
+	for _, a := range arrivals {
 		u32(uint32(a.At))
 		b = append(b, a.Country[:]...)
 		str(a.Ref)
 	}
-	u32(uint32(f.OverrideAt))
-	u32(uint32(f.OverrideUntil))
-	str(f.OverrideRef)
-	str(f.OverrideText)
-	b = append(b, f.OverrideLevel, f.Doses, f.Issued)
+	u32(uint32(cs.OverrideAt))
+	u32(uint32(cs.OverrideUntil))
+	str(cs.OverrideRef)
+	str(cs.OverrideText)
+	b = append(b, cs.OverrideLevel, f.Doses, f.Issued)
 	u32(f.Version)
 	u32(f.Hash)
 	u32(uint32(f.Review))
-	c := e.cold[idx]
+	c := ps.c
 	if c == nil {
 		c = &cold{}
 	}
@@ -86,12 +96,22 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 	for _, n := range c.negs {
 		u32(uint32(n))
 	}
-	for _, a := range c.settled {
+	live := 0
+	for k := ExposureClose; k <= ExposureAreaMedium; k++ {
+		a := c.settled(k)
 		u32(uint32(a.at))
 		str(a.ref)
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.exps)))
+	for i := range c.exps {
+		if !c.exps[i].settled {
+			live++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(live))
 	for _, x := range c.exps {
+		if x.settled {
+			continue
+		}
 		str(x.ref)
 		b = binary.LittleEndian.AppendUint64(b, x.version)
 		u32(uint32(x.at))
@@ -104,7 +124,7 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 		b = append(b, byte(x.kind), ret)
 	}
 	u32(uint32(f.Province))
-	return e.appendJourney(b, e.journeys[idx]), true
+	return e.appendJourney(b, ps.j), true
 }
 
 type stateReader struct {
@@ -178,44 +198,52 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	copy(k[:], rec[2:])
 	r := &stateReader{b: rec[2+len(k):]}
-	var f Facts
-	for i := 0; i < numStored; i++ {
-		f.Anchor[i] = Time(r.u32())
-		f.Ref[i] = e.strs.Put(r.str())
+	// The exposure anchors of a record are derived from its exposures
+	// (exposures.go); only a version 1 record, which has none, needs them.
+	var anchors [numStored]Time
+	var ids [numStored]string
+	for i := range numStored {
+		anchors[i], ids[i] = Time(r.u32()), r.str()
 	}
+	var f Facts
 	for i := range f.Neg {
 		f.Neg[i] = Time(r.u32())
 	}
 	f.NegQ = Time(r.u32())
-	f.FirstPositive = Time(r.u32())
-	f.FirstReported = Time(r.u32())
-	for i := range f.Arrivals {
-		f.Arrivals[i].At = Time(r.u32())
-		copy(f.Arrivals[i].Country[:], r.bytes(3))
-		f.Arrivals[i].Ref = e.strs.Put(r.str())
+	cs := &caseFacts{}
+	cs.FirstPositive = Time(r.u32())
+	cs.FirstReported = Time(r.u32())
+	var arrivals [2]Arrival
+	for i := range arrivals {
+		arrivals[i].At = Time(r.u32())
+		copy(arrivals[i].Country[:], r.bytes(3))
+		arrivals[i].Ref = e.strs.Put(r.str())
 	}
-	f.OverrideAt = Time(r.u32())
-	f.OverrideUntil = Time(r.u32())
-	f.OverrideRef = e.strs.Put(r.str())
-	f.OverrideText = e.strs.Put(r.str())
+	cs.OverrideAt = Time(r.u32())
+	cs.OverrideUntil = Time(r.u32())
+	cs.OverrideRef = e.strs.Put(r.str())
+	cs.OverrideText = e.strs.Put(r.str())
 	lv := r.bytes(3)
-	f.OverrideLevel, f.Doses, f.Issued = lv[0], lv[1], lv[2]
+	cs.OverrideLevel, f.Doses, f.Issued = lv[0], lv[1], lv[2]
 	f.Version = r.u32()
 	f.Hash = r.u32()
 	f.Review = Time(r.u32())
+	cs.Positive = anchor{at: anchors[FactPositivePCR], ref: e.strs.Put(ids[FactPositivePCR])}
+	f.Suspect, f.SuspectRef = anchors[FactSuspect], e.strs.Put(ids[FactSuspect])
 	c := &cold{}
 	if ver == stateVersionV1 {
-		e.fromV1(&f, c)
+		e.fromV1(&f, &anchors, &ids, c)
 	} else {
 		for n := r.count(4); n > 0; n-- {
 			c.negs = append(c.negs, Time(r.u32()))
 		}
-		for i := range c.settled {
-			c.settled[i] = anchor{at: Time(r.u32()), ref: e.strs.Put(r.str())}
+		var settled [numExposureKinds]anchor
+		for i := range settled {
+			settled[i] = anchor{at: Time(r.u32()), ref: e.strs.Put(r.str())}
 		}
 		for n := r.count(23); n > 0; n-- {
 			id := r.str()
-			x := exposureEntry{key: exposureKey(id), ref: e.strs.Put(id), version: r.u64(),
+			x := exposureEntry{ref: e.strs.Put(id), version: r.u64(),
 				at: Time(r.u32()), first: Time(r.u32()), wend: Time(r.u32())}
 			kr := r.bytes(2)
 			x.kind, x.retracted = ExposureKind(kr[0]), kr[1] != 0
@@ -223,6 +251,9 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 				r.err = fmt.Errorf("%w: exposure kind %d", ErrBadState, kr[0])
 			}
 			c.exps = append(c.exps, x)
+		}
+		for i, a := range settled {
+			c.setSettled(ExposureKind(i+1), a)
 		}
 	}
 	var j *journey
@@ -236,14 +267,15 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	if len(r.b) != 0 {
 		return k, fmt.Errorf("%w: %d trailing bytes", ErrBadState, len(r.b))
 	}
-	idx := e.lookupOrAdd(k)
-	e.facts[idx] = f
-	if c.empty() {
-		delete(e.cold, idx)
-	} else {
-		e.cold[idx] = c
+	if arrivals != [2]Arrival{} {
+		if j == nil {
+			j = &journey{}
+		}
+		j.arrivals = arrivals
 	}
-	for _, a := range f.Arrivals {
+	idx := e.lookupOrAdd(&k)
+	e.install(idx, f, c, j, cs)
+	for _, a := range arrivals {
 		if a.At != 0 {
 			e.abroad[a.Country] = append(e.abroad[a.Country], idx)
 		}
@@ -251,13 +283,8 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	if f.Review != 0 {
 		e.timers.push(timer{at: f.Review, idx: idx})
 	}
-	if j == nil {
-		delete(e.journeys, idx)
-	} else {
-		e.journeys[idx] = j
-		if j.next != 0 {
-			e.timers.push(timer{at: j.next, idx: idx})
-		}
+	if j != nil && j.next != 0 {
+		e.timers.push(timer{at: j.next, idx: idx})
 	}
 	e.maybeCompact()
 	return k, nil
@@ -266,10 +293,10 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 // fromV1 converts what a version 1 record held: exposure anchors become
 // settled (they cannot be taken back), and negatives outside the newest one's
 // apart-window leave Neg (version 1 kept the three latest, wherever they were).
-func (e *Engine) fromV1(f *Facts, c *cold) {
+func (e *Engine) fromV1(f *Facts, anchors *[numStored]Time, ids *[numStored]string, c *cold) {
 	for k := ExposureClose; k <= ExposureAreaMedium; k++ {
 		fact, _ := k.Fact()
-		c.settled[k-1] = anchor{at: f.Anchor[fact], ref: f.Ref[fact]}
+		c.setSettled(k, anchor{at: anchors[fact], ref: e.strs.Put(ids[fact])})
 	}
 	apart := uint64(e.policy.Params.NegativeApart.Std().Seconds())
 	for i := 1; i < len(f.Neg); i++ {
@@ -292,25 +319,22 @@ func (e *Engine) maybeCompact() {
 	fresh := arena.New(e.strs.Size() / 2)
 	move := func(r *Ref) { *r = fresh.Put(e.strs.Get(*r)) }
 	for i := range e.facts {
-		f := &e.facts[i]
-		for j := range f.Ref {
-			move(&f.Ref[j])
-		}
-		for j := range f.Arrivals {
-			move(&f.Arrivals[j].Ref)
-		}
-		move(&f.OverrideRef)
-		move(&f.OverrideText)
+		move(&e.facts[i].SuspectRef)
+	}
+	for _, cs := range e.cases {
+		move(&cs.Positive.ref)
+		move(&cs.OverrideRef)
+		move(&cs.OverrideText)
 	}
 	for _, c := range e.cold {
-		for j := range c.settled {
-			move(&c.settled[j].ref)
-		}
 		for j := range c.exps {
 			move(&c.exps[j].ref)
 		}
 	}
 	for _, j := range e.journeys {
+		for i := range j.arrivals {
+			move(&j.arrivals[i].Ref)
+		}
 		move(&j.declRef)
 		move(&j.cityRef)
 		move(&j.placeRef)
