@@ -50,7 +50,7 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 			return
 		}
 		for _, k := range [...]scoring.ExposureKind{scoring.ExposureAreaHigh, scoring.ExposureAreaMedium} {
-			t.touch(ident{exposed: t.people.keys[st.person], kind: k, place: st.place})
+			t.touch(ident{exposed: st.person, kind: k, place: st.place})
 		}
 	}
 	if d.Kind == scoring.AreaRegion {
@@ -96,9 +96,8 @@ func (t *Tracer) counts(s *stay) bool {
 // areaRiskOf contributes the area exposures of a new region or cell stay
 // under the designations known.
 func (t *Tracer) areaRiskOf(s *stay) {
-	person := t.people.keys[s.person]
 	t.areaContribs(s, func(kind scoring.ExposureKind, c *contrib) {
-		t.contribute(ident{exposed: person, kind: kind, place: s.place}, c)
+		t.contribute(ident{exposed: s.person, kind: kind, place: s.place}, c)
 	})
 }
 
@@ -126,7 +125,7 @@ func (t *Tracer) areaContribs(s *stay, fn func(scoring.ExposureKind, *contrib)) 
 		if !ok || !per.Overlaps(s.start, s.end) {
 			return
 		}
-		c := contrib{start: max(s.start, d.From), end: s.end, at: s.end, keep: s.end, evidence: [3]string{d.ID, s.eventID()}}
+		c := contrib{start: max(s.start, d.From), end: s.end, at: s.end, keep: s.end, evidence: [3]evid{{s: d.ID}, s.evid()}}
 		if per.End != 0 && per.End < c.end {
 			c.end = per.End
 		}

@@ -33,7 +33,7 @@ func (t *Tracer) Expire(now scoring.Time) {
 			t.held -= s.n()
 			changed = true
 		case s.midEnd < cutoff:
-			f := s.filter(func(i int) bool {
+			f := s.filter(t.locs.class, func(i int) bool {
 				if s.end(i) >= cutoff {
 					return false
 				}
@@ -52,30 +52,8 @@ func (t *Tracer) Expire(now scoring.Time) {
 	}
 	clear(t.segs[len(keep):])
 	t.segs = keep
-	if a := &t.act.seg; a.n() > 0 && a.minEnd < cutoff {
-		expired := 0
-		for i := 0; i < a.n(); i++ {
-			if a.end(i) < cutoff {
-				expired++
-			}
-		}
-		if expired*2 >= a.n() {
-			// Seal it and let the next round rewrite it like any segment.
-			t.sealActive()
-			last := t.segs[len(t.segs)-1]
-			f := last.filter(func(i int) bool {
-				if last.end(i) >= cutoff {
-					return false
-				}
-				t.release(last, i)
-				return true
-			})
-			t.held -= last.n()
-			t.segs = t.segs[:len(t.segs)-1]
-			if f != nil {
-				t.held += f.n()
-				t.segs = append(t.segs, f)
-			}
+	for k := range t.act {
+		if t.expireActive(k, cutoff) {
 			changed = true
 		}
 	}
@@ -90,6 +68,41 @@ func (t *Tracer) Expire(now scoring.Time) {
 	if changed || cutoff >= t.swept+sweepEvery {
 		t.sweep()
 	}
+}
+
+// expireActive rewrites the segment being filled of stream k once half of
+// it has expired, and reports whether it did.
+func (t *Tracer) expireActive(k int, cutoff scoring.Time) bool {
+	a := &t.act[k].seg
+	if a.n() == 0 || a.minEnd >= cutoff {
+		return false
+	}
+	expired := 0
+	for i := 0; i < a.n(); i++ {
+		if a.end(i) < cutoff {
+			expired++
+		}
+	}
+	if expired*2 < a.n() {
+		return false
+	}
+	// Seal it and let the next round rewrite it like any segment.
+	t.sealActive(k)
+	last := t.segs[len(t.segs)-1]
+	f := last.filter(t.locs.class, func(i int) bool {
+		if last.end(i) >= cutoff {
+			return false
+		}
+		t.release(last, i)
+		return true
+	})
+	t.held -= last.n()
+	t.segs = t.segs[:len(t.segs)-1]
+	if f != nil {
+		t.held += f.n()
+		t.segs = append(t.segs, f)
+	}
+	return true
 }
 
 // release counts one use less of record i's person and location.

@@ -225,6 +225,7 @@ func (t *placeTable) bytes() int {
 type locTable struct {
 	place []uint32
 	vari  []uint64
+	class []uint8 // locClass
 	refs  []uint32
 	free  []uint32
 	slots []uint32 // open addressing by (place, variant): index+1, 0 = empty
@@ -289,9 +290,9 @@ func locVariant(p *Presence) uint64 {
 	return 0
 }
 
-// intern returns the location's index; isNew tells the caller to count a use
-// of the place.
-func (t *locTable) intern(place uint32, vari uint64) (x uint32, isNew bool) {
+// intern returns the location's index (at a place of kind k); isNew tells the
+// caller to count a use of the place.
+func (t *locTable) intern(place uint32, k PlaceKind, vari uint64) (x uint32, isNew bool) {
 	if (t.live+1)*10 > len(t.slots)*7 {
 		t.grow()
 	}
@@ -304,11 +305,12 @@ func (t *locTable) intern(place uint32, vari uint64) (x uint32, isNew bool) {
 	if n := len(t.free); n > 0 {
 		x = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.place[x], t.vari[x], t.refs[x] = place, vari, 1
+		t.place[x], t.vari[x], t.class[x], t.refs[x] = place, vari, locClass(k, vari), 1
 	} else {
 		x = uint32(len(t.place))
 		t.place = append(t.place, place)
 		t.vari = append(t.vari, vari)
+		t.class = append(t.class, locClass(k, vari))
 		t.refs = append(t.refs, 1)
 	}
 	t.slots[i] = x + 1
@@ -352,7 +354,7 @@ func (t *locTable) release(x uint32) (gone bool) {
 func (t *locTable) row(x uint32) int16 { return int16(uint16(t.vari[x])) }
 
 func (t *locTable) bytes() int {
-	return cap(t.place)*4 + cap(t.vari)*8 + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
+	return cap(t.place)*4 + cap(t.vari)*8 + cap(t.class) + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
 }
 
 // splitID splits an event id into a prefix and a trailing decimal number

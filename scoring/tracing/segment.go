@@ -16,9 +16,9 @@ const segCap = 1<<16 - 1
 
 // segment is a batch of presence records, column by column and pointer-free
 // apart from its few prefix strings. The segment being filled (see builder) is
-// in arrival order; once full it is sealed: sorted by (place, start), so that a
-// place's presences are one run found by binary search, with byPerson listing
-// the records in (person, start) order.
+// in arrival order; once full it is sealed: sorted by (class, place, start), so
+// that a place's presences are one run per class found by binary search, with
+// byPerson listing the records in (person, start) order.
 type segment struct {
 	start    []scoring.Time
 	dur      []uint16 // see encodeDur
@@ -31,6 +31,7 @@ type segment struct {
 	long     []longEnd   // ends dur cannot hold, by record index
 	ids      arena.Arena // event ids that do not split into a known prefix and number
 	hours    []uint32    // distinct start hours (Time/3600), sealed only
+	classes  []classRun  // sealed only, by class
 
 	minStart, maxStart scoring.Time
 	minEnd, midEnd     scoring.Time // midEnd: about half the records end before it
@@ -45,6 +46,31 @@ type idPrefix struct {
 	base uint64
 	num  bool
 }
+
+// A record's class is its place kind and whether it came from a travel
+// record (locTable.class). Classes differ in how their stays lie in time:
+// check-ins are short and uploaded at once, travel stays are long and
+// uploaded up to days late. A sealed segment keeps each class apart with its
+// own time bounds, so a join at a venue skips the segments whose check-ins
+// cannot overlap, however wide their travel stays are.
+type classRun struct {
+	class            uint8
+	lo, hi           int // records [lo, hi)
+	minStart, maxEnd scoring.Time
+}
+
+func locClass(k PlaceKind, vari uint64) uint8 {
+	c := uint8(k) << 1
+	if k != PlaceFlight && vari&locTravel != 0 {
+		c |= 1
+	}
+	return c
+}
+
+func classKind(c uint8) PlaceKind { return PlaceKind(c >> 1) }
+
+// Classes are below 16: PlaceKind is at most PlaceFlight (4).
+const numClasses = 16
 
 type longEnd struct {
 	i   uint16
@@ -92,22 +118,24 @@ func (s *segment) id(i int) string {
 	if !p.num {
 		return p.s
 	}
-	return p.s + strconv.FormatUint(p.base+uint64(s.idNum[i]), 10)
+	var buf [64]byte
+	return string(strconv.AppendUint(append(buf[:0], p.s...), p.base+uint64(s.idNum[i]), 10))
 }
 
 func (s *segment) bytes() int {
 	n := cap(s.start)*4 + cap(s.dur)*2 + cap(s.loc)*4 + cap(s.person)*4 + cap(s.byPerson)*2 +
-		cap(s.idLocal) + cap(s.idNum)*4 + cap(s.long)*8 + s.ids.Cap() + cap(s.hours)*4 + 200
+		cap(s.idLocal) + cap(s.idNum)*4 + cap(s.long)*8 + s.ids.Cap() + cap(s.hours)*4 + cap(s.classes)*32 + 200
 	for _, p := range s.pfx {
 		n += 40 + len(p.s)
 	}
 	return n
 }
 
-// placeRun returns the first record at place with start >= from in a sealed
-// segment, comparing places through locPlace.
-func (s *segment) placeRun(locPlace []uint32, place uint32, from scoring.Time) int {
-	return sort.Search(s.n(), func(i int) bool {
+// placeRun returns the first record of class run c at place with start >=
+// from in a sealed segment, comparing places through locPlace.
+func (s *segment) placeRun(locPlace []uint32, c *classRun, place uint32, from scoring.Time) int {
+	return c.lo + sort.Search(c.hi-c.lo, func(k int) bool {
+		i := c.lo + k
 		p := locPlace[s.loc[i]]
 		return p > place || (p == place && s.start[i] >= from)
 	})
@@ -118,18 +146,25 @@ func (s *segment) personRun(person uint32) int {
 	return sort.Search(len(s.byPerson), func(k int) bool { return s.person[s.byPerson[k]] >= person })
 }
 
-// meta recomputes the time bounds and hours of a sealed segment.
-func (s *segment) meta() {
+// meta recomputes the time bounds, class runs and hours of a sealed segment,
+// whose records are in class order (locClass gives a location's class).
+func (s *segment) meta(locClass []uint8) {
 	n := s.n()
 	s.minStart, s.maxStart, s.minEnd, s.maxEnd = scoring.MaxTime, 0, scoring.MaxTime, 0
 	step := max(1, n/512)
 	sample := make([]scoring.Time, 0, n/step+1)
 	var hours []uint32
+	var classes []classRun
 	last := ^uint32(0)
 	for i := 0; i < n; i++ {
 		st, e := s.start[i], s.end(i)
 		s.minStart, s.maxStart = min(s.minStart, st), max(s.maxStart, st)
 		s.minEnd, s.maxEnd = min(s.minEnd, e), max(s.maxEnd, e)
+		if c := locClass[s.loc[i]]; len(classes) == 0 || classes[len(classes)-1].class != c {
+			classes = append(classes, classRun{class: c, lo: i, hi: i, minStart: scoring.MaxTime})
+		}
+		r := &classes[len(classes)-1]
+		r.hi, r.minStart, r.maxEnd = i+1, min(r.minStart, st), max(r.maxEnd, e)
 		if i%step == 0 {
 			sample = append(sample, e)
 		}
@@ -145,6 +180,7 @@ func (s *segment) meta() {
 		s.midEnd = sample[len(sample)/2]
 	}
 	s.hours = slices.Clone(hours)
+	s.classes = slices.Clip(classes)
 }
 
 // builder fills the unsealed segment: records in arrival order, with a chain per
@@ -282,7 +318,7 @@ func (b *builder) add(locPlace []uint32, person, loc, place uint32, start, end s
 
 // seal returns the builder's records as a sealed segment with exact-size
 // columns, and resets the builder.
-func (b *builder) seal(locPlace []uint32) *segment {
+func (b *builder) seal(locs *locTable) *segment {
 	src := &b.seg
 	n := src.n()
 	// The sort buffers are transient: a sealed tracer keeps only its records.
@@ -290,9 +326,23 @@ func (b *builder) seal(locPlace []uint32) *segment {
 	radixBuf := make([]sortItem, n)
 	ends := make([]scoring.Time, 0, n)
 	for i := 0; i < n; i++ {
-		items = append(items, sortItem{k: uint64(locPlace[src.loc[i]])<<32 | uint64(src.start[i]), i: uint32(i)})
+		items = append(items, sortItem{k: uint64(locs.place[src.loc[i]])<<32 | uint64(src.start[i]), i: uint32(i)})
 	}
 	radixSort(items, radixBuf)
+	// Then by class, keeping the (place, start) order within each.
+	var count [numClasses + 1]int
+	for _, it := range items {
+		count[locs.class[src.loc[it.i]]+1]++
+	}
+	for c := 1; c <= numClasses; c++ {
+		count[c] += count[c-1]
+	}
+	for _, it := range items {
+		c := locs.class[src.loc[it.i]]
+		radixBuf[count[c]] = it
+		count[c]++
+	}
+	items, radixBuf = radixBuf[:n], items[:n]
 	for i := 0; i < n; i++ {
 		ends = append(ends, src.end(i))
 	}
@@ -319,7 +369,7 @@ func (b *builder) seal(locPlace []uint32) *segment {
 	for k, it := range items {
 		s.byPerson[k] = uint16(it.i)
 	}
-	s.meta()
+	s.meta(locs.class)
 	// The prefix table and id arena now belong to s.
 	b.seg.pfx, b.seg.ids = nil, arena.Arena{}
 	b.reset()
@@ -328,7 +378,7 @@ func (b *builder) seal(locPlace []uint32) *segment {
 
 // filter returns a sealed copy of s without the records drop reports (which it
 // is told of once each), or nil when none is left.
-func (s *segment) filter(drop func(i int) bool) *segment {
+func (s *segment) filter(locClass []uint8, drop func(i int) bool) *segment {
 	n := s.n()
 	remap := make([]int32, n) // old index -> new, -1 when dropped
 	kept := 0
@@ -373,7 +423,7 @@ func (s *segment) filter(drop func(i int) bool) *segment {
 	}
 	f.ids.Clip()
 	f.long = slices.Clip(f.long)
-	f.meta()
+	f.meta(locClass)
 	return f
 }
 

@@ -38,7 +38,7 @@ type Tracer struct {
 	areas     *scoring.Areas
 	segs      []*segment            // sealed, oldest first
 	byHour    map[uint32][]*segment // sealed segments holding a start in that hour
-	act       builder               // the segment being filled
+	act       [2]builder            // the segments being filled: of check-ins and flights, of travel stays (stream)
 	cutoff    scoring.Time          // presences ending before this are expired
 	marks     map[scoring.PersonKey][]scoring.Mark
 	hot       map[uint32][]hotStay       // place -> presences of marked people there
@@ -81,20 +81,22 @@ func New(p *scoring.Policy, o Options) *Tracer {
 		t.people.init(o.Expected / 20)
 		t.segs = make([]*segment, 0, o.Expected/segCap+1)
 	}
-	t.act.init()
+	for i := range t.act {
+		t.act[i].init()
+	}
 	return t
 }
 
 // Len is the number of presences held. Expired presences never match after
 // Expire; their memory is reclaimed in bulk (a whole segment once all of it has
 // expired, or a rewrite once half of it has).
-func (t *Tracer) Len() int { return t.held + t.act.seg.n() }
+func (t *Tracer) Len() int { return t.held + t.act[0].seg.n() + t.act[1].seg.n() }
 
 // Bytes is the memory held by the index: presence columns, event ids, the
 // tables of people, places and locations, marks and emitted exposures. Go map
 // overheads are estimated.
 func (t *Tracer) Bytes() int {
-	n := t.act.bytes() + t.people.bytes() + t.places.bytes() + t.locs.bytes()
+	n := t.act[0].bytes() + t.act[1].bytes() + t.people.bytes() + t.places.bytes() + t.locs.bytes()
 	for _, s := range t.segs {
 		n += s.bytes()
 	}
