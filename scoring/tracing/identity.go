@@ -40,16 +40,20 @@ type contrib struct {
 
 // evid is one piece of evidence: a string, or the event id of a record, read
 // only when the overlap it belongs to is the one an exposure shows. A record
-// does not move during an operation, so seg and i stay valid until finish.
+// does not move during an operation, so src and i stay valid until finish.
 type evid struct {
 	s   string
-	seg *segment // when not nil: the id of record i
+	src idSource // when not nil: the id of record i
 	i   int
 }
 
+// idSource holds records' event ids: a sealed segment, or the columns of one
+// being filled.
+type idSource interface{ id(i int) string }
+
 func (e *evid) get() string {
-	if e.seg != nil {
-		return e.seg.id(e.i)
+	if e.src != nil {
+		return e.src.id(e.i)
 	}
 	return e.s
 }
@@ -251,12 +255,11 @@ func (t *Tracer) recompute(id *ident, a *agg, keep *scoring.Time) {
 	qx := id.exposed
 	switch id.kind {
 	case scoring.ExposureAreaHigh, scoring.ExposureAreaMedium:
-		t.eachOfPerson(qx, 0, scoring.MaxTime, func(s *segment, i int, e scoring.Time) {
-			if t.locs.place[s.loc[i]] != id.place {
+		t.eachOfPerson(qx, 0, scoring.MaxTime, func(st *stay) {
+			if st.place != id.place {
 				return
 			}
-			st := t.stayAt(s, i, e)
-			t.areaContribs(&st, func(kind scoring.ExposureKind, c *contrib) {
+			t.areaContribs(st, func(kind scoring.ExposureKind, c *contrib) {
 				if kind == id.kind {
 					add(c)
 				}
@@ -269,9 +272,9 @@ func (t *Tracer) recompute(id *ident, a *agg, keep *scoring.Time) {
 		return
 	}
 	var qs []stay
-	t.eachOfPerson(qx, 0, scoring.MaxTime, func(s *segment, i int, e scoring.Time) {
-		if t.locs.place[s.loc[i]] == id.place {
-			qs = append(qs, t.stayAt(s, i, e))
+	t.eachOfPerson(qx, 0, scoring.MaxTime, func(st *stay) {
+		if st.place == id.place {
+			qs = append(qs, *st)
 		}
 	})
 	for _, h := range t.hot[id.place] {

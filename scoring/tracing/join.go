@@ -7,29 +7,14 @@ import "healthcode/scoring"
 type stay struct {
 	person, loc, place uint32
 	start, end         scoring.Time
-	id                 string
-	seg                *segment // with idx: where to read the id from when id is ""
-	idx                int
+	ev                 evid // its event id
 }
 
-func (s *stay) eventID() string {
-	if s.seg != nil {
-		return s.seg.id(s.idx)
-	}
-	return s.id
-}
-
-// evid is the stay's event id as evidence, read when needed.
-func (s *stay) evid() evid {
-	if s.seg != nil {
-		return evid{seg: s.seg, i: s.idx}
-	}
-	return evid{s: s.id}
-}
-
-func (t *Tracer) stayAt(s *segment, i int, end scoring.Time) stay {
-	loc := s.loc[i]
-	return stay{person: s.person[i], loc: loc, place: t.locs.place[loc], start: s.start[i], end: end, seg: s, idx: i}
+// settled returns the stay with its event id read, to be kept beyond the
+// operation.
+func (s stay) settled() stay {
+	s.ev = evid{s: s.ev.get()}
+	return s
 }
 
 // contactPlace reports whether presences at places of kind k can be contacts
@@ -68,7 +53,7 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	}
 	vari := locVariant(&p)
 	a := stream(locClass(p.Kind, vari))
-	if t.act[a].seg.n() == segCap {
+	if t.act[a].c.n() == segCap {
 		t.sealActive(a)
 	}
 	if havePerson {
@@ -88,7 +73,7 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	}
 	t.act[a].add(t.locs.place, px, loc, place, p.Start, p.End, p.ID)
 
-	st := stay{person: px, loc: loc, place: place, start: p.Start, end: p.End, id: p.ID}
+	st := stay{person: px, loc: loc, place: place, start: p.Start, end: p.End, ev: evid{s: p.ID}}
 	t.begin()
 	if p.Kind == PlaceRegion || p.Kind == PlaceCell {
 		t.areaRiskOf(&st)
@@ -121,30 +106,6 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	return t.finish(out)
 }
 
-// isDup reports whether a presence identical to p (person px, at place) is held.
-func (t *Tracer) isDup(px, place uint32, p *Presence) bool {
-	lp := t.locs.place
-	for a := range t.act {
-		if t.act[a].findDup(lp, px, place, p.Start, p.End, p.ID) {
-			return true
-		}
-	}
-	for _, s := range t.byHour[uint32(p.Start/3600)] {
-		for ci := range s.classes {
-			c := &s.classes[ci]
-			if classKind(c.class) != p.Kind || c.minStart > p.Start || c.maxEnd < p.End {
-				continue
-			}
-			for i := s.placeRun(lp, c, place, p.Start); i < c.hi && s.start[i] == p.Start && lp[s.loc[i]] == place; i++ {
-				if s.person[i] == px && s.end(i) == p.End && s.id(i) == p.ID {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // stream returns which segment being filled takes records of class c: travel
 // stays, long and uploaded up to days late, go to segments of their own, so
 // that those of check-ins and flights keep tight time bounds.
@@ -152,7 +113,7 @@ func stream(c uint8) int { return int(c & 1) }
 
 // sealActive seals the segment being filled of stream a.
 func (t *Tracer) sealActive(a int) {
-	if t.act[a].seg.n() == 0 {
+	if t.act[a].c.n() == 0 {
 		return
 	}
 	s := t.act[a].seal(&t.locs)
@@ -231,12 +192,9 @@ func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
 			// place becomes hot, so that later presences there are matched at
 			// once.
 			t.hotPeople[m.Person] = true
-			t.eachOfPerson(px, 0, scoring.MaxTime, func(s *segment, i int, end scoring.Time) {
-				st := t.stayAt(s, i, end)
+			t.eachOfPerson(px, 0, scoring.MaxTime, func(st *stay) {
 				if contactPlace(t.places.kind[st.place]) {
-					h := hotStay{stay: st, key: m.Person}
-					h.id, h.seg = st.eventID(), nil
-					t.hot[st.place] = append(t.hot[st.place], h)
+					t.hot[st.place] = append(t.hot[st.place], hotStay{stay: st.settled(), key: m.Person})
 				}
 			})
 		}
@@ -252,10 +210,9 @@ func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
 // it only marks the identities it meets for recomputation.
 func (t *Tracer) joinMark(m *scoring.Mark, px uint32, touchOnly bool) {
 	var danger []stay
-	t.eachOfPerson(px, m.From, windowEnd(m), func(s *segment, i int, end scoring.Time) {
-		st := t.stayAt(s, i, end)
+	t.eachOfPerson(px, m.From, windowEnd(m), func(st *stay) {
 		if contactPlace(t.places.kind[st.place]) {
-			danger = append(danger, st)
+			danger = append(danger, *st)
 		}
 	})
 	for i := range danger {
@@ -306,11 +263,9 @@ func (t *Tracer) join(m *scoring.Mark, p *stay, touchOnly bool) {
 	if !ok {
 		return
 	}
-	pc := *p
-	pc.id, pc.seg = p.eventID(), nil // read once, not once per overlap
-	t.eachAtPlace(p.place, lo, hi, func(s *segment, i int, end scoring.Time) {
-		q := t.stayAt(s, i, end)
-		kind, c, ok := t.pairContrib(m, &pc, &q)
+	pc := p.settled() // its id read once, not once per overlap
+	t.eachAtPlace(p.place, lo, hi, func(q *stay) {
+		kind, c, ok := t.pairContrib(m, &pc, q)
 		if !ok {
 			return
 		}
@@ -376,70 +331,5 @@ func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay) (kind scoring.Exposure
 		wend = m.To
 	}
 	return kind, contrib{start: os, end: oe, at: oe, wend: wend, keep: max(p.end, q.end),
-		evidence: [3]evid{{s: m.ID}, p.evid(), q.evid()}}, true
-}
-
-// eachAtPlace calls fn for every unexpired record at place with start <= hi
-// and end >= lo, segment by segment.
-func (t *Tracer) eachAtPlace(place uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
-	lp := t.locs.place
-	kind := t.places.kind[place]
-	for _, s := range t.segs {
-		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
-			continue
-		}
-		for ci := range s.classes {
-			c := &s.classes[ci]
-			if classKind(c.class) != kind || c.maxEnd < lo || c.minStart > hi || c.maxEnd < t.cutoff {
-				continue
-			}
-			for i := s.placeRun(lp, c, place, 0); i < c.hi && lp[s.loc[i]] == place && s.start[i] <= hi; i++ {
-				if e := s.end(i); e >= lo && e >= t.cutoff {
-					fn(s, i, e)
-				}
-			}
-		}
-	}
-	for k := range t.act {
-		a := &t.act[k]
-		for r := a.placeHead[place]; r != 0; r = a.placeNext[r-1] {
-			i := int(r - 1)
-			if a.seg.start[i] > hi {
-				continue
-			}
-			if e := a.seg.end(i); e >= lo && e >= t.cutoff {
-				fn(&a.seg, i, e)
-			}
-		}
-	}
-}
-
-// eachOfPerson calls fn for every unexpired record of person with start <= hi
-// and end >= lo.
-func (t *Tracer) eachOfPerson(person uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
-	for _, s := range t.segs {
-		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
-			continue
-		}
-		for k := s.personRun(person); k < len(s.byPerson); k++ {
-			i := int(s.byPerson[k])
-			if s.person[i] != person || s.start[i] > hi {
-				break
-			}
-			if e := s.end(i); e >= lo && e >= t.cutoff {
-				fn(s, i, e)
-			}
-		}
-	}
-	for k := range t.act {
-		a := &t.act[k].seg
-		for i, x := range a.person {
-			if x != person || a.start[i] > hi {
-				continue
-			}
-			if e := a.end(i); e >= lo && e >= t.cutoff {
-				fn(a, i, e)
-			}
-		}
-	}
+		evidence: [3]evid{{s: m.ID}, p.ev, q.ev}}, true
 }
