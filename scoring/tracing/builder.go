@@ -239,3 +239,23 @@ func radixSort(items, buf []sortItem) {
 		copy(items, src)
 	}
 }
+
+// splitID splits an event id into a prefix and a trailing decimal number
+// without leading zeros (at most 18 digits), so that prefix +
+// strconv.FormatUint(num, 10) == id. ok is false when id has no trailing digit.
+func splitID(id string) (prefix string, num uint64, ok bool) {
+	j := len(id)
+	for j > 0 && id[j-1] >= '0' && id[j-1] <= '9' && len(id)-j < 18 {
+		j--
+	}
+	for j < len(id)-1 && id[j] == '0' {
+		j++
+	}
+	if j == len(id) {
+		return id, 0, false
+	}
+	for _, c := range []byte(id[j:]) {
+		num = num*10 + uint64(c-'0')
+	}
+	return id[:j], num, true
+}

@@ -163,7 +163,7 @@ func (t *Tracer) finish(out []Exposure) []Exposure {
 		if id.place != lastPlace { // pending identities come place by place
 			lastPlace, pk = id.place, t.places.key(id.place)
 		}
-		exposed := t.people.keys[id.exposed]
+		exposed := *t.people.key(id.exposed)
 		key, sum := exposureID(&exposed, &id, pk)
 		rec, known := t.emitted[key]
 		if p.touched || (known && rec.sum != 0) {

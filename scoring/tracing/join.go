@@ -57,7 +57,7 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 		t.sealActive(a)
 	}
 	if havePerson {
-		t.people.refs[px]++
+		t.people.use(px)
 	} else {
 		px = t.people.intern(p.Person)
 	}
@@ -323,7 +323,7 @@ func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay) (kind scoring.Exposure
 	}
 	var wend scoring.Time
 	if m.Level == scoring.MarkClose {
-		if t.people.keys[q.person] == m.Source {
+		if *t.people.key(q.person) == m.Source {
 			return 0, contrib{}, false
 		}
 		kind = scoring.ExposureSecondary // the close definitions, one hop further
