@@ -44,13 +44,12 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 		hi = next - 1
 	}
 	t.begin()
-	touched := func(s *segment, i int, e scoring.Time) {
-		st := t.stayAt(s, i, e)
-		if !t.counts(&st) {
+	touched := func(st *stay) {
+		if !t.counts(st) {
 			return
 		}
 		for _, k := range [...]scoring.ExposureKind{scoring.ExposureAreaHigh, scoring.ExposureAreaMedium} {
-			t.touch(ident{exposed: t.people.keys[st.person], kind: k, place: st.place})
+			t.touch(ident{exposed: st.person, kind: k, place: st.place})
 		}
 	}
 	if d.Kind == scoring.AreaRegion {
@@ -62,9 +61,9 @@ func (t *Tracer) AddDesignation(d scoring.Designation, out []Exposure) []Exposur
 		if res > t.companionRes {
 			// Finer than the companion cell: one place, matched by fine cell.
 			if place, ok := t.places.lookup(PlaceCell, "", scoring.H3Parent(d.Cell, t.companionRes)); ok {
-				t.eachAtPlace(place, d.From, hi, func(s *segment, i int, e scoring.Time) {
-					if fine := t.locs.vari[s.loc[i]] &^ locTravel; fine != 0 && scoring.H3Parent(fine, res) == d.Cell {
-						touched(s, i, e)
+				t.eachAtPlace(place, d.From, hi, func(st *stay) {
+					if fine := t.locs.vari[st.loc] &^ locTravel; fine != 0 && scoring.H3Parent(fine, res) == d.Cell {
+						touched(st)
 					}
 				})
 			}
@@ -96,9 +95,8 @@ func (t *Tracer) counts(s *stay) bool {
 // areaRiskOf contributes the area exposures of a new region or cell stay
 // under the designations known.
 func (t *Tracer) areaRiskOf(s *stay) {
-	person := t.people.keys[s.person]
 	t.areaContribs(s, func(kind scoring.ExposureKind, c *contrib) {
-		t.contribute(ident{exposed: person, kind: kind, place: s.place}, c)
+		t.contribute(ident{exposed: s.person, kind: kind, place: s.place}, c)
 	})
 }
 
@@ -126,7 +124,7 @@ func (t *Tracer) areaContribs(s *stay, fn func(scoring.ExposureKind, *contrib)) 
 		if !ok || !per.Overlaps(s.start, s.end) {
 			return
 		}
-		c := contrib{start: max(s.start, d.From), end: s.end, at: s.end, keep: s.end, evidence: [3]string{d.ID, s.eventID()}}
+		c := contrib{start: max(s.start, d.From), end: s.end, at: s.end, keep: s.end, evidence: [3]evid{{s: d.ID}, s.ev}}
 		if per.End != 0 && per.End < c.end {
 			c.end = per.End
 		}

@@ -27,19 +27,17 @@ func (t *Tracer) Expire(now scoring.Time) {
 	for _, s := range t.segs {
 		switch {
 		case s.maxEnd < cutoff:
-			for i := 0; i < s.n(); i++ {
-				t.release(s, i)
+			for k := range s.classes {
+				c := &s.classes[k]
+				for i := c.lo; i < c.hi; i++ {
+					r := s.rec(c, i)
+					t.release(&r)
+				}
 			}
 			t.held -= s.n()
 			changed = true
 		case s.midEnd < cutoff:
-			f := s.filter(func(i int) bool {
-				if s.end(i) >= cutoff {
-					return false
-				}
-				t.release(s, i)
-				return true
-			})
+			f := s.filter(t.locs.class, t.expired(cutoff))
 			t.held -= s.n()
 			if f != nil {
 				t.held += f.n()
@@ -52,30 +50,8 @@ func (t *Tracer) Expire(now scoring.Time) {
 	}
 	clear(t.segs[len(keep):])
 	t.segs = keep
-	if a := &t.act.seg; a.n() > 0 && a.minEnd < cutoff {
-		expired := 0
-		for i := 0; i < a.n(); i++ {
-			if a.end(i) < cutoff {
-				expired++
-			}
-		}
-		if expired*2 >= a.n() {
-			// Seal it and let the next round rewrite it like any segment.
-			t.sealActive()
-			last := t.segs[len(t.segs)-1]
-			f := last.filter(func(i int) bool {
-				if last.end(i) >= cutoff {
-					return false
-				}
-				t.release(last, i)
-				return true
-			})
-			t.held -= last.n()
-			t.segs = t.segs[:len(t.segs)-1]
-			if f != nil {
-				t.held += f.n()
-				t.segs = append(t.segs, f)
-			}
+	for k := range t.act {
+		if t.expireActive(k, cutoff) {
 			changed = true
 		}
 	}
@@ -92,12 +68,52 @@ func (t *Tracer) Expire(now scoring.Time) {
 	}
 }
 
-// release counts one use less of record i's person and location.
-func (t *Tracer) release(s *segment, i int) {
-	t.people.release(s.person[i])
-	loc := s.loc[i]
-	place := t.locs.place[loc]
-	if t.locs.release(loc) {
+// expireActive rewrites the segment being filled of stream k once half of
+// it has expired, and reports whether it did.
+func (t *Tracer) expireActive(k int, cutoff scoring.Time) bool {
+	a := &t.act[k]
+	if a.c.n() == 0 || a.minEnd >= cutoff {
+		return false
+	}
+	expired := 0
+	for _, e := range a.c.end {
+		if e < cutoff {
+			expired++
+		}
+	}
+	if expired*2 < a.c.n() {
+		return false
+	}
+	// Seal it and let the next round rewrite it like any segment.
+	t.sealActive(k)
+	last := t.segs[len(t.segs)-1]
+	f := last.filter(t.locs.class, t.expired(cutoff))
+	t.held -= last.n()
+	t.segs = t.segs[:len(t.segs)-1]
+	if f != nil {
+		t.held += f.n()
+		t.segs = append(t.segs, f)
+	}
+	return true
+}
+
+// expired returns a filter that drops (and releases) the records that ended
+// before cutoff.
+func (t *Tracer) expired(cutoff scoring.Time) func(r *rec) bool {
+	return func(r *rec) bool {
+		if r.end >= cutoff {
+			return false
+		}
+		t.release(r)
+		return true
+	}
+}
+
+// release counts one use less of a record's person and location.
+func (t *Tracer) release(r *rec) {
+	t.people.release(r.person)
+	place := t.locs.place[r.loc]
+	if t.locs.release(r.loc) {
 		t.places.release(place)
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
-	"slices"
+	"strings"
 
 	"healthcode/scoring"
+	"healthcode/scoring/internal/mix"
 )
 
 // Every operation (AddPresence, AddMark, AddDesignation) runs in three steps:
@@ -22,17 +22,58 @@ import (
 // current value never depends on the order the inputs came in.
 
 // ident is an exposure's identity: (exposed person, source, place, kind).
+// The exposed person is its index in the person table, which names the same
+// person for the whole operation (entries are freed only by Expire).
 type ident struct {
-	exposed, source scoring.PersonKey
-	kind            scoring.ExposureKind
-	place           uint32
+	source  scoring.PersonKey
+	exposed uint32
+	place   uint32
+	kind    scoring.ExposureKind
 }
 
 // contrib is one overlap giving an exposure.
 type contrib struct {
 	start, end, at, wend scoring.Time
 	keep                 scoring.Time // when every stay behind it has expired
-	evidence             [3]string
+	evidence             [3]evid
+}
+
+// evid is one piece of evidence: a string, or the event id of a record, read
+// only when the overlap it belongs to is the one an exposure shows. A record
+// does not move during an operation, so src and i stay valid until finish.
+type evid struct {
+	s   string
+	src idSource // when not nil: the id of record i
+	i   int
+}
+
+// idSource holds records' event ids: a sealed segment, or the columns of one
+// being filled.
+type idSource interface{ id(i int) string }
+
+func (e *evid) get() string {
+	if e.src != nil {
+		return e.src.id(e.i)
+	}
+	return e.s
+}
+
+// compareEvidence orders evidence lists as slices.Compare orders their
+// strings.
+func compareEvidence(a, b *[3]evid) int {
+	for k := range a {
+		if c := strings.Compare(a[k].get(), b[k].get()); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// agg is the aggregate of the n overlaps met of an exposure (see merge).
+type agg struct {
+	start, end, at, first, wend scoring.Time
+	evidence                    [3]evid
+	n                           int
 }
 
 // emitRec is what the tracer remembers of an exposure it emitted: a hash of
@@ -45,8 +86,7 @@ type emitRec struct {
 // pending is an identity met by the current operation.
 type pending struct {
 	id      ident
-	x       Exposure
-	n       int // contributions merged into x
+	a       agg
 	keep    scoring.Time
 	touched bool // something was taken away: recompute
 }
@@ -80,74 +120,80 @@ func (t *Tracer) pendingOf(id ident) *pending {
 }
 
 func identHash(id *ident) uint64 {
-	h := fnv.New64a()
-	h.Write(id.exposed[:])
-	h.Write(id.source[:])
-	var b [5]byte
-	b[0] = byte(id.kind)
-	binary.LittleEndian.PutUint32(b[1:], id.place)
-	h.Write(b[:])
-	return h.Sum64()
+	h := mix.Mix64(uint64(id.exposed)<<32 | uint64(id.place))
+	h = mix.Mix64(h ^ binary.LittleEndian.Uint64(id.source[:8]) ^ uint64(id.kind)<<56)
+	return mix.Mix64(h ^ binary.LittleEndian.Uint64(id.source[8:]))
 }
 
 // contribute adds overlap c to identity id in the current operation.
 func (t *Tracer) contribute(id ident, c *contrib) {
 	p := t.pendingOf(id)
-	merge(&p.x, &p.n, c)
+	p.a.merge(c)
 	p.keep = max(p.keep, c.keep)
 }
 
 // touch marks identity id for recomputation in the current operation.
 func (t *Tracer) touch(id ident) { t.pendingOf(id).touched = true }
 
-// merge folds overlap c into the aggregate x of n overlaps: the span of the
-// overlaps, the latest and earliest exposure times, and the evidence of the
-// overlap with the latest exposure time (ties: the smallest evidence), so the
-// aggregate is a function of the set of overlaps.
-func merge(x *Exposure, n *int, c *contrib) {
-	ev := c.evidence[:]
-	if *n == 0 {
-		x.Start, x.End, x.At, x.First, x.WindowEnd = c.start, c.end, c.at, c.at, c.wend
-		x.Evidence = append(x.Evidence[:0], ev...)
-		*n = 1
+// merge folds overlap c into the aggregate: the span of the overlaps, the
+// latest and earliest exposure times, and the evidence of the overlap with the
+// latest exposure time (ties: the smallest evidence), so the aggregate is a
+// function of the set of overlaps.
+func (a *agg) merge(c *contrib) {
+	if a.n == 0 {
+		a.start, a.end, a.at, a.first, a.wend, a.evidence, a.n = c.start, c.end, c.at, c.at, c.wend, c.evidence, 1
 		return
 	}
-	*n++
-	x.Start, x.End = min(x.Start, c.start), max(x.End, c.end)
-	x.First, x.WindowEnd = min(x.First, c.at), max(x.WindowEnd, c.wend)
-	if c.at > x.At || (c.at == x.At && slices.Compare(ev, x.Evidence) < 0) {
-		x.At = c.at
-		x.Evidence = append(x.Evidence[:0], ev...)
+	a.n++
+	a.start, a.end = min(a.start, c.start), max(a.end, c.end)
+	a.first, a.wend = min(a.first, c.at), max(a.wend, c.wend)
+	if c.at > a.at || (c.at == a.at && compareEvidence(&c.evidence, &a.evidence) < 0) {
+		a.at, a.evidence = c.at, c.evidence
 	}
 }
 
 // finish settles every identity met by the operation and appends the
 // versions it emits to out.
 func (t *Tracer) finish(out []Exposure) []Exposure {
+	var evidence []string // one block for the evidence of every version emitted
+	lastPlace, pk := ^uint32(0), ""
 	for i := range t.pend {
 		p := &t.pend[i]
 		id := p.id
-		key, sum := exposureID(t, &id)
+		if id.place != lastPlace { // pending identities come place by place
+			lastPlace, pk = id.place, t.places.key(id.place)
+		}
+		exposed := *t.people.key(id.exposed)
+		key, sum := exposureID(&exposed, &id, pk)
 		rec, known := t.emitted[key]
 		if p.touched || (known && rec.sum != 0) {
-			p.x, p.n, p.keep = Exposure{}, 0, 0
-			t.recompute(&id, &p.x, &p.n, &p.keep)
+			p.a, p.keep = agg{}, 0
+			t.recompute(&id, &p.a, &p.keep)
 		}
-		x := p.x
-		x.Exposed, x.Source, x.Kind, x.Place = id.exposed, id.source, id.kind, t.places.key(id.place)
-		x.Evidence = slices.DeleteFunc(slices.Clone(x.Evidence), func(s string) bool { return s == "" })
-		x.ID = "exp-" + hex.EncodeToString(sum[:16])
-		if p.n == 0 {
+		x := Exposure{Exposed: exposed, Source: id.source, Kind: id.kind, Place: pk, ID: exposureName(&sum)}
+		if p.a.n == 0 {
 			if !known || rec.sum == 0 {
 				continue // never emitted, or already retracted
 			}
 			t.emitted[key] = emitRec{sum: 0, keep: rec.keep}
 			// At is the end of the latest stay that was behind it: never
 			// before the versions it hides (ClickHouse retention deletes by it).
-			out = append(out, Exposure{Exposed: x.Exposed, Source: x.Source, Kind: x.Kind, Place: x.Place,
-				At: rec.keep, ID: x.ID, Version: t.version, Retracted: true})
+			x.At, x.Version, x.Retracted = rec.keep, t.version, true
+			out = append(out, x)
 			continue
 		}
+		a := &p.a
+		x.Start, x.End, x.At, x.First, x.WindowEnd = a.start, a.end, a.at, a.first, a.wend
+		if cap(evidence)-len(evidence) < len(a.evidence) {
+			evidence = make([]string, 0, 3*(len(t.pend)-i))
+		}
+		from := len(evidence)
+		for k := range a.evidence {
+			if e := a.evidence[k].get(); e != "" {
+				evidence = append(evidence, e)
+			}
+		}
+		x.Evidence = evidence[from:len(evidence):len(evidence)]
 		v := valueHash(&x)
 		if known && rec.sum == v {
 			continue
@@ -160,11 +206,10 @@ func (t *Tracer) finish(out []Exposure) []Exposure {
 }
 
 // exposureID returns the map key and the SHA-256 of an identity: (exposed,
-// source, kind, place key).
-func exposureID(t *Tracer, id *ident) (uint64, [32]byte) {
-	pk := t.places.key(id.place)
-	b := make([]byte, 0, 40+len(pk))
-	b = append(b, id.exposed[:]...)
+// source, kind, place key pk).
+func exposureID(exposed *scoring.PersonKey, id *ident, pk string) (uint64, [32]byte) {
+	var buf [128]byte
+	b := append(buf[:0], exposed[:]...)
 	b = append(b, id.source[:]...)
 	b = append(b, byte(id.kind))
 	b = binary.AppendUvarint(b, uint64(len(pk)))
@@ -173,39 +218,48 @@ func exposureID(t *Tracer, id *ident) (uint64, [32]byte) {
 	return binary.LittleEndian.Uint64(sum[:8]), sum
 }
 
-// valueHash summarises an exposure's value (never 0).
+// exposureName is Exposure.ID of an identity's SHA-256.
+func exposureName(sum *[32]byte) string {
+	var b [4 + 32]byte
+	copy(b[:], "exp-")
+	hex.Encode(b[4:], sum[:16])
+	return string(b[:])
+}
+
+// valueHash summarises an exposure's value (never 0): its times and its
+// evidence, each string with its length.
 func valueHash(x *Exposure) uint64 {
-	h := fnv.New64a()
-	var b [20]byte
-	for i, v := range [...]scoring.Time{x.Start, x.End, x.At, x.First, x.WindowEnd} {
-		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
-	}
-	h.Write(b[:])
+	h := mix.Mix64(uint64(x.Start)<<32 | uint64(x.End))
+	h = mix.Mix64(h ^ (uint64(x.At)<<32 | uint64(x.First)))
+	h = mix.Mix64(h ^ uint64(x.WindowEnd))
 	for _, e := range x.Evidence {
-		h.Write([]byte(e))
-		h.Write([]byte{0})
+		h = mix.Mix64(h ^ uint64(len(e)))
+		for len(e) > 0 {
+			var w uint64
+			for k := 0; k < 8 && k < len(e); k++ {
+				w |= uint64(e[k]) << (8 * k)
+			}
+			h = mix.Mix64(h ^ w)
+			e = e[min(8, len(e)):]
+		}
 	}
-	return h.Sum64() | 1
+	return h | 1
 }
 
 // recompute aggregates every overlap the index holds now for identity id.
-func (t *Tracer) recompute(id *ident, x *Exposure, n *int, keep *scoring.Time) {
+func (t *Tracer) recompute(id *ident, a *agg, keep *scoring.Time) {
 	add := func(c *contrib) {
-		merge(x, n, c)
+		a.merge(c)
 		*keep = max(*keep, c.keep)
 	}
-	qx, ok := t.people.lookup(id.exposed)
-	if !ok {
-		return
-	}
+	qx := id.exposed
 	switch id.kind {
 	case scoring.ExposureAreaHigh, scoring.ExposureAreaMedium:
-		t.eachOfPerson(qx, 0, scoring.MaxTime, func(s *segment, i int, e scoring.Time) {
-			if t.locs.place[s.loc[i]] != id.place {
+		t.eachOfPerson(qx, 0, scoring.MaxTime, func(st *stay) {
+			if st.place != id.place {
 				return
 			}
-			st := t.stayAt(s, i, e)
-			t.areaContribs(&st, func(kind scoring.ExposureKind, c *contrib) {
+			t.areaContribs(st, func(kind scoring.ExposureKind, c *contrib) {
 				if kind == id.kind {
 					add(c)
 				}
@@ -218,9 +272,9 @@ func (t *Tracer) recompute(id *ident, x *Exposure, n *int, keep *scoring.Time) {
 		return
 	}
 	var qs []stay
-	t.eachOfPerson(qx, 0, scoring.MaxTime, func(s *segment, i int, e scoring.Time) {
-		if t.locs.place[s.loc[i]] == id.place {
-			qs = append(qs, t.stayAt(s, i, e))
+	t.eachOfPerson(qx, 0, scoring.MaxTime, func(st *stay) {
+		if st.place == id.place {
+			qs = append(qs, *st)
 		}
 	})
 	for _, h := range t.hot[id.place] {
@@ -233,11 +287,9 @@ func (t *Tracer) recompute(id *ident, x *Exposure, n *int, keep *scoring.Time) {
 				continue
 			}
 			for qi := range qs {
-				t.pairContrib(m, &h.stay, &qs[qi], func(kind scoring.ExposureKind, c *contrib) {
-					if kind == id.kind {
-						add(c)
-					}
-				})
+				if kind, c, ok := t.pairContrib(m, &h.stay, &qs[qi]); ok && kind == id.kind {
+					add(&c)
+				}
 			}
 		}
 	}

@@ -1,147 +1,10 @@
 package tracing
 
-import (
-	"encoding/binary"
-	"math/bits"
-
-	"healthcode/scoring"
-)
-
 // The tracer's interning tables map people, places and locations to dense
 // uint32 indices so that presence records are small and pointer-free. Each
 // entry is reference-counted by the records that use it; an entry whose count
 // falls to zero is deleted and its index reused, so the tables shrink with
 // Expire and an index in a live record always means the same thing.
-
-// personTable interns person keys: open addressing with linear probing over a
-// power-of-two slice of index+1 (person keys are HMAC output, so their bytes
-// hash well), keys and counts in flat slices. About 24 bytes a person.
-type personTable struct {
-	keys  []scoring.PersonKey
-	refs  []uint32
-	free  []uint32
-	slots []uint32 // index+1; 0 = empty
-	live  int
-}
-
-func (t *personTable) init(n int) {
-	size := 1 << bits.Len(uint(max(n, 8)*10/7))
-	t.slots = make([]uint32, size)
-	t.keys = make([]scoring.PersonKey, 0, n)
-	t.refs = make([]uint32, 0, n)
-}
-
-func personHash(k *scoring.PersonKey) uint64 {
-	h := binary.LittleEndian.Uint64(k[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(k[8:]), 29)
-	return h * 0x9e3779b97f4a7c15
-}
-
-// find returns the slot of k and whether it holds k.
-func (t *personTable) find(k *scoring.PersonKey) (int, bool) {
-	if len(t.slots) == 0 {
-		return 0, false
-	}
-	mask := len(t.slots) - 1
-	for i := int(personHash(k) >> 32 & uint64(mask)); ; i = (i + 1) & mask {
-		s := t.slots[i]
-		if s == 0 {
-			return i, false
-		}
-		if t.keys[s-1] == *k {
-			return i, true
-		}
-	}
-}
-
-// lookup returns the index of k if it is interned.
-func (t *personTable) lookup(k scoring.PersonKey) (uint32, bool) {
-	i, ok := t.find(&k)
-	if !ok {
-		return 0, false
-	}
-	return t.slots[i] - 1, true
-}
-
-// intern returns the index of k, adding it if needed, and counts one more use.
-func (t *personTable) intern(k scoring.PersonKey) uint32 {
-	if (t.live+1)*10 > len(t.slots)*7 {
-		t.grow()
-	}
-	i, ok := t.find(&k)
-	if ok {
-		x := t.slots[i] - 1
-		t.refs[x]++
-		return x
-	}
-	var x uint32
-	if n := len(t.free); n > 0 {
-		x = t.free[n-1]
-		t.free = t.free[:n-1]
-		t.keys[x], t.refs[x] = k, 1
-	} else {
-		x = uint32(len(t.keys))
-		t.keys = append(t.keys, k)
-		t.refs = append(t.refs, 1)
-	}
-	t.slots[i] = x + 1
-	t.live++
-	return x
-}
-
-func (t *personTable) grow() {
-	old := t.slots
-	t.slots = make([]uint32, max(16, 2*len(old)))
-	mask := len(t.slots) - 1
-	for _, s := range old {
-		if s == 0 {
-			continue
-		}
-		i := int(personHash(&t.keys[s-1]) >> 32 & uint64(mask))
-		for t.slots[i] != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = s
-	}
-}
-
-// release counts one use less of index x, deleting it at zero.
-func (t *personTable) release(x uint32) {
-	t.refs[x]--
-	if t.refs[x] != 0 {
-		return
-	}
-	i, ok := t.find(&t.keys[x])
-	if !ok {
-		panic("tracing: person table lost a key")
-	}
-	// Backward-shift deletion keeps every probe sequence unbroken.
-	mask := len(t.slots) - 1
-	for {
-		t.slots[i] = 0
-		j := i
-		for {
-			j = (j + 1) & mask
-			s := t.slots[j]
-			if s == 0 {
-				t.keys[x] = scoring.PersonKey{}
-				t.free = append(t.free, x)
-				t.live--
-				return
-			}
-			home := int(personHash(&t.keys[s-1]) >> 32 & uint64(mask))
-			// The entry at j may move to i unless its home lies cyclically in (i, j].
-			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-				t.slots[i] = s
-				i = j
-				break
-			}
-		}
-	}
-}
-
-func (t *personTable) bytes() int {
-	return cap(t.keys)*16 + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
-}
 
 // placeTable interns places: cells by cell, the others by name per kind.
 type placeTable struct {
@@ -225,6 +88,7 @@ func (t *placeTable) bytes() int {
 type locTable struct {
 	place []uint32
 	vari  []uint64
+	class []uint8 // locClass
 	refs  []uint32
 	free  []uint32
 	slots []uint32 // open addressing by (place, variant): index+1, 0 = empty
@@ -289,9 +153,9 @@ func locVariant(p *Presence) uint64 {
 	return 0
 }
 
-// intern returns the location's index; isNew tells the caller to count a use
-// of the place.
-func (t *locTable) intern(place uint32, vari uint64) (x uint32, isNew bool) {
+// intern returns the location's index (at a place of kind k); isNew tells the
+// caller to count a use of the place.
+func (t *locTable) intern(place uint32, k PlaceKind, vari uint64) (x uint32, isNew bool) {
 	if (t.live+1)*10 > len(t.slots)*7 {
 		t.grow()
 	}
@@ -304,11 +168,12 @@ func (t *locTable) intern(place uint32, vari uint64) (x uint32, isNew bool) {
 	if n := len(t.free); n > 0 {
 		x = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.place[x], t.vari[x], t.refs[x] = place, vari, 1
+		t.place[x], t.vari[x], t.class[x], t.refs[x] = place, vari, locClass(k, vari), 1
 	} else {
 		x = uint32(len(t.place))
 		t.place = append(t.place, place)
 		t.vari = append(t.vari, vari)
+		t.class = append(t.class, locClass(k, vari))
 		t.refs = append(t.refs, 1)
 	}
 	t.slots[i] = x + 1
@@ -352,25 +217,5 @@ func (t *locTable) release(x uint32) (gone bool) {
 func (t *locTable) row(x uint32) int16 { return int16(uint16(t.vari[x])) }
 
 func (t *locTable) bytes() int {
-	return cap(t.place)*4 + cap(t.vari)*8 + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
-}
-
-// splitID splits an event id into a prefix and a trailing decimal number
-// without leading zeros (at most 18 digits), so that prefix +
-// strconv.FormatUint(num, 10) == id. ok is false when id has no trailing digit.
-func splitID(id string) (prefix string, num uint64, ok bool) {
-	j := len(id)
-	for j > 0 && id[j-1] >= '0' && id[j-1] <= '9' && len(id)-j < 18 {
-		j--
-	}
-	for j < len(id)-1 && id[j] == '0' {
-		j++
-	}
-	if j == len(id) {
-		return id, 0, false
-	}
-	for _, c := range []byte(id[j:]) {
-		num = num*10 + uint64(c-'0')
-	}
-	return id[:j], num, true
+	return cap(t.place)*4 + cap(t.vari)*8 + cap(t.class) + cap(t.refs)*4 + cap(t.free)*4 + cap(t.slots)*4
 }

@@ -7,21 +7,14 @@ import "healthcode/scoring"
 type stay struct {
 	person, loc, place uint32
 	start, end         scoring.Time
-	id                 string
-	seg                *segment // with idx: where to read the id from when id is ""
-	idx                int
+	ev                 evid // its event id
 }
 
-func (s *stay) eventID() string {
-	if s.seg != nil {
-		return s.seg.id(s.idx)
-	}
-	return s.id
-}
-
-func (t *Tracer) stayAt(s *segment, i int, end scoring.Time) stay {
-	loc := s.loc[i]
-	return stay{person: s.person[i], loc: loc, place: t.locs.place[loc], start: s.start[i], end: end, seg: s, idx: i}
+// settled returns the stay with its event id read, to be kept beyond the
+// operation.
+func (s stay) settled() stay {
+	s.ev = evid{s: s.ev.get()}
+	return s
 }
 
 // contactPlace reports whether presences at places of kind k can be contacts
@@ -58,27 +51,29 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	if havePerson && havePlace && t.isDup(px, place, &p) {
 		return out
 	}
-	if t.act.seg.n() == segCap {
-		t.sealActive()
+	vari := locVariant(&p)
+	a := stream(locClass(p.Kind, vari))
+	if t.act[a].c.n() == segCap {
+		t.sealActive(a)
 	}
 	if havePerson {
-		t.people.refs[px]++
+		t.people.use(px)
 	} else {
 		px = t.people.intern(p.Person)
 	}
 	if !havePlace {
 		place = t.places.add(p.Kind, p.Place, p.Cell)
 	}
-	loc, isNew := t.locs.intern(place, locVariant(&p))
+	loc, isNew := t.locs.intern(place, p.Kind, vari)
 	if !isNew && !havePlace {
 		panic("tracing: a location of a new place")
 	}
 	if isNew && havePlace {
 		t.places.refs[place]++ // one more location uses the place
 	}
-	t.act.add(t.locs.place, px, loc, place, p.Start, p.End, p.ID)
+	t.act[a].add(t.locs.place, px, loc, place, p.Start, p.End, p.ID)
 
-	st := stay{person: px, loc: loc, place: place, start: p.Start, end: p.End, id: p.ID}
+	st := stay{person: px, loc: loc, place: place, start: p.Start, end: p.End, ev: evid{s: p.ID}}
 	t.begin()
 	if p.Kind == PlaceRegion || p.Kind == PlaceCell {
 		t.areaRiskOf(&st)
@@ -98,7 +93,9 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 			marks := t.marks[h.key]
 			for i := range marks {
 				if _, _, ok := t.dangerSpan(&marks[i], &h.stay); ok {
-					t.pairContrib(&marks[i], &h.stay, &st, t.contributeFor(h.key, px, place))
+					if kind, c, ok := t.pairContrib(&marks[i], &h.stay, &st); ok {
+						t.contribute(ident{exposed: px, source: h.key, kind: kind, place: place}, &c)
+					}
 				}
 			}
 		}
@@ -109,35 +106,17 @@ func (t *Tracer) AddPresence(p Presence, out []Exposure) []Exposure {
 	return t.finish(out)
 }
 
-// contributeFor returns a sink for the overlaps of source's stays with
-// exposed's at place.
-func (t *Tracer) contributeFor(source scoring.PersonKey, exposed, place uint32) func(scoring.ExposureKind, *contrib) {
-	return func(kind scoring.ExposureKind, c *contrib) {
-		t.contribute(ident{exposed: t.people.keys[exposed], source: source, kind: kind, place: place}, c)
-	}
-}
+// stream returns which segment being filled takes records of class c: travel
+// stays, long and uploaded up to days late, go to segments of their own, so
+// that those of check-ins and flights keep tight time bounds.
+func stream(c uint8) int { return int(c & 1) }
 
-// isDup reports whether a presence identical to p (person px, at place) is held.
-func (t *Tracer) isDup(px, place uint32, p *Presence) bool {
-	lp := t.locs.place
-	if t.act.findDup(lp, px, place, p.Start, p.End, p.ID) {
-		return true
-	}
-	for _, s := range t.byHour[uint32(p.Start/3600)] {
-		for i := s.placeRun(lp, place, p.Start); i < s.n() && s.start[i] == p.Start && lp[s.loc[i]] == place; i++ {
-			if s.person[i] == px && s.end(i) == p.End && s.id(i) == p.ID {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func (t *Tracer) sealActive() {
-	if t.act.seg.n() == 0 {
+// sealActive seals the segment being filled of stream a.
+func (t *Tracer) sealActive(a int) {
+	if t.act[a].c.n() == 0 {
 		return
 	}
-	s := t.act.seal(t.locs.place)
+	s := t.act[a].seal(&t.locs)
 	t.segs = append(t.segs, s)
 	t.held += s.n()
 	for _, h := range s.hours {
@@ -213,12 +192,9 @@ func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
 			// place becomes hot, so that later presences there are matched at
 			// once.
 			t.hotPeople[m.Person] = true
-			t.eachOfPerson(px, 0, scoring.MaxTime, func(s *segment, i int, end scoring.Time) {
-				st := t.stayAt(s, i, end)
+			t.eachOfPerson(px, 0, scoring.MaxTime, func(st *stay) {
 				if contactPlace(t.places.kind[st.place]) {
-					h := hotStay{stay: st, key: m.Person}
-					h.id, h.seg = st.eventID(), nil
-					t.hot[st.place] = append(t.hot[st.place], h)
+					t.hot[st.place] = append(t.hot[st.place], hotStay{stay: st.settled(), key: m.Person})
 				}
 			})
 		}
@@ -234,10 +210,9 @@ func (t *Tracer) AddMark(m scoring.Mark, out []Exposure) []Exposure {
 // it only marks the identities it meets for recomputation.
 func (t *Tracer) joinMark(m *scoring.Mark, px uint32, touchOnly bool) {
 	var danger []stay
-	t.eachOfPerson(px, m.From, windowEnd(m), func(s *segment, i int, end scoring.Time) {
-		st := t.stayAt(s, i, end)
+	t.eachOfPerson(px, m.From, windowEnd(m), func(st *stay) {
 		if contactPlace(t.places.kind[st.place]) {
-			danger = append(danger, st)
+			danger = append(danger, *st)
 		}
 	})
 	for i := range danger {
@@ -288,43 +263,44 @@ func (t *Tracer) join(m *scoring.Mark, p *stay, touchOnly bool) {
 	if !ok {
 		return
 	}
-	t.eachAtPlace(p.place, lo, hi, func(s *segment, i int, end scoring.Time) {
-		q := t.stayAt(s, i, end)
-		t.pairContrib(m, p, &q, func(kind scoring.ExposureKind, c *contrib) {
-			id := ident{exposed: t.people.keys[q.person], source: m.Person, kind: kind, place: p.place}
-			if touchOnly {
-				t.touch(id)
-			} else {
-				t.contribute(id, c)
-			}
-		})
+	pc := p.settled() // its id read once, not once per overlap
+	t.eachAtPlace(p.place, lo, hi, func(q *stay) {
+		kind, c, ok := t.pairContrib(m, &pc, q)
+		if !ok {
+			return
+		}
+		id := ident{exposed: q.person, source: m.Person, kind: kind, place: p.place}
+		if touchOnly {
+			t.touch(id)
+		} else {
+			t.contribute(id, &c)
+		}
 	})
 }
 
-// pairContrib passes to fn the overlap of q's person, if any, with the
-// dangerous stay p of m's person. Stays are closed intervals: the overlap is
+// pairContrib returns the overlap of q's person, if any, with the dangerous
+// stay p of m's person, and the kind of exposure it gives. Stays are closed intervals: the overlap is
 // min(end) - max(start) of q and p clipped to the window; venues need
 // CloseOverlap, cells CompanionOverlap, flights any common instant.
-func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay, fn func(scoring.ExposureKind, *contrib)) {
+func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay) (kind scoring.ExposureKind, _ contrib, ok bool) {
 	if q.person == p.person || p.end < t.cutoff || q.end < t.cutoff || !t.markLive(m) {
-		return
+		return 0, contrib{}, false
 	}
 	cs, ce := max(p.start, m.From), min(p.end, windowEnd(m))
 	os, oe := max(cs, q.start), min(ce, q.end)
 	if cs > ce || os > oe {
-		return
+		return 0, contrib{}, false
 	}
 	ov := oe - os
-	var kind scoring.ExposureKind
 	switch t.places.kind[p.place] {
 	case PlaceVenue:
 		if ov < scoring.Time(t.closeOverlap) {
-			return
+			return 0, contrib{}, false
 		}
 		kind = scoring.ExposureClose
 	case PlaceCell:
 		if m.Level != scoring.MarkCase || ov < scoring.Time(t.companionOverlap) {
-			return
+			return 0, contrib{}, false
 		}
 		kind = scoring.ExposureCompanion
 	case PlaceFlight:
@@ -340,74 +316,20 @@ func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay, fn func(scoring.Exposu
 		case m.Level == scoring.MarkCase:
 			kind = scoring.ExposureCompanion
 		default:
-			return
+			return 0, contrib{}, false
 		}
 	default:
-		return
+		return 0, contrib{}, false
 	}
 	var wend scoring.Time
 	if m.Level == scoring.MarkClose {
-		if t.people.keys[q.person] == m.Source {
-			return
+		if *t.people.key(q.person) == m.Source {
+			return 0, contrib{}, false
 		}
 		kind = scoring.ExposureSecondary // the close definitions, one hop further
 	} else if kind == scoring.ExposureClose {
 		wend = m.To
 	}
-	fn(kind, &contrib{start: os, end: oe, at: oe, wend: wend, keep: max(p.end, q.end),
-		evidence: [3]string{m.ID, p.eventID(), q.eventID()}})
-}
-
-// eachAtPlace calls fn for every unexpired record at place with start <= hi
-// and end >= lo, segment by segment.
-func (t *Tracer) eachAtPlace(place uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
-	lp := t.locs.place
-	for _, s := range t.segs {
-		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
-			continue
-		}
-		for i := s.placeRun(lp, place, 0); i < s.n() && lp[s.loc[i]] == place && s.start[i] <= hi; i++ {
-			if e := s.end(i); e >= lo && e >= t.cutoff {
-				fn(s, i, e)
-			}
-		}
-	}
-	a := &t.act
-	for r := a.placeHead[place]; r != 0; r = a.placeNext[r-1] {
-		i := int(r - 1)
-		if a.seg.start[i] > hi {
-			continue
-		}
-		if e := a.seg.end(i); e >= lo && e >= t.cutoff {
-			fn(&a.seg, i, e)
-		}
-	}
-}
-
-// eachOfPerson calls fn for every unexpired record of person with start <= hi
-// and end >= lo.
-func (t *Tracer) eachOfPerson(person uint32, lo, hi scoring.Time, fn func(s *segment, i int, end scoring.Time)) {
-	for _, s := range t.segs {
-		if s.maxEnd < lo || s.minStart > hi || s.maxEnd < t.cutoff {
-			continue
-		}
-		for k := s.personRun(person); k < len(s.byPerson); k++ {
-			i := int(s.byPerson[k])
-			if s.person[i] != person || s.start[i] > hi {
-				break
-			}
-			if e := s.end(i); e >= lo && e >= t.cutoff {
-				fn(s, i, e)
-			}
-		}
-	}
-	a := &t.act.seg
-	for i, x := range a.person {
-		if x != person || a.start[i] > hi {
-			continue
-		}
-		if e := a.end(i); e >= lo && e >= t.cutoff {
-			fn(a, i, e)
-		}
-	}
+	return kind, contrib{start: os, end: oe, at: oe, wend: wend, keep: max(p.end, q.end),
+		evidence: [3]evid{{s: m.ID}, p.ev, q.ev}}, true
 }

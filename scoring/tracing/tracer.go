@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"time"
+	"unsafe"
 
 	"healthcode/scoring"
 )
@@ -19,13 +20,15 @@ type Options struct {
 // only when the exposure's value changes, and a retraction when nothing gives
 // it any more.
 //
-// Memory: presences are kept in segments of up to 65,535 records, column by
-// column and pointer-free: start (4 bytes), duration (2), location (4), person
-// (4), event id as a per-segment prefix and 32-bit number (5), sorted by
-// (place, start) once full, with a 16-bit person-order permutation (2): 21
-// bytes a presence, plus the tables of people (about 28 bytes each), places
-// and locations. bench/trace_test.go measures about 23 bytes a presence at 50
-// million presences (2.5 million people).
+// Memory: presences are kept in segments of up to 65,535 records,
+// pointer-free. The segment being filled holds them column by column; once
+// full it is sealed: sorted by (class, place, start) and packed, each class
+// run at a fixed width with every field (location, person, start, duration,
+// event id as a per-segment prefix and number) in the bits its range within
+// the run needs (segment.go), with a 16-bit person-order permutation and a
+// Bloom filter of its persons. At 50 million presences (2.5 million people) a
+// check-in's record takes 83 bits, and bench/trace_test.go measures about 15
+// bytes a presence with the tables of people, places and locations.
 type Tracer struct {
 	closeOverlap, companionOverlap, lookback uint32 // seconds
 	closeRows                                int
@@ -38,7 +41,7 @@ type Tracer struct {
 	areas     *scoring.Areas
 	segs      []*segment            // sealed, oldest first
 	byHour    map[uint32][]*segment // sealed segments holding a start in that hour
-	act       builder               // the segment being filled
+	act       [2]builder            // the segments being filled: of check-ins and flights, of travel stays (stream)
 	cutoff    scoring.Time          // presences ending before this are expired
 	marks     map[scoring.PersonKey][]scoring.Mark
 	hot       map[uint32][]hotStay       // place -> presences of marked people there
@@ -81,20 +84,22 @@ func New(p *scoring.Policy, o Options) *Tracer {
 		t.people.init(o.Expected / 20)
 		t.segs = make([]*segment, 0, o.Expected/segCap+1)
 	}
-	t.act.init()
+	for i := range t.act {
+		t.act[i].init()
+	}
 	return t
 }
 
 // Len is the number of presences held. Expired presences never match after
 // Expire; their memory is reclaimed in bulk (a whole segment once all of it has
 // expired, or a rewrite once half of it has).
-func (t *Tracer) Len() int { return t.held + t.act.seg.n() }
+func (t *Tracer) Len() int { return t.held + t.act[0].c.n() + t.act[1].c.n() }
 
 // Bytes is the memory held by the index: presence columns, event ids, the
 // tables of people, places and locations, marks and emitted exposures. Go map
 // overheads are estimated.
 func (t *Tracer) Bytes() int {
-	n := t.act.bytes() + t.people.bytes() + t.places.bytes() + t.locs.bytes()
+	n := t.act[0].bytes() + t.act[1].bytes() + t.people.bytes() + t.places.bytes() + t.locs.bytes()
 	for _, s := range t.segs {
 		n += s.bytes()
 	}
@@ -103,10 +108,10 @@ func (t *Tracer) Bytes() int {
 		n += cap(l) * 8
 	}
 	for _, l := range t.marks {
-		n += 48 + cap(l)*64
+		n += 48 + cap(l)*int(unsafe.Sizeof(scoring.Mark{}))
 	}
 	for _, l := range t.hot {
-		n += 48 + cap(l)*64
+		n += 48 + cap(l)*int(unsafe.Sizeof(hotStay{}))
 	}
 	n += len(t.emitted)*32 + len(t.hotPeople)*32
 	return n
