@@ -35,13 +35,31 @@ type GroupReader struct {
 	cur atomic.Pointer[generation] // the current generation; nil between generations
 }
 
-// generation is one consumer-group generation: what it owns, and the
-// offsets passed to CommitMessages not yet sent.
+// generation is one consumer-group generation: what it owns, the last
+// offset it delivered per partition, and the offsets passed to
+// CommitMessages: marked (stash) and sent.
 type generation struct {
 	gen   *kafkago.Generation
 	owned map[string]map[int]bool
 	mu    sync.Mutex
-	stash map[string]map[int]int64
+	last  map[string]map[int]int64 // highest offset delivered in this generation
+	stash map[string]map[int]int64 // next offsets marked, not yet sent
+	sent  map[string]map[int]int64 // next offsets sent
+}
+
+// at returns m[t][p], or -1.
+func at(m map[string]map[int]int64, t string, p int) int64 {
+	if v, ok := m[t][p]; ok {
+		return v
+	}
+	return -1
+}
+
+func put(m map[string]map[int]int64, t string, p int, v int64) {
+	if m[t] == nil {
+		m[t] = map[int]int64{}
+	}
+	m[t][p] = v
 }
 
 // fetched is a message and the generation it was fetched in.
@@ -78,7 +96,10 @@ func (r *GroupReader) FetchMessage(ctx context.Context) (Message, error) {
 	for {
 		select {
 		case f := <-r.msgs:
-			if r.cur.Load() == f.gen {
+			if g := r.cur.Load(); g == f.gen {
+				g.mu.Lock()
+				put(g.last, f.m.Topic, f.m.Partition, max(at(g.last, f.m.Topic, f.m.Partition), f.m.Offset))
+				g.mu.Unlock()
 				return f.m, nil
 			}
 		case <-ctx.Done():
@@ -94,7 +115,8 @@ func (r *GroupReader) FetchMessage(ctx context.Context) (Message, error) {
 // the broker, and once more when the generation ends or the reader closes,
 // so what a crash loses is at most one interval of commits, whose messages
 // are then read again. With a CommitInterval of zero it commits at once.
-// Messages of an earlier generation are left uncommitted (see GroupReader).
+// Offsets past what the current generation delivered (messages of an earlier
+// one) are left uncommitted (see GroupReader), and a commit never goes back.
 // Pass a batch only once the effects of all of it are acknowledged.
 func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...Message) error {
 	g := r.cur.Load()
@@ -104,13 +126,16 @@ func (r *GroupReader) CommitMessages(ctx context.Context, msgs ...Message) error
 	g.mu.Lock()
 	for i := range msgs {
 		m := &msgs[i]
-		if !g.owned[m.Topic][m.Partition] {
+		// Only what this generation delivered (an earlier generation's
+		// message past that is not this member's to commit), and never
+		// an offset at or below one already marked or sent.
+		if !g.owned[m.Topic][m.Partition] || m.Offset > at(g.last, m.Topic, m.Partition) {
 			continue
 		}
-		if g.stash[m.Topic] == nil {
-			g.stash[m.Topic] = map[int]int64{}
+		next := m.Offset + 1
+		if next > at(g.stash, m.Topic, m.Partition) && next > at(g.sent, m.Topic, m.Partition) {
+			put(g.stash, m.Topic, m.Partition, next)
 		}
-		g.stash[m.Topic][m.Partition] = max(g.stash[m.Topic][m.Partition], m.Offset+1)
 	}
 	g.mu.Unlock()
 	if r.k.cfg.CommitInterval > 0 {
@@ -141,16 +166,20 @@ func (r *GroupReader) flush(g *generation) error {
 	if err := g.gen.CommitOffsets(next); err != nil {
 		g.mu.Lock()
 		for t, ps := range next {
-			if g.stash[t] == nil {
-				g.stash[t] = map[int]int64{}
-			}
 			for p, o := range ps {
-				g.stash[t][p] = max(g.stash[t][p], o)
+				put(g.stash, t, p, max(at(g.stash, t, p), o))
 			}
 		}
 		g.mu.Unlock()
 		return fmt.Errorf("commit: %w", err)
 	}
+	g.mu.Lock()
+	for t, ps := range next {
+		for p, o := range ps {
+			put(g.sent, t, p, max(at(g.sent, t, p), o))
+		}
+	}
+	g.mu.Unlock()
 	return nil
 }
 
@@ -219,7 +248,8 @@ func (r *GroupReader) run(ctx context.Context) {
 			}
 			continue
 		}
-		g := &generation{gen: gen, owned: map[string]map[int]bool{}, stash: map[string]map[int]int64{}}
+		g := &generation{gen: gen, owned: map[string]map[int]bool{},
+			last: map[string]map[int]int64{}, stash: map[string]map[int]int64{}, sent: map[string]map[int]int64{}}
 		for t, as := range gen.Assignments {
 			g.owned[t] = map[int]bool{}
 			for _, a := range as {
