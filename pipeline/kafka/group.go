@@ -216,21 +216,8 @@ func (r *GroupReader) committer(gctx context.Context, g *generation) {
 // into r.msgs until the generation ends.
 func (r *GroupReader) run(ctx context.Context) {
 	defer close(r.done)
-	o := &r.k.cfg
 	sticky := &stickyBalancer{}
-	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID:                r.group,
-		GroupBalancers:    []kafkago.GroupBalancer{sticky, kafkago.RangeGroupBalancer{}},
-		Brokers:           o.Brokers,
-		Dialer:            r.k.dialer,
-		Topics:            r.topics,
-		HeartbeatInterval: o.HeartbeatInterval,
-		SessionTimeout:    o.SessionTimeout,
-		RebalanceTimeout:  o.RebalanceTimeout,
-		JoinGroupBackoff:  o.RetryBackoff,
-		StartOffset:       kafkago.FirstOffset,
-		ErrorLogger:       r.k.errorLogger("group " + r.group),
-	})
+	cg, err := r.k.newConsumerGroup(r.group, r.topics, sticky)
 	if err != nil {
 		r.log.Error("group reader: consumer group", slog.Any("err", err))
 		return

@@ -75,19 +75,7 @@ func (k *Client) RunPartitioned(ctx context.Context, group, topic string, h func
 	pprof.SetGoroutineLabels(context.Background())
 	defer pprof.SetGoroutineLabels(ctx)
 	sticky := &stickyBalancer{}
-	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID:                group,
-		GroupBalancers:    []kafkago.GroupBalancer{sticky, kafkago.RangeGroupBalancer{}},
-		Brokers:           o.Brokers,
-		Dialer:            k.dialer,
-		Topics:            []string{topic},
-		HeartbeatInterval: o.HeartbeatInterval,
-		SessionTimeout:    o.SessionTimeout,
-		RebalanceTimeout:  o.RebalanceTimeout,
-		JoinGroupBackoff:  o.RetryBackoff,
-		StartOffset:       kafkago.FirstOffset,
-		ErrorLogger:       k.errorLogger("group " + group),
-	})
+	cg, err := k.newConsumerGroup(group, []string{topic}, sticky)
 	if err != nil {
 		return fmt.Errorf("partitioned consumer %s: %w", group, err)
 	}
@@ -224,5 +212,26 @@ func (c *claimRunner) attempt(ctx context.Context, offset int64) error {
 			c.next.Store(next)
 			return nil
 		},
+	})
+}
+
+// newConsumerGroup joins group as a consumer of topics with the Config's
+// group timings, the sticky assignment first (range for members that lack
+// it) and offsets from the first one where none is committed: the one setup
+// of RunPartitioned and GroupReader.
+func (k *Client) newConsumerGroup(group string, topics []string, sticky *stickyBalancer) (*kafkago.ConsumerGroup, error) {
+	o := &k.cfg
+	return kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:                group,
+		GroupBalancers:    []kafkago.GroupBalancer{sticky, kafkago.RangeGroupBalancer{}},
+		Brokers:           o.Brokers,
+		Dialer:            k.dialer,
+		Topics:            topics,
+		HeartbeatInterval: o.HeartbeatInterval,
+		SessionTimeout:    o.SessionTimeout,
+		RebalanceTimeout:  o.RebalanceTimeout,
+		JoinGroupBackoff:  o.RetryBackoff,
+		StartOffset:       kafkago.FirstOffset,
+		ErrorLogger:       k.errorLogger("group " + group),
 	})
 }
