@@ -417,26 +417,11 @@ func readStageCPU(path string) (stageCPU, error) {
 	if vi < 0 {
 		return sc, fmt.Errorf("cpu profile %s: no cpu/nanoseconds sample type", path)
 	}
-	flat, cum := map[string]time.Duration{}, map[string]time.Duration{}
+	flat, cum := map[string]int64{}, map[string]int64{}
 	for _, smp := range prof.Sample {
 		d := time.Duration(smp.Value[vi])
 		sc.total += d
-		seen := map[string]bool{}
-		for li, loc := range smp.Location {
-			for _, line := range loc.Line {
-				if line.Function == nil {
-					continue
-				}
-				name := line.Function.Name
-				if li == 0 {
-					flat[name] += d
-				}
-				if !seen[name] {
-					seen[name] = true
-					cum[name] += d
-				}
-			}
-		}
+		addByFunction(flat, cum, smp, smp.Value[vi])
 		if stage := smp.Label[pipeline.ProfileLabel]; len(stage) > 0 {
 			sc.stages[stage[0]] += d
 			continue
@@ -444,7 +429,7 @@ func readStageCPU(path string) (stageCPU, error) {
 		sc.unlabeled[unlabelledGroup(smp)] += d
 	}
 	for name, d := range flat {
-		sc.top = append(sc.top, funcCPU{name: name, flat: d, cum: cum[name]})
+		sc.top = append(sc.top, funcCPU{name: name, flat: time.Duration(d), cum: time.Duration(cum[name])})
 	}
 	slices.SortFunc(sc.top, func(a, b funcCPU) int {
 		if a.flat != b.flat {

@@ -93,22 +93,7 @@ func heapTop(path string, n int) (string, int64, error) {
 	for _, smp := range prof.Sample {
 		v := smp.Value[vi]
 		total += v
-		seen := map[string]bool{}
-		for li, loc := range smp.Location {
-			for _, line := range loc.Line {
-				if line.Function == nil {
-					continue
-				}
-				name := line.Function.Name
-				if li == 0 && !seen[name] {
-					flat[name] += v
-				}
-				if !seen[name] {
-					seen[name] = true
-					cum[name] += v
-				}
-			}
-		}
+		addByFunction(flat, cum, smp, v)
 	}
 	var fs []fn
 	for name, v := range flat {
@@ -127,4 +112,25 @@ func heapTop(path string, n int) (string, int64, error) {
 		fmt.Fprintf(&b, "%10s %5.1f%% %10s %5.1f%%  %s\n", mib(f.flat), share(f.flat), mib(f.cum), share(f.cum), f.name)
 	}
 	return b.String(), total, nil
+}
+
+// addByFunction adds v to flat for the functions of the sample's leaf
+// location and to cum, once, for every function on its stack.
+func addByFunction(flat, cum map[string]int64, smp *profile.Sample, v int64) {
+	seen := map[string]bool{}
+	for li, loc := range smp.Location {
+		for _, line := range loc.Line {
+			if line.Function == nil {
+				continue
+			}
+			name := line.Function.Name
+			if li == 0 {
+				flat[name] += v
+			}
+			if !seen[name] {
+				seen[name] = true
+				cum[name] += v
+			}
+		}
+	}
 }
