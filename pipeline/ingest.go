@@ -96,7 +96,7 @@ func (in *ingest) run(ctx context.Context) error {
 			default:
 				buf = make([]kafka.Message, 0, in.o.IngestBatch)
 			}
-			msgs, err := kafka.FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
+			msgs, err := in.fetch(ctx, r, buf)
 			if err != nil {
 				return ignoreCancel(err)
 			}
@@ -106,7 +106,10 @@ func (in *ingest) run(ctx context.Context) error {
 			out := in.decode(msgs, &batch)
 			stampUpstream(out.events, out.in)
 			if in.o.Clock == ClockEvent {
-				in.overrideTick(ctx, out)
+				in.overrideTick(ctx, out, r.Assigned(in.o.Topics.Sources[sources.StreamOverrides]))
+			}
+			if len(msgs) == 0 && len(out.overs) == 0 {
+				continue // idle, and nothing new to tell the override guard
 			}
 			select {
 			case ready <- out:
@@ -149,6 +152,27 @@ func (in *ingest) run(ctx context.Context) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// idleTick is how long ingest waits for upstream input, in event-clock mode,
+// before it looks whether the override guard must hear of partitions of
+// src.overrides it was assigned at their end (override_ingest.go): the guard's
+// clock must not wait for input that never comes.
+const idleTick = time.Second
+
+// fetch returns the next batch of upstream messages. In event-clock mode it
+// returns an empty batch after idleTick without input.
+func (in *ingest) fetch(ctx context.Context, r *kafka.GroupReader, buf []kafka.Message) ([]kafka.Message, error) {
+	if in.o.Clock != ClockEvent {
+		return kafka.FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
+	}
+	fctx, cancel := context.WithTimeout(ctx, idleTick)
+	defer cancel()
+	msgs, err := kafka.FetchBatch(fctx, r, in.o.IngestBatch, in.o.Linger, buf)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return msgs, nil
+	}
+	return msgs, err
 }
 
 // decode turns one batch of upstream messages into output messages.

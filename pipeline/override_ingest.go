@@ -59,7 +59,13 @@ func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
 }
 
 // overrideTick appends a tick to hc.overrides when what it reports changed.
-func (in *ingest) overrideTick(ctx context.Context, out *ingestOut) {
+// assigned are the partitions of src.overrides this process is assigned, with
+// the committed offsets it started from: one whose committed offset is its
+// end is reported there, at its end, when this process read no further. Every
+// override below a committed offset was forwarded before the commit, and
+// without that report a partition whose last reader stopped before telling
+// the guard it was at the end would hold the guard's clock for good.
+func (in *ingest) overrideTick(ctx context.Context, out *ingestOut, assigned map[int]int64) {
 	c := &in.ovr
 	topic := in.o.Topics.Sources[sources.StreamOverrides]
 	var err error
@@ -81,6 +87,9 @@ func (in *ingest) overrideTick(ctx context.Context, out *ingestOut) {
 	changed := in.maxAt > c.sent
 	for p := 0; p < c.parts; p++ {
 		next, read := c.next[p]
+		if from, mine := assigned[p]; mine && from >= ends[p] && (!read || from > next) {
+			next, read = from, true // at its end, from the commit (what this process read before may be older)
+		}
 		if !read && ends[p] > 0 {
 			continue // another process's, or not read yet: it reports it
 		}

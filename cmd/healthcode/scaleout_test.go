@@ -64,7 +64,7 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	if err := <-refDone; err != nil {
 		t.Fatalf("reference pipeline: %v", err)
 	}
-	want, _ := scaleColours(t, ref.Addrs())
+	want, _, wantHist := scaleColours(t, ref.Addrs())
 	phase(fmt.Sprintf("reference run of %d messages done", len(msgs)))
 
 	emb := startInProcessBroker(t, parts)
@@ -122,7 +122,7 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	}
 
 	t.Logf("the broker's session reaper evicted %d members", emb.Evictions())
-	got, conflicts := scaleColours(t, emb.Addrs())
+	got, conflicts, gotHist := scaleColours(t, emb.Addrs())
 	if conflicts.other > 0 {
 		t.Errorf("%d person versions were written with two different colours, reasons or review times", conflicts.other)
 	}
@@ -135,6 +135,10 @@ func TestScaleOut_ThreeProcesses(t *testing.T) {
 	for k, c := range want {
 		if got[k] != c {
 			diff++
+			if diff <= 3 {
+				t.Logf("person %s: one-process run:\n%s\nthree processes:\n%s", k,
+					strings.Join(wantHist[k], "\n"), strings.Join(gotHist[k], "\n"))
+			}
 		}
 	}
 	if len(want) == 0 || diff > 0 || len(got) != len(want) {
@@ -256,7 +260,8 @@ func topicEnd(t *testing.T, brokers []string, topic string) (n int64) {
 // different contents (a duplicate that idempotence would not absorb).
 type versionConflicts struct{ effective, other int }
 
-func scaleColours(t *testing.T, brokers []string) (final map[string]string, conflicts versionConflicts) {
+// hist holds each person's updates as read, one line each, for a failure's log.
+func scaleColours(t *testing.T, brokers []string) (final map[string]string, conflicts versionConflicts, hist map[string][]string) {
 	t.Helper()
 	kc, err := kafka.New(kafka.Config{Brokers: brokers})
 	if err != nil {
@@ -270,6 +275,7 @@ func scaleColours(t *testing.T, brokers []string) (final map[string]string, conf
 	}
 	by := map[string]last{}
 	seen := map[string]sinks.ColourUpdate{} // person/version -> content
+	hist = map[string][]string{}
 	np, err := kc.PartitionCount(ctx, "hc.colour-updates")
 	if err != nil {
 		t.Fatal(err)
@@ -285,6 +291,7 @@ func scaleColours(t *testing.T, brokers []string) (final map[string]string, conf
 				return err
 			}
 			id := fmt.Sprintf("%s/%d", u.PersonKey, u.Version)
+			hist[u.PersonKey] = append(hist[u.PersonKey], string(m.Value))
 			if prev, ok := seen[id]; ok {
 				a, b := prev, u
 				a.EffectiveAt, b.EffectiveAt = "", ""
@@ -312,7 +319,7 @@ func scaleColours(t *testing.T, brokers []string) (final map[string]string, conf
 	for k, l := range by {
 		final[k] = l.colour
 	}
-	return final, conflicts
+	return final, conflicts, hist
 }
 
 // worker is a `healthcode run` child process.

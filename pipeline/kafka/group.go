@@ -90,6 +90,22 @@ func (r *GroupReader) Close() error {
 	return nil
 }
 
+// Assigned returns the partitions of topic the current generation assigned
+// to this member, each with the offset it started from: the group's
+// committed offset, or a negative one (FirstOffset) where nothing was
+// committed. It is nil between generations.
+func (r *GroupReader) Assigned(topic string) map[int]int64 {
+	g := r.cur.Load()
+	if g == nil {
+		return nil
+	}
+	out := map[int]int64{}
+	for _, a := range g.gen.Assignments[topic] {
+		out[a.ID] = a.Offset
+	}
+	return out
+}
+
 // FetchMessage returns the next message of the current generation; it skips
 // those fetched in an earlier one.
 func (r *GroupReader) FetchMessage(ctx context.Context) (Message, error) {
