@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -236,6 +238,7 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 	tick := in.o.Clock == ClockEvent && in.maxAt > in.sentAt
 	for p := 0; p < n; p++ {
 		evs := perPart[p]
+		inTimeOrder(evs)
 		out.nEv += len(evs) - len(areaEvs)
 		if tick {
 			evs = append(evs, scoring.Event{Kind: scoring.KindTick, At: in.maxAt})
@@ -249,6 +252,30 @@ func (in *ingest) decode(msgs []kafka.Message, batch *sources.Batch) *ingestOut 
 		in.sentAt = in.maxAt
 	}
 	return out
+}
+
+// inTimeOrder sorts each run of person events between two designations by
+// time (ties: by event id), so that the events of one person that one batch
+// read from several upstream topics reach scoring in the order they
+// happened, however the fetches of the topics interleaved (a person's first
+// version is dated by the first event applied: docs/contract.md, "Clock").
+// Designations keep their place: the events decoded after one still follow it.
+func inTimeOrder(evs []scoring.Event) {
+	start := 0
+	for i := 0; i <= len(evs); i++ {
+		if i < len(evs) && evs[i].Kind != scoring.KindArea {
+			continue
+		}
+		if run := evs[start:i]; len(run) > 1 {
+			slices.SortStableFunc(run, func(a, b scoring.Event) int {
+				if c := cmp.Compare(a.At, b.At); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+		}
+		start = i + 1
+	}
 }
 
 // write sends a batch's output and waits until all of it is acknowledged.

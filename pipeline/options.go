@@ -210,3 +210,10 @@ func (o *Options) has(stage string) bool {
 }
 
 func (o *Options) group(stage string) string { return o.GroupPrefix + stage }
+
+// newEngine returns a scoring engine for one partition: on the event clock
+// it decides each event as of the event's own time (docs/contract.md,
+// "Clock").
+func (o *Options) newEngine() *scoring.Engine {
+	return scoring.NewEngine(o.Policy, scoring.EngineOptions{EventTime: o.Clock == ClockEvent})
+}

@@ -95,7 +95,7 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	committed := c.Offset // the state stands here between batches
 	pt := s.reuse(ctx, c, log)
 	if pt == nil {
-		pt = &part{s: s, p: c.Partition, eng: scoring.NewEngine(s.o.Policy, scoring.EngineOptions{})}
+		pt = &part{s: s, p: c.Partition, eng: s.o.newEngine()}
 		if err := pt.restore(ctx); err != nil {
 			return fmt.Errorf("partition %d: restore: %w", c.Partition, err)
 		}
@@ -114,17 +114,21 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 	}
 	ob.restored(start)
 	ob.held(pt.eng.Len())
+	// The designations of hc.area-risk this engine has not seen: all of them
+	// after a restore. Those that come later reach the partition on
+	// hc.person-events too, in order with the events decoded after them, and
+	// are applied there, so that where they fall among a person's events
+	// does not depend on when the hub read them.
+	fresh := s.hub.since(pt.areasAt)
+	pt.updates = pt.eng.AddDesignations(fresh, pt.now(), pt.updates)
+	pt.areasAt += len(fresh)
 
 	var buf []kafka.Message
 	for {
-		// Apply designations that arrived since the last batch.
 		// A new policy: recompute everyone under it.
 		if p := s.policies.Policy(); p != pt.eng.Policy() {
 			pt.updates = pt.eng.SetPolicy(p, pt.now(), pt.updates)
 		}
-		fresh := s.hub.since(pt.areasAt)
-		pt.updates = pt.eng.AddDesignations(fresh, pt.now(), pt.updates)
-		pt.areasAt += len(fresh)
 
 		wait := time.Second
 		if s.o.Clock == ClockWall {

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"healthcode/pipeline/kafka"
-	"healthcode/scoring"
 )
 
 // kafka-go rebalances eagerly: every new generation of a consumer group stops
@@ -134,7 +133,7 @@ func (t *trace) keep(tp *tracePart, next int64) {
 // measure (bench/takeover.go).
 func (p *Pipeline) RestorePartition(ctx context.Context, partition int) (int, error) {
 	s := &score{o: &p.o, kc: p.kc}
-	pt := &part{s: s, p: partition, eng: scoring.NewEngine(p.o.Policy, scoring.EngineOptions{})}
+	pt := &part{s: s, p: partition, eng: p.o.newEngine()}
 	if err := pt.restore(ctx); err != nil {
 		return 0, fmt.Errorf("restore partition %d: %w", partition, err)
 	}

@@ -238,8 +238,9 @@ func TestState_LoadsVersion1(t *testing.T) {
 	// window negatives (1 byte), five empty settled anchors (5 × 5 bytes) and
 	// one exposure entry (a count byte; id "x1" with its length, version,
 	// three times, kind and flag).
-	// Version 3 added the province stay (4 bytes) and the journey flag (1).
-	cold := 1 + 5*5 + 1 + (1 + len("x1") + 8 + 3*4 + 2) + 4 + 1
+	// Version 3 added the province stay (4 bytes) and the journey flag (1),
+	// version 4 the last update's time (4).
+	cold := 1 + 5*5 + 1 + (1 + len("x1") + 8 + 3*4 + 2) + 4 + 1 + 4
 	v1 := append([]byte{rec[0], 1}, rec[2:len(rec)-cold]...)
 	fresh := scoring.NewEngine(loadPolicy(t, "domestic"), scoring.EngineOptions{})
 	if _, err := fresh.LoadState(v1); err != nil {
@@ -248,8 +249,8 @@ func TestState_LoadsVersion1(t *testing.T) {
 	if a, b := render(r.eng, alice, at("1d")), render(fresh, alice, at("1d")); a != b {
 		t.Errorf("version 1 record decides\n%s\nwant\n%s", b, a)
 	}
-	bad := append([]byte{rec[0], 4}, rec[2:]...)
-	if _, err := fresh.LoadState(bad); err == nil || !strings.Contains(err.Error(), "version 4") {
-		t.Errorf("version 4: %v, want a refusal naming the version", err)
+	bad := append([]byte{rec[0], 5}, rec[2:]...)
+	if _, err := fresh.LoadState(bad); err == nil || !strings.Contains(err.Error(), "version 5") {
+		t.Errorf("version 5: %v, want a refusal naming the version", err)
 	}
 }

@@ -48,6 +48,7 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 	}
 	f.Issued, f.Hash = d.Level, h
 	f.Version++
+	e.decided[idx] = max(e.decided[idx], effective)
 	e.markDirty(idx)
 	u := Update{
 		Person:    f.Person,
@@ -76,6 +77,42 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 		u.Reasons = append(u.Reasons, r)
 	}
 	return append(out, u)
+}
+
+// decisionTime returns when person idx is decided on ev, given the clock now,
+// after appending the updates of the person's own review times that fall
+// before it. Without EngineOptions.EventTime it is now. With it, it is the
+// event's own time (never past now: an exposure can be dated ahead of the
+// clock), or the person's last update if that is later, so that a person's
+// decisions and their dates follow from the person's own input and not from
+// how far other persons' input had moved the clock when it came: a late
+// event is decided as of the person's latest decision, never before it. A
+// review time of the person's that falls before the decision time is taken
+// first, dated at itself, as the clock would have taken it.
+func (e *Engine) decisionTime(idx uint32, ev *Event, now Time, out []Update) (Time, []Update) {
+	if !e.opts.EventTime {
+		return now, out
+	}
+	t := now
+	if ev.At != 0 {
+		t = min(ev.At, now)
+	}
+	return e.personTime(idx, t, out)
+}
+
+// personTime returns when person idx is decided on something that happened
+// at t (EngineOptions.EventTime): t, or the person's last update if that is
+// later, after appending the updates of the person's review times up to t.
+func (e *Engine) personTime(idx uint32, t Time, out []Update) (Time, []Update) {
+	f := &e.facts[idx]
+	for f.Issued != issuedNone && f.Review != 0 && f.Review <= t {
+		r := f.Review
+		out = e.reconsider(idx, r, r, out)
+		if f.Review == r {
+			break
+		}
+	}
+	return max(t, e.decided[idx]), out
 }
 
 // Advance fires every timer due at or before now and appends the updates they
@@ -139,23 +176,32 @@ func (e *Engine) AddDesignation(d Designation, now Time, out []Update) []Update 
 // whole table must not issue a decision taken on half of it.
 func (e *Engine) AddDesignations(ds []Designation, now Time, out []Update) []Update {
 	var countries [][3]byte
+	var from []Time // by country: the latest start of its new designations
 	for _, d := range ds {
 		if e.areas.Add(d) && d.Kind == AreaCountry && len(d.Code) == 3 {
 			c := [3]byte([]byte(d.Code))
-			if !slices.Contains(countries, c) {
+			if i := slices.Index(countries, c); i >= 0 {
+				from[i] = max(from[i], d.From)
+			} else {
 				countries = append(countries, c)
+				from = append(from, d.From)
 			}
 		}
 	}
-	for _, c := range countries {
-		out = e.reconsiderArrivals(c, now, out)
+	for i, c := range countries {
+		at := now
+		if e.opts.EventTime {
+			at = min(from[i], now) // as of the designation's start (EngineOptions.EventTime)
+		}
+		out = e.reconsiderArrivals(c, now, at, out)
 	}
 	return out
 }
 
 // reconsiderArrivals reconsiders every person with a recent arrival from
 // country c, and forgets those whose latest arrivals no longer include it.
-func (e *Engine) reconsiderArrivals(c [3]byte, now Time, out []Update) []Update {
+// With EngineOptions.EventTime each is decided as of at or their last update.
+func (e *Engine) reconsiderArrivals(c [3]byte, now, at Time, out []Update) []Update {
 	list := e.abroad[c]
 	kept := list[:0]
 	seen := make(map[uint32]bool, len(list))
@@ -169,7 +215,11 @@ func (e *Engine) reconsiderArrivals(c [3]byte, now Time, out []Update) []Update 
 			continue // no longer among the person's latest arrivals
 		}
 		kept = append(kept, idx)
-		out = e.reconsider(idx, now, now, out)
+		t := now
+		if e.opts.EventTime {
+			t, out = e.personTime(idx, at, out)
+		}
+		out = e.reconsider(idx, t, t, out)
 	}
 	e.abroad[c] = kept
 	return out

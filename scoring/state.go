@@ -23,9 +23,12 @@ import (
 // declaration id, origin city and place, 3 bytes origin; a byte count and
 // that many legs (u32 arrived, departed, strings place and manifest id, 3
 // bytes origin, 3 bytes destination); a byte count and that many u32
-// province presences.
+// province presences. Version 4 adds, last: u32 the effective time of the
+// person's last update (Engine.decided).
 //
-// Version 2 records (no journeys) still load, without a journey record.
+// Version 3 records load with no last update time (decisions are dated from
+// the next event on). Version 2 records (no journeys) still load, without a
+// journey record.
 // Version 1 records (no cold store) still load: their exposure anchors become
 // settled anchors, which no later version can take back, and their Neg[1..2]
 // are kept only when inside the newest negative's apart-window (the window
@@ -34,7 +37,7 @@ import (
 // refused with ErrBadState ("version N").
 const (
 	stateMagic     = 'H'
-	stateVersion   = 3
+	stateVersion   = 4
 	stateVersionV2 = 2
 	stateVersionV1 = 1
 )
@@ -124,7 +127,8 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 		b = append(b, byte(x.kind), ret)
 	}
 	u32(uint32(f.Province))
-	return e.appendJourney(b, ps.j), true
+	b = e.appendJourney(b, ps.j)
+	return binary.LittleEndian.AppendUint32(b, uint32(e.decided[idx])), true
 }
 
 type stateReader struct {
@@ -261,6 +265,10 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 		f.Province = Time(r.u32())
 		j = e.readJourney(r)
 	}
+	var decided Time
+	if ver >= 4 {
+		decided = Time(r.u32())
+	}
 	if r.err != nil {
 		return k, r.err
 	}
@@ -275,6 +283,7 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	idx := e.lookupOrAdd(&k)
 	e.install(idx, f, c, j, cs)
+	e.decided[idx] = decided
 	for _, a := range arrivals {
 		if a.At != 0 {
 			e.abroad[a.Country] = append(e.abroad[a.Country], idx)
