@@ -107,7 +107,11 @@ func tableCheck(table string, ref, got rowSet) check {
 	}
 	slices.Sort(missing)
 	slices.Sort(extra)
-	c := check{what: "`" + table + "` FINAL, every row", ref: fmt.Sprintf("%d rows", ref.rows),
+	what := "`" + table + "` FINAL, every row"
+	for _, col := range slices.Sorted(maps.Keys(skippedIn[table])) {
+		what += ", `" + col + "` aside"
+	}
+	c := check{what: what, ref: fmt.Sprintf("%d rows", ref.rows),
 		chaos: fmt.Sprintf("%d rows, %d missing, %d extra", got.rows, len(missing), len(extra)),
 		ok:    len(missing) == 0 && len(extra) == 0 && ref.rows > 0}
 	if len(missing)+len(extra) > 0 {

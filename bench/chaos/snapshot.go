@@ -33,10 +33,20 @@ type rowSet struct {
 
 // compared tables: what identifies a row is every column but the insert
 // time and the Kafka coordinates (a re-delivered message may be written
-// from another offset).
+// from another offset), and for exposures their version. An exposure's
+// version is an ordering token, not part of what it says: the tracer numbers
+// each version by the offset on hc.presence of the input that produced it
+// (which only rises, so a rebuilt index can never issue a version below one
+// already sent), and which offset that is depends on how the score
+// partitions' writes to hc.presence interleaved. What an exposure says
+// (who, whom, where, when, the evidence, whether it is retracted) is a
+// function of the set of inputs and is compared in full; FINAL keeps the
+// highest version of each.
 var comparedTables = []string{"colours_current", "colour_changes", "exposures", "events"}
 
 var skippedColumns = map[string]bool{"inserted_at": true, "kafka_topic": true, "kafka_partition": true, "kafka_offset": true}
+
+var skippedIn = map[string]map[string]bool{"exposures": {"version": true}}
 
 func (s *stack) snapshot(ctx context.Context) (*snapshot, error) {
 	sn := &snapshot{history: map[string]map[uint64][32]byte{}, final: map[string]string{}, tables: map[string]rowSet{}}
@@ -125,7 +135,7 @@ func (s *stack) readTable(ctx context.Context, table string) (rowSet, error) {
 			cols.Close()
 			return rs, err
 		}
-		if !skippedColumns[n] {
+		if !skippedColumns[n] && !skippedIn[table][n] {
 			rs.columns = append(rs.columns, n)
 		}
 	}
