@@ -38,10 +38,10 @@ type Engine struct {
 
 	index personIndex // person -> position in facts
 	facts []Facts     // the hot facts of each person, by position (facts.go)
-	// decided is, by position, the effective time of the person's last
-	// update: a decision is never dated before it (decisionTime). Apart
-	// from facts, which it would push past one cache line; only deciding
-	// reads it.
+	// decided is, by position, the time of the person's latest decision
+	// (of a colour or a journey row, whether or not it issued anything): a
+	// decision is never taken before it (decisionTime). Apart from facts,
+	// which it would push past one cache line; only deciding reads it.
 	decided []Time
 	strs    arena.Arena
 

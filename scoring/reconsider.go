@@ -19,6 +19,7 @@ func shownHash(h uint32, declarationRequired bool) uint32 {
 // reconsider decides person idx at now and appends an update if what a code
 // service shows changed. effective is the instant the update takes effect.
 func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
+	e.decided[idx] = max(e.decided[idx], now)
 	ps := person{f: &e.facts[idx]}
 	f := ps.f
 	var d Decision // green, no reason, no review: what an inert person gets
@@ -48,7 +49,6 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 	}
 	f.Issued, f.Hash = d.Level, h
 	f.Version++
-	e.decided[idx] = max(e.decided[idx], effective)
 	e.markDirty(idx)
 	u := Update{
 		Person:    f.Person,
@@ -83,10 +83,12 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 // after appending the updates of the person's own review times that fall
 // before it. Without EngineOptions.EventTime it is now. With it, it is the
 // event's own time (never past now: an exposure can be dated ahead of the
-// clock), or the person's last update if that is later, so that a person's
+// clock), or the person's latest decision if that is later, so that a person's
 // decisions and their dates follow from the person's own input and not from
 // how far other persons' input had moved the clock when it came: a late
-// event is decided as of the person's latest decision, never before it. A
+// event is decided as of the person's latest decision, never before it (a
+// colour or a journey row decided earlier would take back what a decision
+// already showed). A
 // review time of the person's that falls before the decision time is taken
 // first, dated at itself, as the clock would have taken it.
 func (e *Engine) decisionTime(idx uint32, ev *Event, now Time, out []Update) (Time, []Update) {
@@ -101,8 +103,8 @@ func (e *Engine) decisionTime(idx uint32, ev *Event, now Time, out []Update) (Ti
 }
 
 // personTime returns when person idx is decided on something that happened
-// at t (EngineOptions.EventTime): t, or the person's last update if that is
-// later, after appending the updates of the person's review times up to t.
+// at t (EngineOptions.EventTime): t, or the person's latest decision if that
+// is later, after appending the updates of the person's review times up to t.
 func (e *Engine) personTime(idx uint32, t Time, out []Update) (Time, []Update) {
 	f := &e.facts[idx]
 	for f.Issued != issuedNone && f.Review != 0 && f.Review <= t {
@@ -130,7 +132,11 @@ func (e *Engine) Advance(now Time, out []Update) []Update {
 		if e.facts[t.idx].Review != t.at && !e.journeyTimer(t.idx, t.at) {
 			continue // superseded
 		}
-		out = e.reconsider(t.idx, t.at, t.at, out)
+		at := t.at
+		if e.opts.EventTime {
+			at = max(at, e.decided[t.idx]) // never before the person's latest decision
+		}
+		out = e.reconsider(t.idx, at, at, out)
 	}
 }
 
@@ -200,7 +206,7 @@ func (e *Engine) AddDesignations(ds []Designation, now Time, out []Update) []Upd
 
 // reconsiderArrivals reconsiders every person with a recent arrival from
 // country c, and forgets those whose latest arrivals no longer include it.
-// With EngineOptions.EventTime each is decided as of at or their last update.
+// With EngineOptions.EventTime each is decided as of at or their latest decision.
 func (e *Engine) reconsiderArrivals(c [3]byte, now, at Time, out []Update) []Update {
 	list := e.abroad[c]
 	kept := list[:0]

@@ -23,11 +23,11 @@ import (
 // declaration id, origin city and place, 3 bytes origin; a byte count and
 // that many legs (u32 arrived, departed, strings place and manifest id, 3
 // bytes origin, 3 bytes destination); a byte count and that many u32
-// province presences. Version 4 adds, last: u32 the effective time of the
-// person's last update (Engine.decided).
+// province presences. Version 4 adds, last: u32 the time of the person's
+// latest decision (Engine.decided).
 //
-// Version 3 records load with no last update time (decisions are dated from
-// the next event on). Version 2 records (no journeys) still load, without a
+// Version 3 records load with no latest decision time (decisions are dated
+// from the next event on). Version 2 records (no journeys) still load, without a
 // journey record.
 // Version 1 records (no cold store) still load: their exposure anchors become
 // settled anchors, which no later version can take back, and their Neg[1..2]
