@@ -100,8 +100,13 @@ type Options struct {
 	// batch is dropped uncommitted, to be delivered again. Default 10s; it
 	// must be below Kafka.RebalanceTimeout.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger // default slog.Default()
-	Metrics         *Metrics     // counters; default a fresh set
+	// Lateness, on the event clock, is how far behind the latest input an
+	// event may come and still be applied in time order: the score stage
+	// holds each event until the clock is that far past it (lateness.go).
+	// Default 0: applied at once. Ignored on the wall clock.
+	Lateness time.Duration
+	Logger   *slog.Logger // default slog.Default()
+	Metrics  *Metrics     // counters; default a fresh set
 	// Now is the wall clock (tests inject one). Default time.Now.
 	Now func() time.Time
 	// OverrideSettle is how long after an override's occurred_at the guard

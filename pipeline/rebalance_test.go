@@ -102,6 +102,12 @@ type member struct {
 
 func startMember(t *testing.T, brokers []string, stages ...string) *member {
 	t.Helper()
+	return startMemberWith(t, brokers, func(*pipeline.Options) {}, stages...)
+}
+
+// startMemberWith is startMember with the options adjusted by set.
+func startMemberWith(t *testing.T, brokers []string, set func(*pipeline.Options), stages ...string) *member {
+	t.Helper()
 	pol, err := policies.Load("domestic")
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +120,7 @@ func startMember(t *testing.T, brokers []string, stages ...string) *member {
 		Stages:     stages,
 	}
 	o.Decoder.Key = testKey
+	set(&o)
 	p, err := pipeline.New(o)
 	if err != nil {
 		t.Fatal(err)

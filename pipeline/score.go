@@ -75,6 +75,9 @@ type part struct {
 	wallErr error        // a wall-clock reading out of range: fails the batch
 	areasAt int          // designations of the hub applied so far
 	skipTo  int64        // offsets below this are already reflected in restored state
+	held    []heldEvent  // events waiting for the watermark (Options.Lateness; lateness.go)
+	readTo  int64        // the offset after the last message read, while events are held
+	quiet   bool         // the last fetch brought no input: nothing is held
 	updates []scoring.Update
 	evs     []scoring.Event
 	out     []kafka.Message
@@ -158,7 +161,13 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			}
 			pt.applyMessage(m)
 		}
-		pt.updates = pt.eng.Advance(pt.now(), pt.updates)
+		if pt.holding() {
+			// Apply what the watermark passed (all of it when no input
+			// came), and commit up to the first message with an event
+			// still held (lateness.go).
+			next = pt.release(next, len(msgs) == 0, committed)
+		}
+		pt.updates = pt.eng.Advance(pt.settled(), pt.updates)
 		if pt.wallErr != nil {
 			// Nothing of the batch is written or committed; the partition
 			// restarts from its changelog after a backoff.
@@ -210,47 +219,57 @@ func (pt *part) applyMessage(m *kafka.Message) {
 	}
 	for i := range pt.evs {
 		ev := &pt.evs[i]
-		// The event clock is the highest occurred_at seen UPSTREAM. An
-		// exposure is internal and may be dated ahead of it (area risk counts
-		// from the end of a stay), so it never moves the clock.
-		if ev.At > pt.clock && ev.Kind != scoring.KindExposure {
-			pt.clock = ev.At
-			if pt.s.o.Clock == ClockEvent {
-				// Fire what fell due before this event, so each change is
-				// dated at its own review time.
-				pt.updates = pt.eng.Advance(pt.clock, pt.updates)
-			}
-		}
-		switch ev.Kind {
-		case scoring.KindTick:
-			continue
-		case scoring.KindArea:
-			pt.updates = pt.eng.AddDesignation(ev.Designation(), pt.now(), pt.updates)
-			// Every scoring partition gets every designation; one of them
-			// forwards it to every place partition for retroactive matching.
-			if pt.p == 0 {
-				pt.broadcast(*ev)
-			}
+		if pt.holding() {
+			pt.hold(m, ev) // applied once the watermark passes it (lateness.go)
 			continue
 		}
-		pt.s.o.Metrics.EventsScored.Add(1)
-		before := len(pt.updates)
-		ob := pt.beforeOverride(ev)
-		pt.updates, err = pt.eng.Apply(ev, pt.now(), pt.updates)
-		if err != nil {
-			one, encErr := wire.EncodeEvents([]scoring.Event{*ev})
-			if encErr != nil {
-				one = nil
-			}
-			bad := *m
-			bad.Value = one
-			pt.dead = append(pt.dead, deadLetter(&bad, err))
-			pt.updates = pt.updates[:before]
-			continue
-		}
-		pt.auditOverride(ev, ob)
-		pt.route(ev)
+		pt.applyEvent(m, ev)
 	}
+}
+
+// applyEvent applies one event of message m.
+func (pt *part) applyEvent(m *kafka.Message, ev *scoring.Event) {
+	// The event clock is the highest occurred_at seen UPSTREAM. An
+	// exposure is internal and may be dated ahead of it (area risk counts
+	// from the end of a stay), so it never moves the clock.
+	if ev.At > pt.clock && ev.Kind != scoring.KindExposure {
+		pt.clock = ev.At
+		if pt.s.o.Clock == ClockEvent {
+			// Fire what fell due before this event, so each change is
+			// dated at its own review time.
+			pt.updates = pt.eng.Advance(pt.clock, pt.updates)
+		}
+	}
+	switch ev.Kind {
+	case scoring.KindTick:
+		return
+	case scoring.KindArea:
+		pt.updates = pt.eng.AddDesignation(ev.Designation(), pt.now(), pt.updates)
+		// Every scoring partition gets every designation; one of them
+		// forwards it to every place partition for retroactive matching.
+		if pt.p == 0 {
+			pt.broadcast(*ev)
+		}
+		return
+	}
+	pt.s.o.Metrics.EventsScored.Add(1)
+	before := len(pt.updates)
+	ob := pt.beforeOverride(ev)
+	var err error
+	pt.updates, err = pt.eng.Apply(ev, pt.now(), pt.updates)
+	if err != nil {
+		one, encErr := wire.EncodeEvents([]scoring.Event{*ev})
+		if encErr != nil {
+			one = nil
+		}
+		bad := *m
+		bad.Value = one
+		pt.dead = append(pt.dead, deadLetter(&bad, err))
+		pt.updates = pt.updates[:before]
+		return
+	}
+	pt.auditOverride(ev, ob)
+	pt.route(ev)
 }
 
 // route re-keys an applied event's presences by place, and broadcasts the

@@ -91,6 +91,8 @@ func (s *score) reuse(ctx context.Context, c kafka.Claim, log *slog.Logger) *par
 	}
 	s.o.Metrics.PartitionsKept.Add(1)
 	log.Info("partition state kept across the rebalance", slog.Int("persons", k.state.eng.Len()), slog.Int64("committed", c.Offset))
+	// Held events come again from the committed offset (lateness.go).
+	k.state.held, k.state.readTo = k.state.held[:0], 0
 	return k.state
 }
 

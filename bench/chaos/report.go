@@ -129,15 +129,12 @@ func (r *Report) Markdown() string {
 }
 
 func featureNote(f features) string {
-	var s []string
+	s := []string{"`--lateness " + lateness + "`"}
 	if f.http {
 		s = append(s, "`--http 127.0.0.1:FREE`")
 	}
 	if f.shutdownTimeout {
 		s = append(s, "`--shutdown-timeout 10s`")
-	}
-	if len(s) == 0 {
-		return ""
 	}
 	return " " + strings.Join(s, " ")
 }

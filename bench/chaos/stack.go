@@ -43,6 +43,12 @@ type stack struct {
 	pl      *pipeline.Pipeline // never run: its topology names the groups and topics
 }
 
+// lateness is what the workers' score stage holds events back by, in event
+// time (`run --lateness`): more than a step of the input, so that a person's
+// events from topics that ingest read in another order are applied in time
+// order in both runs (docs/contract.md, "Clock").
+const lateness = "6h"
+
 // features are the optional flags the binary has (other branches add them).
 type features struct {
 	http, shutdownTimeout bool
@@ -130,7 +136,7 @@ func (s *stack) startBroker(ctx context.Context) error {
 func (s *stack) startWorker() (*proc, error) {
 	s.seq++
 	args := []string{"run", "--brokers", loopback(s.port), "--clickhouse", s.ch.addr, "--clickhouse-db", s.db,
-		"--clock", "event", "--partitions", fmt.Sprint(partitions)}
+		"--clock", "event", "--lateness", lateness, "--partitions", fmt.Sprint(partitions)}
 	if s.feat.http {
 		port, err := freePort()
 		if err != nil {

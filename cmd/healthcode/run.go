@@ -26,6 +26,7 @@ type runFlags struct {
 	sim                                   simFlags
 	deadLetterRetention                   time.Duration
 	shutdownTimeout                       time.Duration
+	lateness                              time.Duration
 	httpAddr                              string
 	brokerPort                            int
 }
@@ -47,6 +48,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&f.brokerPort, "broker-port", defaultBrokerPort, "loopback port of the embedded broker started without --brokers; 0: one chosen by the kernel")
 	fs.BoolVar(&f.simulate, "simulate", false, "write a simulated province into the upstream topics, wait until the pipeline has drained, print a summary and exit")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on a first SIGTERM or SIGINT, how long each stage may take to finish the batch in hand (written, acknowledged, committed) before it drops it, to be redelivered, and exits")
+	fs.DurationVar(&f.lateness, "lateness", 0, "with --clock event, how far (in event time) behind the latest input an event may come and still be applied in time order: each is held that long, and everything held is applied after a second without input; 0: applied at once")
 	key := addKeyFlags(fs)
 	groupPrefix := addGroupPrefixFlag(fs)
 	tf := addTopicFlags(fs)
@@ -116,6 +118,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		// The group timings are kafka.Config's defaults (recovery under 10s):
 		// docs/operations.md, "Consumer-group timings".
 		ShutdownTimeout: f.shutdownTimeout,
+		Lateness:        f.lateness,
 	}
 	opts.DeadLetterRetention = f.deadLetterRetention
 	opts.Decoder.Key = secret
