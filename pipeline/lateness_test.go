@@ -10,8 +10,6 @@ import (
 
 	"healthcode/pipeline"
 	"healthcode/pipeline/broker"
-	"healthcode/pipeline/kafka"
-	"healthcode/policies"
 	"healthcode/sinks"
 	"healthcode/sources/sim"
 )
@@ -67,13 +65,7 @@ func TestLateness_VersionsDoNotDependOnArrivalOrder(t *testing.T) {
 // would, before anything runs.
 func ensureTopics(t *testing.T, brokers []string) {
 	t.Helper()
-	pol, err := policies.Load("domestic")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := pipeline.Options{Kafka: kafka.Config{Brokers: brokers}, Partitions: 4, Policy: pol, Clock: pipeline.ClockEvent}
-	o.Decoder.Key = testKey
-	p, err := pipeline.New(o)
+	p, err := pipeline.New(memberOptions(t, brokers))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,18 +108,7 @@ func startMember(t *testing.T, brokers []string, stages ...string) *member {
 // startMemberWith is startMember with the options adjusted by set.
 func startMemberWith(t *testing.T, brokers []string, set func(*pipeline.Options), stages ...string) *member {
 	t.Helper()
-	pol, err := policies.Load("domestic")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := pipeline.Options{
-		Kafka:      kafka.Config{Brokers: brokers, HeartbeatInterval: 100 * time.Millisecond},
-		Partitions: 4,
-		Policy:     pol,
-		Clock:      pipeline.ClockEvent,
-		Stages:     stages,
-	}
-	o.Decoder.Key = testKey
+	o := memberOptions(t, brokers, stages...)
 	set(&o)
 	p, err := pipeline.New(o)
 	if err != nil {
@@ -136,6 +125,25 @@ func startMemberWith(t *testing.T, brokers []string, set func(*pipeline.Options)
 	go func() { m.done <- p.Run(ctx) }()
 	t.Cleanup(func() { m.stop(t) })
 	return m
+}
+
+// memberOptions are a member's options: 4 partitions, the domestic policy,
+// the event clock.
+func memberOptions(t *testing.T, brokers []string, stages ...string) pipeline.Options {
+	t.Helper()
+	pol, err := policies.Load("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := pipeline.Options{
+		Kafka:      kafka.Config{Brokers: brokers, HeartbeatInterval: 100 * time.Millisecond},
+		Partitions: 4,
+		Policy:     pol,
+		Clock:      pipeline.ClockEvent,
+		Stages:     stages,
+	}
+	o.Decoder.Key = testKey
+	return o
 }
 
 func (m *member) stop(t *testing.T) {
