@@ -41,7 +41,8 @@ type Engine struct {
 	// decided is, by position, the time of the person's latest decision
 	// (of a colour or a journey row, whether or not it issued anything): a
 	// decision is never taken before it (decisionTime). Apart from facts,
-	// which it would push past one cache line; only deciding reads it.
+	// which it would push past one cache line; only deciding reads it, and
+	// only with EngineOptions.EventTime: without it, it stays empty.
 	decided []Time
 	strs    arena.Arena
 
@@ -70,7 +71,6 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		areas:    NewAreas(),
 		index:    newPersonIndex(o.People),
 		facts:    make([]Facts, 0, o.People),
-		decided:  make([]Time, 0, o.People),
 		abroad:   map[[3]byte][]uint32{},
 		cold:     map[uint32]*cold{},
 		journeys: map[uint32]*journey{},
@@ -78,6 +78,9 @@ func NewEngine(p *Policy, o EngineOptions) *Engine {
 		nextComp: o.CompactAt,
 	}
 	e.hash0 = e.hashOf(&person{}, &Decision{})
+	if o.EventTime {
+		e.decided = make([]Time, 0, o.People)
+	}
 	return e
 }
 
@@ -127,7 +130,9 @@ func (e *Engine) lookupOrAdd(k *PersonKey) uint32 {
 	}
 	idx := uint32(len(e.facts))
 	e.facts = append(e.facts, Facts{Person: *k, Issued: issuedNone})
-	e.decided = append(e.decided, 0)
+	if e.opts.EventTime {
+		e.decided = append(e.decided, 0)
+	}
 	e.index.put(k, idx, e.facts)
 	return idx
 }

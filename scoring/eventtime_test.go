@@ -97,3 +97,33 @@ func TestEventTime_OffDecidesAtNow(t *testing.T) {
 		t.Fatalf("event time: updates %+v: want one dated at the event", ups)
 	}
 }
+
+// The time of a person's latest decision survives the state record: a
+// restored engine decides a late event no earlier than the engine that wrote
+// the record would have.
+func TestEventTime_LatestDecisionIsRestored(t *testing.T) {
+	pol := loadPolicy(t, "domestic")
+	eng := scoring.NewEngine(pol, scoring.EngineOptions{EventTime: true})
+	for _, s := range []step{checkin("c1", at("0h"), at("1h"), 0x8a2a1072b59ffff), negPCR("n1", at("3d"))} {
+		if _, err := eng.Apply(s.ev, s.ev.At, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, ok := eng.AppendState(nil, alice)
+	if !ok {
+		t.Fatal("no state record")
+	}
+	late := exposure("x1", scoring.ExposureClose, at("2h")).ev
+	want, err := eng.Apply(late, at("3d"), nil)
+	if err != nil || len(want) != 1 || want[0].Effective != at("3d") {
+		t.Fatalf("writer: updates %+v, %v; want one at the latest decision (day 3)", want, err)
+	}
+	fresh := scoring.NewEngine(pol, scoring.EngineOptions{EventTime: true})
+	if _, err := fresh.LoadState(rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fresh.Apply(late, at("3d"), nil)
+	if err != nil || len(got) != 1 || got[0].Effective != want[0].Effective || got[0].Version != want[0].Version {
+		t.Errorf("restored: updates %+v, %v; want %+v", got, err, want)
+	}
+}

@@ -19,7 +19,9 @@ func shownHash(h uint32, declarationRequired bool) uint32 {
 // reconsider decides person idx at now and appends an update if what a code
 // service shows changed. effective is the instant the update takes effect.
 func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Update {
-	e.decided[idx] = max(e.decided[idx], now)
+	if e.opts.EventTime {
+		e.decided[idx] = max(e.decided[idx], now)
+	}
 	ps := person{f: &e.facts[idx]}
 	f := ps.f
 	var d Decision // green, no reason, no review: what an inert person gets

@@ -24,7 +24,8 @@ import (
 // that many legs (u32 arrived, departed, strings place and manifest id, 3
 // bytes origin, 3 bytes destination); a byte count and that many u32
 // province presences. Version 4 adds, last: u32 the time of the person's
-// latest decision (Engine.decided).
+// latest decision (Engine.decided; 0 from an engine without
+// EngineOptions.EventTime).
 //
 // Version 3 records load with no latest decision time (decisions are dated
 // from the next event on). Version 2 records (no journeys) still load, without a
@@ -128,7 +129,11 @@ func (e *Engine) AppendState(dst []byte, k PersonKey) (out []byte, ok bool) {
 	}
 	u32(uint32(f.Province))
 	b = e.appendJourney(b, ps.j)
-	return binary.LittleEndian.AppendUint32(b, uint32(e.decided[idx])), true
+	var decided Time
+	if e.opts.EventTime {
+		decided = e.decided[idx]
+	}
+	return binary.LittleEndian.AppendUint32(b, uint32(decided)), true
 }
 
 type stateReader struct {
@@ -283,7 +288,9 @@ func (e *Engine) LoadState(rec []byte) (PersonKey, error) {
 	}
 	idx := e.lookupOrAdd(&k)
 	e.install(idx, f, c, j, cs)
-	e.decided[idx] = decided
+	if e.opts.EventTime {
+		e.decided[idx] = decided
+	}
 	for _, a := range arrivals {
 		if a.At != 0 {
 			e.abroad[a.Country] = append(e.abroad[a.Country], idx)
