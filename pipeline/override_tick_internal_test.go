@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/pipeline/broker"
 	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/sources"
@@ -19,15 +18,7 @@ import (
 // must report such a partition at its committed offset, at its end, and must
 // not report one whose commit is behind the end before reading it.
 func TestOverrideTick_ReportsAssignedPartitionsAtTheirEnd(t *testing.T) {
-	b, err := broker.Start(broker.Options{Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	kc, err := kafka.New(kafka.Config{Brokers: b.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := testClient(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := sources.StreamOverrides.DefaultTopic()

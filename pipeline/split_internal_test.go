@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/pipeline/broker"
 	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
@@ -66,15 +65,7 @@ func TestAppendEventMessages_SplitsByBytes(t *testing.T) {
 		t.Fatal("the messages do not hold the events in order")
 	}
 
-	b, err := broker.Start(broker.Options{Partitions: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	kc, err := kafka.New(kafka.Config{Brokers: b.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := testClient(t, 4)
 	if err := kc.EnsureTopics(ctx, kafka.TopicSpec{Name: "hc.person-events", Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
