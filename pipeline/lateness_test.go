@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"healthcode/pipeline"
 	"healthcode/pipeline/broker"
 	"healthcode/sinks"
@@ -43,6 +45,23 @@ func TestLateness_VersionsDoNotDependOnArrivalOrder(t *testing.T) {
 		m := startMemberWith(t, b.Addrs(), func(o *pipeline.Options) { o.Lateness, o.IngestBatch = lateness, 25 },
 			pipeline.StageIngest, pipeline.StageScore, pipeline.StageTrace)
 		m.drain(t)
+		// Drained: nothing held, and a series per owned partition only
+		// where events are held at all.
+		reg := prometheus.NewRegistry()
+		if err := m.p.Metrics().Register(reg); err != nil {
+			t.Fatal(err)
+		}
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSeries := 0
+		if lateness > 0 {
+			wantSeries = 4
+		}
+		if held, series := metricSum(t, fams, "healthcode_held_events", nil); held != 0 || series != wantSeries {
+			t.Errorf("lateness %v, drained: healthcode_held_events sums to %v over %d partitions, want 0 over %d", lateness, held, series, wantSeries)
+		}
 		m.stop(t)
 		return versions(t, b.Addrs())
 	}

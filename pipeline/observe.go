@@ -33,6 +33,7 @@ type promMetrics struct {
 	latency   prometheus.Histogram     // upstream Kafka timestamp -> colour update written
 	batch     *prometheus.HistogramVec // stage
 	persons   *prometheus.GaugeVec     // partition
+	heldEvs   *prometheus.GaugeVec     // partition (run --lateness)
 	restore   *prometheus.HistogramVec // stage
 	chErrors  *prometheus.CounterVec   // table
 	chRetries *prometheus.CounterVec   // table
@@ -63,6 +64,8 @@ func newPromMetrics(m *Metrics) *promMetrics {
 			Help: "Time to process one batch, from fetched (ingest: from its write) to committed, by stage.", Buckets: secs}, []string{"stage"}),
 		persons: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "healthcode_persons",
 			Help: "Persons whose scoring state this process holds, by owned partition of hc.person-events."}, []string{"partition"}),
+		heldEvs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "healthcode_held_events",
+			Help: "Events the score stage holds back for the watermark (run --lateness), by owned partition of hc.person-events."}, []string{"partition"}),
 		restore: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "healthcode_restore_seconds",
 			Help:    "Time from a partition's assignment to consuming it (score: changelog restored and reference data read; trace: place index rebuilt), by stage.",
 			Buckets: secs}, []string{"stage"}),
@@ -82,7 +85,7 @@ func newPromMetrics(m *Metrics) *promMetrics {
 // Register puts the pipeline's metrics on r (the pipeline/service registry).
 func (m *Metrics) Register(r prometheus.Registerer) error {
 	p := m.p()
-	for _, c := range []prometheus.Collector{p.messages, p.dead, p.owned, p.latency, p.batch, p.persons,
+	for _, c := range []prometheus.Collector{p.messages, p.dead, p.owned, p.latency, p.batch, p.persons, p.heldEvs,
 		p.restore, p.chErrors, p.chRetries, p.colours, p.rows, p.lag} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -255,12 +258,18 @@ func (c *claimObs) held(persons int) {
 	c.p.persons.WithLabelValues(c.partition).Set(float64(persons))
 }
 
+// holding sets the events the partition holds back (run --lateness).
+func (c *claimObs) holding(events int) {
+	c.p.heldEvs.WithLabelValues(c.partition).Set(float64(events))
+}
+
 // release ends the claim (the handler returned).
 func (c *claimObs) release() {
 	c.doneRestoring()
 	c.p.owned.WithLabelValues(c.stage).Dec()
 	if c.stage == StageScore {
 		c.p.persons.DeleteLabelValues(c.partition)
+		c.p.heldEvs.DeleteLabelValues(c.partition)
 	}
 }
 

@@ -11,6 +11,7 @@ package pipeline
 // would say something untrue:
 //   - healthcode_persons{partition}: one series per owned partition, removed
 //     when the partition is revoked; a process owning none holds no state.
+//     healthcode_held_events{partition} likewise, with run --lateness only.
 //   - healthcode_consumer_lag: measured by polling Kafka; a zero before the
 //     first poll would claim a lag nobody measured.
 //   - healthcode_dead_letters_total for a topic no stage of the process reads

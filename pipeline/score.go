@@ -188,6 +188,9 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 		}
 		s.o.Metrics.consumed(StageScore, t0, msgs)
 		ob.held(pt.eng.Len())
+		if pt.holding() {
+			ob.holding(len(pt.held))
+		}
 	}
 }
 
