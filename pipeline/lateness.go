@@ -22,15 +22,6 @@ import (
 // wait (a second), everything held is applied and the timers fire up to the
 // clock: the input is quiet, and waiting longer would only delay it.
 //
-// An exposure comes from the trace stage, long after the contact it dates
-// (At), once its case is known: it is held from its arrival, until the
-// watermark passes the clock it arrived at (or the input is quiet), and of
-// the versions of one exposure held together only the highest is applied.
-// The tracer emits the versions in between (an exposure seen with some of its
-// presences before the rest) in an order that depends on how the score
-// partitions' writes to hc.presence interleaved; applied, each would be a
-// version of the person's own in one run and not in another.
-//
 // Offsets are committed, and the changelog marker written, only up to the
 // first message with an event still held: after a crash or a move the held
 // events are read again, and the events of those messages already applied
@@ -43,7 +34,6 @@ import (
 type heldEvent struct {
 	ev  scoring.Event
 	src kafka.Message
-	due scoring.Time // released once the watermark passes it: At, or for an exposure the clock it arrived at
 }
 
 // holding reports whether the partition holds events back.
@@ -63,11 +53,7 @@ func (pt *part) hold(m *kafka.Message, ev *scoring.Event) {
 	}
 	src := *m
 	src.Value = nil
-	due := ev.At
-	if ev.Kind == scoring.KindExposure {
-		due = max(ev.At, pt.clock)
-	}
-	pt.held = append(pt.held, heldEvent{ev: *ev, src: src, due: due})
+	pt.held = append(pt.held, heldEvent{ev: *ev, src: src})
 }
 
 // watermark is the time up to which nothing more is expected: the clock
@@ -108,22 +94,18 @@ func (pt *part) release(next int64, quiet bool, committed int64) int64 {
 	if quiet {
 		limit = pt.clock
 	}
-	top := pt.topVersions()
-	kept := pt.held[:0]
-	for i := range pt.held {
-		h := &pt.held[i]
-		switch {
-		case h.ev.Kind == scoring.KindExposure && h.ev.Version < top[h.ev.ID]:
-			continue // a later version of it is held: only that one is applied
-		case !quiet && h.due > limit:
-			kept = append(kept, *h)
-			continue
+	n := 0
+	for ; n < len(pt.held); n++ {
+		h := &pt.held[n]
+		if !quiet && h.ev.At > limit {
+			break
 		}
 		pt.updates = pt.eng.Advance(min(h.ev.At, limit), pt.updates)
 		pt.applyEvent(&h.src, &h.ev)
 	}
-	clear(pt.held[len(kept):])
-	pt.held = kept
+	rest := copy(pt.held, pt.held[n:])
+	clear(pt.held[rest:])
+	pt.held = pt.held[:rest]
 	commit := pt.readTo
 	for i := range pt.held {
 		commit = min(commit, pt.held[i].src.Offset)
@@ -132,25 +114,4 @@ func (pt *part) release(next int64, quiet bool, committed int64) int64 {
 		return -1
 	}
 	return commit
-}
-
-// topVersions returns the highest version held of each exposure id that is
-// held in more than one version; nil if none is.
-func (pt *part) topVersions() map[string]uint64 {
-	var top map[string]uint64
-	seen := map[string]uint64{}
-	for i := range pt.held {
-		ev := &pt.held[i].ev
-		if ev.Kind != scoring.KindExposure {
-			continue
-		}
-		if v, ok := seen[ev.ID]; ok {
-			if top == nil {
-				top = map[string]uint64{}
-			}
-			top[ev.ID] = max(v, ev.Version, top[ev.ID])
-		}
-		seen[ev.ID] = max(seen[ev.ID], ev.Version)
-	}
-	return top
 }

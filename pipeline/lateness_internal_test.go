@@ -52,30 +52,4 @@ func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
 	if next := pt.release(-1, true, 8); next != -1 {
 		t.Errorf("nothing new read: commit %d, want none", next)
 	}
-
-	// Two versions of one exposure, of a contact at 09:00, arrive with the
-	// clock at 12:00: they wait until the watermark passes 12:00, and only
-	// the later version is applied.
-	pt.updates = pt.updates[:0]
-	exposure := func(version uint64, end scoring.Time, offset int64) {
-		ev := scoring.Event{Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureCompanion), Person: person(2), At: t0 + 3600,
-			First: t0 + 3000, End: end, ID: "exp-1", Source: "tracing", Version: version, Place: "f:CA1/2020-03-01"}
-		pt.hold(&kafka.Message{Partition: 0, Offset: offset}, &ev)
-	}
-	exposure(1, 0, 8)
-	exposure(2, 0, 9)
-	if next := pt.release(10, false, 8); next != 9 || len(pt.updates) != 0 || len(pt.held) != 1 {
-		t.Errorf("exposures that arrived at the clock: commit %d, updates %+v, %d held; want none applied, version 1 dropped, commit 9", next, pt.updates, len(pt.held))
-	}
-	pt.hold(&kafka.Message{Partition: 0, Offset: 10}, &scoring.Event{Kind: scoring.KindTick, At: t0 + 5*3600 + 1800}) // 13:30
-	if next := pt.release(11, false, 8); next != 11 || len(pt.held) != 0 {
-		t.Errorf("watermark 12:30: commit %d, %d held; want both released, commit 11", next, len(pt.held))
-	}
-	if len(pt.updates) != 1 {
-		t.Fatalf("updates %+v: want one, of the later version only", pt.updates)
-	}
-	exposure(1, 0, 11) // the lower version again: the engine has applied version 2
-	if pt.release(12, true, 11); len(pt.updates) != 1 {
-		t.Errorf("version 1 after version 2 changed the person: %+v", pt.updates[1:])
-	}
 }
