@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -85,14 +84,12 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 		slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
 	for {
-		fctx, cancel := context.WithTimeout(ctx, time.Second) // wall mode decides on the clock alone
-		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
-		cancel()
+		msgs, err := kafka.FetchBatchWithin(ctx, c.Reader, 1000, s.o.Linger, time.Second, buf[:0]) // wall mode decides on the clock alone
 		t0 := time.Now()
 		if ctx.Err() != nil && len(msgs) == 0 {
 			return nil // stopped between batches
 		}
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs

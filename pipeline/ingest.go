@@ -168,13 +168,7 @@ func (in *ingest) fetch(ctx context.Context, r *kafka.GroupReader, buf []kafka.M
 	if in.o.Clock != ClockEvent {
 		return kafka.FetchBatch(ctx, r, in.o.IngestBatch, in.o.Linger, buf)
 	}
-	fctx, cancel := context.WithTimeout(ctx, idleTick)
-	defer cancel()
-	msgs, err := kafka.FetchBatch(fctx, r, in.o.IngestBatch, in.o.Linger, buf)
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return msgs, nil
-	}
-	return msgs, err
+	return kafka.FetchBatchWithin(ctx, r, in.o.IngestBatch, in.o.Linger, idleTick, buf)
 }
 
 // decode turns one batch of upstream messages into output messages.
@@ -267,15 +261,19 @@ func inTimeOrder(evs []scoring.Event) {
 			continue
 		}
 		if run := evs[start:i]; len(run) > 1 {
-			slices.SortStableFunc(run, func(a, b scoring.Event) int {
-				if c := cmp.Compare(a.At, b.At); c != 0 {
-					return c
-				}
-				return strings.Compare(a.ID, b.ID)
-			})
+			slices.SortStableFunc(run, func(a, b scoring.Event) int { return inTime(&a, &b) })
 		}
 		start = i + 1
 	}
+}
+
+// inTime orders events by time, ties by event id: the order ingest passes a
+// batch in and the score stage applies what it held (lateness.go).
+func inTime(a, b *scoring.Event) int {
+	if c := cmp.Compare(a.At, b.At); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // write sends a batch's output and waits until all of it is acknowledged.

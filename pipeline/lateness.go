@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"cmp"
 	"slices"
-	"strings"
 
 	"healthcode/pipeline/kafka"
 	"healthcode/scoring"
@@ -47,7 +45,6 @@ func (pt *part) hold(m *kafka.Message, ev *scoring.Event) {
 	if ev.At > pt.clock && ev.Kind != scoring.KindExposure {
 		pt.clock = ev.At
 	}
-	pt.readTo = max(pt.readTo, m.Offset+1)
 	if ev.Kind == scoring.KindTick {
 		return
 	}
@@ -84,12 +81,7 @@ func (pt *part) release(next int64, quiet bool, committed int64) int64 {
 	if next >= 0 {
 		pt.readTo = max(pt.readTo, next)
 	}
-	slices.SortStableFunc(pt.held, func(a, b heldEvent) int {
-		if c := cmp.Compare(a.ev.At, b.ev.At); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ev.ID, b.ev.ID)
-	})
+	slices.SortStableFunc(pt.held, func(a, b heldEvent) int { return inTime(&a.ev, &b.ev) })
 	limit := pt.watermark()
 	if quiet {
 		limit = pt.clock

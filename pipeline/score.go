@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -139,15 +138,13 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 				wait = min(wait, max(time.Until(next.Std()), time.Millisecond))
 			}
 		}
-		fctx, fcancel := context.WithTimeout(ctx, wait)
-		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, s.o.Linger, buf[:0])
-		fcancel()
+		msgs, err := kafka.FetchBatchWithin(ctx, c.Reader, 1000, s.o.Linger, wait, buf[:0])
 		t0 := time.Now()
 		if ctx.Err() != nil && len(msgs) == 0 {
 			s.keep(fin, pt, committed) // stopped between batches: the state is exact
 			return nil
 		}
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -109,14 +108,12 @@ func (t *trace) partition(ctx context.Context, c kafka.Claim) error {
 			}
 		}
 		// Wake at least once a second to follow a published policy.
-		fctx, fcancel := context.WithTimeout(ctx, time.Second)
-		msgs, err := kafka.FetchBatch(fctx, c.Reader, 1000, t.o.Linger, buf[:0])
-		fcancel()
+		msgs, err := kafka.FetchBatchWithin(ctx, c.Reader, 1000, t.o.Linger, time.Second, buf[:0])
 		if ctx.Err() != nil && len(msgs) == 0 {
 			t.keep(tp, tp.next) // stopped between batches: the index is exact
 			return nil
 		}
-		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs

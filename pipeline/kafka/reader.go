@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,4 +75,17 @@ func FetchBatch(ctx context.Context, r Fetcher, max int, linger time.Duration, b
 		buf = append(buf, m)
 	}
 	return buf, nil
+}
+
+// FetchBatchWithin is FetchBatch that waits at most wait for the first
+// message: none by then is an empty batch and a nil error. The error is
+// ctx's only once ctx itself has ended.
+func FetchBatchWithin(ctx context.Context, r Fetcher, max int, linger, wait time.Duration, buf []Message) ([]Message, error) {
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	msgs, err := FetchBatch(fctx, r, max, linger, buf)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return msgs, nil
+	}
+	return msgs, err
 }
