@@ -90,9 +90,9 @@ func (e *Engine) reconsider(idx uint32, now, effective Time, out []Update) []Upd
 // how far other persons' input had moved the clock when it came: a late
 // event is decided as of the person's latest decision, never before it (a
 // colour or a journey row decided earlier would take back what a decision
-// already showed). A
-// review time of the person's that falls before the decision time is taken
-// first, dated at itself, as the clock would have taken it.
+// already showed). A review time of the person's that falls before the
+// decision time is taken first, dated at itself, as the clock would have
+// taken it.
 func (e *Engine) decisionTime(idx uint32, ev *Event, now Time, out []Update) (Time, []Update) {
 	if !e.opts.EventTime {
 		return now, out
