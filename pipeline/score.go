@@ -127,11 +127,6 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 
 	var buf []kafka.Message
 	for {
-		// A new policy: recompute everyone under it.
-		if p := s.policies.Policy(); p != pt.eng.Policy() {
-			pt.updates = pt.eng.SetPolicy(p, pt.now(), pt.updates)
-		}
-
 		wait := time.Second
 		if s.o.Clock == ClockWall {
 			if next := pt.eng.NextTimer(); next != 0 {
@@ -148,6 +143,12 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: fetch: %w", c.Partition, err)
 		}
 		buf = msgs
+		// A new policy: recompute everyone under it, before the batch. Read
+		// after the fetch, so an exposure the tracer derived under a policy
+		// this process's hub already had is applied under it too.
+		if p := s.policies.Policy(); p != pt.eng.Policy() {
+			pt.updates = pt.eng.SetPolicy(p, pt.now(), pt.updates)
+		}
 		next := int64(-1)
 		for i := range msgs {
 			m := &msgs[i]
