@@ -13,13 +13,7 @@ import (
 // watermark (clock less an hour) has passed, holds the rest, and commits up
 // to the first message with an event held; a quiet fetch applies the rest.
 func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
-	pol, err := policies.Load("domestic")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &Options{Clock: ClockEvent, Lateness: time.Hour, Policy: pol, Partitions: 1}
-	o.setDefaults()
-	pt := &part{s: &score{o: o}, eng: o.newEngine()}
+	pt := holdingPart(t)
 	t0 := scoring.MustTime("2020-03-01T08:00:00Z")
 	person := func(n byte) scoring.PersonKey { return scoring.PersonKey{n, 1, 2, 3} }
 	checkin := func(n byte, at scoring.Time, offset int64) {
@@ -29,7 +23,7 @@ func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
 	checkin(1, t0+2*3600, 5) // 10:00
 	checkin(2, t0+1*3600, 6) // 09:00
 	checkin(3, t0+4*3600, 7) // 12:00: the clock; the watermark is 11:00
-	if next := pt.release(8, false, 0); next != 7 {
+	if next := pt.release(8, 0, 0); next != 7 {
 		t.Errorf("commit offset %d, want 7: the message of the event still held", next)
 	}
 	if len(pt.updates) != 2 || pt.updates[0].Person != person(2) || pt.updates[1].Person != person(1) ||
@@ -43,13 +37,26 @@ func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
 		t.Errorf("timers fire up to %v, want the watermark", got)
 	}
 	pt.updates = pt.updates[:0]
-	if next := pt.release(-1, true, 7); next != 8 || len(pt.held) != 0 || len(pt.updates) != 1 || pt.updates[0].Person != person(3) {
+	if next := pt.release(-1, 1, 7); next != 8 || len(pt.held) != 0 || len(pt.updates) != 1 || pt.updates[0].Person != person(3) {
 		t.Errorf("quiet: commit %d, held %d, updates %+v: want everything applied and commit 8", next, len(pt.held), pt.updates)
 	}
 	if got := pt.settled(); got != t0+4*3600 {
 		t.Errorf("quiet: timers fire up to %v, want the clock", got)
 	}
-	if next := pt.release(-1, true, 8); next != -1 {
+	if next := pt.release(-1, 1, 8); next != -1 {
 		t.Errorf("nothing new read: commit %d, want none", next)
 	}
+}
+
+// holdingPart is a score partition on the event clock with a lateness of an
+// hour, under the shipped domestic policy.
+func holdingPart(t *testing.T) *part {
+	t.Helper()
+	pol, err := policies.Load("domestic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Clock: ClockEvent, Lateness: time.Hour, Policy: pol, Partitions: 1}
+	o.setDefaults()
+	return &part{s: &score{o: o}, eng: o.newEngine()}
 }

@@ -76,7 +76,8 @@ type part struct {
 	skipTo  int64        // offsets below this are already reflected in restored state
 	held    []heldEvent  // events waiting for the watermark (Options.Lateness; lateness.go)
 	readTo  int64        // the offset after the last message read, while events are held
-	quiet   bool         // the last fetch brought no input: nothing is held
+	quiet   bool         // the last fetch brought no input (lateness.go)
+	idle    int          // fetches in a row without input, while events are held
 	updates []scoring.Update
 	evs     []scoring.Event
 	out     []kafka.Message
@@ -163,7 +164,12 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			// Apply what the watermark passed (all of it when no input
 			// came), and commit up to the first message with an event
 			// still held (lateness.go).
-			next = pt.release(next, len(msgs) == 0, committed)
+			if len(msgs) == 0 {
+				pt.idle++
+			} else {
+				pt.idle = 0
+			}
+			next = pt.release(next, pt.idle, committed)
 		}
 		pt.updates = pt.eng.Advance(pt.settled(), pt.updates)
 		if pt.wallErr != nil {
