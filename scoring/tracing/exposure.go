@@ -25,9 +25,10 @@ type Exposure struct {
 	// the stay ends"). First is the earliest such time (where a close
 	// contact's own dangerous window starts).
 	At, First scoring.Time
-	// WindowEnd is, for ExposureClose, the case's reported_at: the end of the
-	// window in which this person's own contacts are secondary. 0 otherwise or
-	// when unknown.
+	// WindowEnd is, for contacts, the case's reported_at (0 when unknown): when
+	// the contact became known (the score stage places an exposure by it with
+	// `run --lateness`), and for ExposureClose the end of the window in which
+	// this person's own contacts are secondary. 0 for area risk.
 	WindowEnd scoring.Time
 	// Evidence: the mark's id (or the designation's id) and the event ids of
 	// the presences of the overlap that gives At, dangerous one first.

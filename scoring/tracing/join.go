@@ -321,15 +321,14 @@ func (t *Tracer) pairContrib(m *scoring.Mark, p, q *stay) (kind scoring.Exposure
 	default:
 		return 0, contrib{}, false
 	}
-	var wend scoring.Time
 	if m.Level == scoring.MarkClose {
 		if *t.people.key(q.person) == m.Source {
 			return 0, contrib{}, false
 		}
 		kind = scoring.ExposureSecondary // the close definitions, one hop further
-	} else if kind == scoring.ExposureClose {
-		wend = m.To
 	}
-	return kind, contrib{start: os, end: oe, at: oe, wend: wend, keep: max(p.end, q.end),
+	// The mark's end is the case's reported_at (a close mark's is its case's),
+	// when the contact became known.
+	return kind, contrib{start: os, end: oe, at: oe, wend: m.To, keep: max(p.end, q.end),
 		evidence: [3]evid{{s: m.ID}, p.ev, q.ev}}, true
 }

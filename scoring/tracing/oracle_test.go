@@ -288,13 +288,10 @@ func bruteForce(p *scoring.Policy, ps []tracing.Presence, marks []scoring.Mark, 
 				if kind == 0 {
 					continue
 				}
-				var wend scoring.Time
 				if m.Level == scoring.MarkClose {
 					kind = scoring.ExposureSecondary
-				} else if kind == scoring.ExposureClose {
-					wend = m.To
 				}
-				agg(kind, q.Person, m.Person, pp.PlaceKey()).add(os, oe, oe, wend, []string{m.ID, pp.ID, q.ID})
+				agg(kind, q.Person, m.Person, pp.PlaceKey()).add(os, oe, oe, m.To, []string{m.ID, pp.ID, q.ID})
 			}
 		}
 	}
