@@ -7,17 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/png" // QR code images
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
+	"healthcode/sinks/codes/qr"
 	"healthcode/sinks/codes/token"
 )
 
@@ -108,27 +104,9 @@ func readToken(arg string) (string, error) {
 		return "", err
 	}
 	if bytes.HasPrefix(b, []byte("\x89PNG")) {
-		return decodeQR(b)
+		return qr.Read(b)
 	}
 	return strings.TrimSpace(string(b)), nil
-}
-
-// decodeQR reads the text of the QR code in a PNG image (gozxing, a Go port
-// of ZXing).
-func decodeQR(b []byte) (string, error) {
-	img, _, err := image.Decode(bytes.NewReader(b))
-	if err != nil {
-		return "", fmt.Errorf("read QR image: %w", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		return "", fmt.Errorf("read QR image: %w", err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		return "", fmt.Errorf("no QR code found in the image: %w", err)
-	}
-	return res.GetText(), nil
 }
 
 // readSource reads a file, or GETs an http(s) URL.

@@ -6,5 +6,6 @@
 // metrics and readiness on a pipeline/service listener. It uses scoring's
 // types, sources only for the person key (the HMAC of docs/contract.md) and wire for
 // hc.person-events; it must not import the pipeline's stages or ClickHouse.
-// Token signing lives in sinks/codes/token.
+// Token signing lives in sinks/codes/token, the QR image (drawn and read
+// back) in sinks/codes/qr.
 package codes

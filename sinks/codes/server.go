@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/skip2/go-qrcode"
 	"golang.org/x/sync/errgroup"
 
 	"healthcode/pipeline/kafka"
@@ -21,6 +20,7 @@ import (
 	"healthcode/pipeline/wire"
 	"healthcode/scoring"
 	"healthcode/sinks"
+	"healthcode/sinks/codes/qr"
 	"healthcode/sinks/codes/token"
 	"healthcode/sources"
 )
@@ -299,7 +299,8 @@ func (s *Server) postCode(w http.ResponseWriter, r *http.Request) {
 	s.writeCode(w, k)
 }
 
-// getQR answers the token as a PNG QR code, error correction level M.
+// getQR answers the token as a PNG QR code (package qr: error correction
+// level M, 512×512, whole-pixel modules on a quiet zone).
 func (s *Server) getQR(w http.ResponseWriter, r *http.Request) {
 	k, ok := personKey(w, r)
 	if !ok {
@@ -311,7 +312,7 @@ func (s *Server) getQR(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "sign token")
 		return
 	}
-	png, err := qrcode.Encode(text, qrcode.Medium, 512)
+	png, err := qr.PNG(text)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, "encode QR code")
 		return
