@@ -62,6 +62,16 @@ type guardPart struct {
 	log  *slog.Logger
 	// warned: the partition count was unreadable (logged once)
 	warned bool
+	// waiting are the overrides read, in offset order, that may still wait
+	// for the event clock: the partition is committed only up to the first
+	// of them (commitTo).
+	waiting []waitingOverride
+}
+
+// waitingOverride is an override read from hc.overrides at offset.
+type waitingOverride struct {
+	source, id string
+	offset     int64
 }
 
 func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
@@ -83,6 +93,7 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 	gp.log.Info("override guard restored", slog.Int("pending", gp.g.Pending()), slog.Int("held", gp.g.HeldCount()),
 		slog.Duration("took", time.Since(start)))
 	var buf []kafka.Message
+	committed := c.Offset
 	for {
 		msgs, err := kafka.FetchBatchWithin(ctx, c.Reader, 1000, s.o.Linger, time.Second, buf[:0]) // wall mode decides on the clock alone
 		t0 := time.Now()
@@ -108,8 +119,11 @@ func (s *guardStage) partition(ctx context.Context, c kafka.Claim) error {
 			return fmt.Errorf("partition %d: %w", c.Partition, err)
 		}
 		if len(msgs) > 0 {
-			if err := c.Commit(msgs[len(msgs)-1].Offset + 1); err != nil {
-				return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
+			if next := gp.commitTo(msgs[len(msgs)-1].Offset + 1); next > committed {
+				if err := c.Commit(next); err != nil {
+					return fmt.Errorf("partition %d: commit: %w", c.Partition, err)
+				}
+				committed = next
 			}
 		}
 		s.o.Metrics.consumed(StageGuard, t0, msgs)
@@ -143,13 +157,34 @@ func (gp *guardPart) apply(ctx context.Context, m *kafka.Message) {
 		}
 		gp.partitions(ctx)
 		if t, all := gp.clk.now(); all {
-			// Every partition of src.overrides was forwarded to its end:
-			// none older can follow, so nothing needs to wait any more.
-			gp.g.DecideAll(t, &gp.out)
+			// Every partition of src.overrides was forwarded to its end
+			// and ingest had no input for a second: none older than the
+			// clock can follow, so what is due need not settle.
+			gp.g.DecideUpTo(t, &gp.out)
 		}
 		return
 	}
 	gp.g.Add(*r.Override)
+	if gp.s.o.Clock == ClockEvent {
+		gp.waiting = append(gp.waiting, waitingOverride{r.Override.Source, r.Override.ID, m.Offset})
+	}
+}
+
+// commitTo returns the offset to commit after a batch that ends before
+// next: next, or in event-clock mode the offset of the first override read
+// that still waits for the clock. A pipeline whose lag is 0 has then decided
+// every override it read (the guard's lag counts those waiting), and a
+// restart reads them again instead of restoring them.
+func (gp *guardPart) commitTo(next int64) int64 {
+	n := 0
+	for n < len(gp.waiting) && !gp.g.Waiting(gp.waiting[n].source, gp.waiting[n].id) {
+		n++
+	}
+	gp.waiting = append(gp.waiting[:0], gp.waiting[n:]...)
+	if len(gp.waiting) > 0 {
+		return min(next, gp.waiting[0].offset)
+	}
+	return next
 }
 
 // partitions reads the partition count of src.overrides for the clock when
@@ -230,7 +265,7 @@ func (gp *guardPart) restore(ctx context.Context, committed int64) error {
 	t, all := gp.clk.now()
 	gp.g.SetClock(t)
 	if lastTick && all {
-		gp.g.DecideAll(t, &gp.out) // written by the first flush
+		gp.g.DecideUpTo(t, &gp.out) // written by the first flush
 	}
 	return nil
 }

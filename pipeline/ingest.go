@@ -157,9 +157,12 @@ func (in *ingest) run(ctx context.Context) error {
 }
 
 // idleTick is how long ingest waits for upstream input, in event-clock mode,
-// before it looks whether the override guard must hear of partitions of
-// src.overrides it was assigned at their end (override_ingest.go): the guard's
-// clock must not wait for input that never comes.
+// before it looks again for the override guard (override_ingest.go): only
+// that idle look reports the partitions of src.overrides at their end, so the
+// guard's clock does not wait for input that never comes, yet a partition
+// found at its end while input flows (its part of a write may not have landed
+// yet) holds the clock. It is also how long a write's parts on different
+// partitions may take to land for its overrides to be decided in time order.
 const idleTick = time.Second
 
 // fetch returns the next batch of upstream messages. In event-clock mode it

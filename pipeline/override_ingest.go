@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"healthcode/pipeline/kafka"
 	"healthcode/pipeline/wire"
@@ -30,22 +31,41 @@ func (in *ingest) appendOverrides(dst []kafka.Message, m *kafka.Message, os []sc
 
 // overrideClock is what ingest tells the override guard in event-clock
 // mode, for its clock (pipeline/override_clock.go): for each partition of
-// src.overrides this process read, the offset it forwarded to, the latest
-// occurred_at it read there, and whether that offset was the partition's end
-// when it looked; for an empty partition, that it is at its end. Each
-// partition is read in order, so an override older than the latest read from
-// a partition can only come from a partition not read to its end. A tick
-// follows the overrides of its batch on hc.overrides, so the guard has every
-// override a tick reports before the tick. A process reports only what it
-// read itself: the guard keeps, per partition, the report that forwarded the
-// most, whichever process owns the partition now.
+// src.overrides this process read, the offset it forwarded to, the lowest
+// occurred_at an override still to come there can have (Last), and whether
+// the partition is at its end with this process idle; for an empty
+// partition, the same. A tick follows the overrides of its batch on
+// hc.overrides, so the guard has every override a tick reports before the
+// tick. A process reports only what it read itself: the guard keeps, per
+// partition, the report that forwarded the most, whichever process owns the
+// partition now.
+//
+// Last is the latest occurred_at read from the partition (each partition is
+// read in order), raised, while the partition is at its end, to ingest's
+// event clock as it stood idleTick earlier (settled). A partition at its end
+// vouches only for the records already written to it: a producer writing
+// several partitions at once (kafka-go's Writer sends each partition's batch
+// on its own) can make one visible before another, so at the moment one is
+// read to its end, another may be at its end only because its part of the
+// same write has not landed. What is written later is assumed to be no
+// older than what ingest had read idleTick before: an upstream whose writes
+// to src.overrides land out of occurred_at order by less than idleTick of
+// wall time is decided in time order (docs/overrides.md).
 type overrideClock struct {
-	last  map[int]scoring.Time // partition -> latest occurred_at read
+	last  map[int]scoring.Time // partition -> lowest occurred_at still to come (see above)
 	next  map[int]int64        // partition -> offset after the last read
 	parts int                  // partitions of src.overrides, once known
 	sent  scoring.Time         // the event clock of the last tick sent
 	sentP map[int]wire.TickPart
-	warn  bool // the end offsets could not be read (logged once)
+	warn  bool             // the end offsets could not be read (logged once)
+	looks []clockLook      // ingest's event clock at its looks of the last idleTick, oldest first
+	now   func() time.Time // the wall clock; nil is time.Now
+}
+
+// clockLook is ingest's event clock at one look (one overrideTick).
+type clockLook struct {
+	wall time.Time
+	at   scoring.Time
 }
 
 func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
@@ -58,6 +78,32 @@ func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
 	}
 }
 
+// settled records that ingest's event clock is at at this look and returns
+// the event clock as it stood idleTick earlier: the latest look at least
+// idleTick old, or at itself when idle (no input for idleTick: nothing was
+// read since the last look). Before any look that old, 0.
+func (c *overrideClock) settled(at scoring.Time, idle bool) scoring.Time {
+	now := time.Now
+	if c.now != nil {
+		now = c.now
+	}
+	t := now()
+	c.looks = append(c.looks, clockLook{t, at})
+	i := 0 // c.looks[:i] are at least idleTick old
+	for i < len(c.looks) && t.Sub(c.looks[i].wall) >= idleTick {
+		i++
+	}
+	var s scoring.Time
+	if i > 0 {
+		s = c.looks[i-1].at
+		c.looks = append(c.looks[:0], c.looks[i-1:]...) // the newest old one is all that is needed
+	}
+	if idle {
+		s = at
+	}
+	return s
+}
+
 // overrideTick appends a tick to hc.overrides when what it reports changed.
 // assigned are the partitions of src.overrides this process is assigned, with
 // the committed offsets it started from: one whose committed offset is its
@@ -65,8 +111,16 @@ func (c *overrideClock) read(m *kafka.Message, os []scoring.Override) {
 // override below a committed offset was forwarded before the commit, and
 // without that report a partition whose last reader stopped before telling
 // the guard it was at the end would hold the guard's clock for good.
+//
+// A tick after an empty fetch (out.in empty: idleTick without input) is an
+// idle look: the partitions at their end are reported AtEnd, and the guard
+// may then take the event clock for every partition and decide what waits
+// (override_clock.go). A look after input never reports AtEnd: the input
+// may be part of a write whose other partitions have not landed yet.
 func (in *ingest) overrideTick(ctx context.Context, out *ingestOut, assigned map[int]int64) {
 	c := &in.ovr
+	idle := len(out.in) == 0
+	settled := c.settled(in.maxAt, idle)
 	topic := in.o.Topics.Sources[sources.StreamOverrides]
 	var err error
 	if c.parts == 0 {
@@ -83,6 +137,9 @@ func (in *ingest) overrideTick(ctx context.Context, out *ingestOut, assigned map
 		}
 		return
 	}
+	if c.last == nil {
+		c.last, c.next = map[int]scoring.Time{}, map[int]int64{}
+	}
 	var parts []wire.TickPart
 	changed := in.maxAt > c.sent
 	for p := 0; p < c.parts; p++ {
@@ -93,7 +150,13 @@ func (in *ingest) overrideTick(ctx context.Context, out *ingestOut, assigned map
 		if !read && ends[p] > 0 {
 			continue // another process's, or not read yet: it reports it
 		}
-		tp := wire.TickPart{Partition: p, Next: next, Last: c.last[p], AtEnd: next >= ends[p]}
+		atEnd := next >= ends[p]
+		if atEnd {
+			// Everything written to p so far was forwarded; what is
+			// written from now on is no older than the settled clock.
+			c.last[p] = max(c.last[p], settled)
+		}
+		tp := wire.TickPart{Partition: p, Next: next, Last: c.last[p], AtEnd: atEnd && idle}
 		parts = append(parts, tp)
 		if c.sentP[p] != tp {
 			changed = true

@@ -131,12 +131,26 @@ func (g *Guard) Add(o scoring.Override) {
 // override due, in time order, appending to out.
 func (g *Guard) Advance(now scoring.Time, out *Output) { g.advance(now, false, out) }
 
-// DecideAll moves the clock to now and decides every override held back,
-// due or not, in time order: for when no override older than those can
-// still arrive (every partition of the input has been read to its end).
-func (g *Guard) DecideAll(now scoring.Time, out *Output) { g.advance(now, true, out) }
+// DecideUpTo moves the clock to now and decides every override at or before
+// it in time order without waiting for the settling time: for when no
+// override older than now can still arrive (every partition of the input
+// has been read to its end and nothing is being written). Later ones wait.
+func (g *Guard) DecideUpTo(now scoring.Time, out *Output) { g.advance(now, true, out) }
 
-func (g *Guard) advance(now scoring.Time, all bool, out *Output) {
+// Waiting reports whether the override source/id was added and is still
+// waiting for the clock.
+func (g *Guard) Waiting(source, id string) bool {
+	for i := range g.pending {
+		if g.pending[i].ID == id && g.pending[i].Source == source {
+			return true
+		}
+	}
+	return false
+}
+
+// advance decides the overrides Settle past the clock, or with unsettled
+// those at or before it.
+func (g *Guard) advance(now scoring.Time, unsettled bool, out *Output) {
 	g.clock = max(g.clock, now)
 	slices.SortFunc(g.pending, func(a, b scoring.Override) int {
 		if a.At != b.At {
@@ -148,7 +162,7 @@ func (g *Guard) advance(now scoring.Time, all bool, out *Output) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	n := 0
-	for n < len(g.pending) && (all || g.pending[n].At.Add(g.o.Settle) <= g.clock) {
+	for n < len(g.pending) && (g.pending[n].At.Add(g.o.Settle) <= g.clock || unsettled && g.pending[n].At <= g.clock) {
 		n++
 	}
 	due := g.pending[:n]

@@ -432,19 +432,28 @@ func TestGuard_Restore(t *testing.T) {
 	}
 }
 
-func TestGuard_DecideAll(t *testing.T) {
+// DecideUpTo decides what is at or before the clock without waiting for the
+// settling time, in time order, and leaves what is later waiting.
+func TestGuard_DecideUpTo(t *testing.T) {
 	p := policy(t, testPolicy)
 	g := New(p, Options{Settle: time.Hour})
-	a, b := ovr("a", 1, time.Minute), ovr("a", 0, 0)
+	a, b, c := ovr("a", 1, time.Minute), ovr("a", 0, 0), ovr("a", 2, 2*time.Minute)
 	g.Add(a)
+	g.Add(c)
 	g.Add(b)
 	var out Output
 	g.Advance(a.At, &out)
 	if len(out.Entries) != 0 {
 		t.Fatalf("decided before settling: %+v", out.Entries)
 	}
-	g.DecideAll(a.At, &out)
-	if len(out.Entries) != 2 || out.Entries[0].Override.ID != b.ID || g.Pending() != 0 {
-		t.Fatalf("DecideAll: %+v; want both, the earlier first", out.Entries)
+	if !g.Waiting(a.Source, a.ID) || g.Waiting(a.Source, "nothing") {
+		t.Fatalf("Waiting: %v for an added override, %v for none", g.Waiting(a.Source, a.ID), g.Waiting(a.Source, "nothing"))
+	}
+	g.DecideUpTo(a.At, &out)
+	if len(out.Entries) != 2 || out.Entries[0].Override.ID != b.ID || out.Entries[1].Override.ID != a.ID || g.Pending() != 1 {
+		t.Fatalf("DecideUpTo: %+v, %d pending; want the earlier two, the earliest first, and one pending", out.Entries, g.Pending())
+	}
+	if g.Waiting(a.Source, a.ID) || !g.Waiting(c.Source, c.ID) {
+		t.Fatalf("after DecideUpTo: a waiting %v, c waiting %v; want false, true", g.Waiting(a.Source, a.ID), g.Waiting(c.Source, c.ID))
 	}
 }
