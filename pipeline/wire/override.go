@@ -38,8 +38,11 @@ type OverrideRecord struct {
 }
 
 // TickPart is what one ingest process forwarded of one partition of
-// src.overrides: every override before offset Next, the latest occurred_at
-// among them, and whether Next was the partition's end when it looked.
+// src.overrides: every override before offset Next; Last, the lowest
+// occurred_at an override still to come there can have (the latest read, or
+// at the partition's end ingest's event clock of a second before); and
+// whether Next is the partition's end with ingest idle for a second
+// (pipeline/override_ingest.go).
 type TickPart struct {
 	Partition int
 	Next      int64
