@@ -17,9 +17,10 @@ import (
 // holds in time order (ties by event id); the timers fire up to the watermark
 // only. An event no later than the lateness behind the latest input therefore
 // takes its place in time, and two runs of the same input give the same
-// versions however its topics interleaved. When no input comes for a fetch's
-// wait (a second), everything held is applied and the timers fire up to the
-// clock: the input is quiet, and waiting longer would only delay it.
+// versions however its topics interleaved. When no upstream input comes for a
+// fetch's wait (a second), every upstream event held is applied and the
+// timers fire up to the clock (or the first exposure still held): the input
+// is quiet, and waiting longer would only delay it.
 //
 // Offsets are committed, and the changelog marker written, only up to the
 // first message with an event still held: after a crash or a move the held
@@ -39,23 +40,45 @@ import (
 // its own key). The key is a function of the exposure's content, and so is its
 // place, as long as the trace loop answers within a lateness of event time.
 //
-// An exposure whose key is past the clock is applied only after
-// settleFetches fetches in a row without input: the quiet after the
-// upstream input waits for the trace loop's answer too, so exposures of one
-// hop are applied together, in key order, not in their order of arrival. Of
-// the versions of one exposure applied together only the highest is applied:
-// the versions on the way to it follow how the tracer's input interleaved.
+// An exposure the watermark has not passed waits for the quiet of its hop:
+// settleFetches fetches in a row that brought nothing of its hop or an
+// earlier one (upstream input is hop 0), and, for a secondary contact (hop
+// 2), no exposure of hop 1 held either, since those are what it answers. So
+// one hop's exposures are applied together, in key order, not in their order
+// of arrival, and an answer of the next hop arriving meanwhile does not put
+// off the hop before it (which would split the next hop's answers over two
+// releases in the partitions that had not waited: measured in make chaos).
+// Of the versions of one exposure applied together only the highest is
+// applied: the versions on the way to it follow how the tracer's input
+// interleaved.
 
-// settleFetches is the number of fetches in a row without input (a second
-// each) after which everything held is applied, exposures past the clock too.
+// settleFetches is the number of fetches in a row (a second each) without
+// input of its hop or an earlier one after which a hop's exposures past the
+// clock are applied.
 const settleFetches = 3
+
+// hops is the number of hops an event can be from the upstream input: 0
+// (upstream), 1 (a case's contacts, area risk), 2 (secondary contacts).
+const hops = 3
 
 // heldEvent is an event waiting for the watermark, and the message it came
 // in (without its value: for the dead letter, which carries the event alone).
 type heldEvent struct {
 	ev  scoring.Event
 	key scoring.Time // where it is applied: its time, an exposure's as above
+	hop uint8
 	src kafka.Message
+}
+
+// hopOf is how many hops from the upstream input ev is (see hops).
+func hopOf(ev *scoring.Event) uint8 {
+	switch {
+	case ev.Kind != scoring.KindExposure:
+		return 0
+	case scoring.ExposureKind(ev.Sub) == scoring.ExposureSecondary:
+		return 2
+	}
+	return 1
 }
 
 // heldKey is the time at which a held event is applied (see above).
@@ -63,11 +86,7 @@ func (pt *part) heldKey(ev *scoring.Event) scoring.Time {
 	if ev.Kind != scoring.KindExposure {
 		return ev.At
 	}
-	hops := scoring.Time(1)
-	if scoring.ExposureKind(ev.Sub) == scoring.ExposureSecondary {
-		hops = 2
-	}
-	return max(ev.At, ev.End) + hops*scoring.Time(pt.s.o.Lateness.Seconds())
+	return max(ev.At, ev.End) + scoring.Time(hopOf(ev))*scoring.Time(pt.s.o.Lateness.Seconds())
 }
 
 // holding reports whether the partition holds events back.
@@ -82,11 +101,14 @@ func (pt *part) hold(m *kafka.Message, ev *scoring.Event) {
 		pt.clock = ev.At
 	}
 	if ev.Kind == scoring.KindTick {
+		pt.arrived = 0 // upstream input, though nothing to hold
 		return
 	}
 	src := *m
 	src.Value = nil
-	pt.held = append(pt.held, heldEvent{ev: *ev, key: pt.heldKey(ev), src: src})
+	h := heldEvent{ev: *ev, key: pt.heldKey(ev), hop: hopOf(ev), src: src}
+	pt.arrived = min(pt.arrived, h.hop)
+	pt.held = append(pt.held, h)
 }
 
 // watermark is the time up to which nothing more is expected: the clock
@@ -102,19 +124,52 @@ func (pt *part) watermark() scoring.Time {
 // settled is the time the partition's timers may fire up to: the watermark
 // while events can still be held, else now.
 func (pt *part) settled() scoring.Time {
-	if pt.holding() && !pt.quiet {
+	switch {
+	case !pt.holding():
+		return pt.now()
+	case !pt.quiet:
 		return pt.watermark()
+	case len(pt.held) > 0: // sorted by release: the first is the earliest
+		return min(pt.now(), max(pt.held[0].key, pt.watermark()))
 	}
 	return pt.now()
 }
 
+// fetched counts, for each hop, the fetches in a row that brought nothing
+// of it or an earlier hop; call it once per fetch, before release.
+func (pt *part) fetched() {
+	for h := range pt.quietFor {
+		if pt.arrived <= uint8(h) {
+			pt.quietFor[h] = 0
+		} else {
+			pt.quietFor[h]++
+		}
+	}
+	pt.arrived = hops
+}
+
+// releasable reports whether held event h may be applied now (see above);
+// hop1 is whether an exposure of hop 1 is held.
+func (pt *part) releasable(h *heldEvent, hop1 bool) bool {
+	switch {
+	case h.key <= pt.watermark():
+		return true
+	case h.hop == 0:
+		return pt.quiet && h.key <= pt.clock
+	case h.hop == 2 && hop1:
+		return false
+	}
+	return pt.quietFor[h.hop] >= settleFetches
+}
+
 // release applies, in key order, the held events the watermark has passed,
-// or when idle (fetches in a row without input) those up to the clock, and
-// after settleFetches all of them; each after the timers due before it. It
-// returns the offset to commit: the first message with an event still held,
-// or the end of what was read; -1 if that is not past committed.
-func (pt *part) release(next int64, idle int, committed int64) int64 {
-	pt.quiet = idle > 0
+// after a fetch without upstream input those up to the clock, and the
+// exposures whose hop is quiet; each after the timers due before it (up to
+// the clock). It stops at the first it may not apply. It returns the
+// offset to commit: the first message with an event still held, or the end
+// of what was read; -1 if that is not past committed.
+func (pt *part) release(next int64, committed int64) int64 {
+	pt.quiet = pt.quietFor[0] > 0
 	if next >= 0 {
 		pt.readTo = max(pt.readTo, next)
 	}
@@ -124,13 +179,20 @@ func (pt *part) release(next int64, idle int, committed int64) int64 {
 		}
 		return inTime(&a.ev, &b.ev)
 	})
+	hop1 := false
+	for i := range pt.held {
+		if h := &pt.held[i]; h.hop == 1 && h.key > pt.watermark() {
+			hop1 = true
+			break
+		}
+	}
+	n := 0
+	for n < len(pt.held) && pt.releasable(&pt.held[n], hop1) {
+		n++
+	}
 	limit := pt.watermark()
 	if pt.quiet {
 		limit = pt.clock
-	}
-	n := 0
-	for n < len(pt.held) && (idle >= settleFetches || pt.held[n].key <= limit) {
-		n++
 	}
 	latest := latestVersions(pt.held[:n])
 	for i := range pt.held[:n] {

@@ -38,7 +38,7 @@ func TestRelease_ExposuresAtTheirKey(t *testing.T) {
 				pt.hold(&kafka.Message{Offset: offset}, &b[i])
 				offset++
 			}
-			pt.release(offset, 0, -1)
+			fetchedRelease(pt, offset, -1)
 		}
 		var got []string
 		for _, u := range pt.updates {
@@ -78,16 +78,17 @@ func TestRelease_ExposuresAtTheirKey(t *testing.T) {
 	pt.hold(&kafka.Message{Offset: 0}, &clock[0])
 	late := exposure(scoring.ExposureClose, "exp-close", t0+5*3600, 1<<16)
 	later := exposure(scoring.ExposureClose, "exp-close", t0+6*3600, 3<<16) // a later version of it
-	late.End, later.End = t0+10*3600, t0+10*3600 // reported at the clock: the key is 11:00
+	late.End, later.End = t0+10*3600, t0+10*3600                            // reported at the clock: the key is 11:00
 	pt.hold(&kafka.Message{Offset: 1}, &later)
 	pt.hold(&kafka.Message{Offset: 2}, &late)
+	fetchedRelease(pt, 3, -1) // the fetch that brought them
 	for idle := 1; idle < settleFetches; idle++ {
-		if next := pt.release(3, idle, -1); next != 1 || len(pt.held) != 2 {
+		if next := fetchedRelease(pt, 3, -1); next != 1 || len(pt.held) != 2 {
 			t.Fatalf("idle %d: commit %d, %d held: want both versions held and commit 1", idle, next, len(pt.held))
 		}
 	}
 	pt.updates = pt.updates[:0]
-	if next := pt.release(3, settleFetches, -1); next != 3 || len(pt.held) != 0 {
+	if next := fetchedRelease(pt, 3, -1); next != 3 || len(pt.held) != 0 {
 		t.Fatalf("settled: commit %d, %d held: want everything applied", next, len(pt.held))
 	}
 	if len(pt.updates) != 1 || pt.updates[0].Effective != t0+6*3600 {
@@ -98,5 +99,37 @@ func TestRelease_ExposuresAtTheirKey(t *testing.T) {
 	secondary := exposure(scoring.ExposureSecondary, "exp-secondary", t0+5*3600, 4<<16)
 	if k := pt.heldKey(&secondary); k != reported+2*3600 {
 		t.Errorf("secondary contact's key %v, want the case's report plus two hours", k)
+	}
+}
+
+// A secondary contact waits until no contact of hop 1 is held and its own hop
+// is quiet; one arriving does not put off the hop-1 exposures held.
+func TestRelease_SecondaryContactsWaitForTheirHop(t *testing.T) {
+	t0 := scoring.MustTime("2020-03-01T08:00:00Z")
+	exposed := scoring.PersonKey{7, 1, 2, 3}
+	exposure := func(kind scoring.ExposureKind, id string) *scoring.Event {
+		return &scoring.Event{Kind: scoring.KindExposure, Sub: uint8(kind), Person: exposed, At: t0 + 5*3600, First: t0 + 5*3600,
+			End: t0 + 10*3600, Place: "v:V1", ID: id, Source: "tracing", Version: 1 << 16, Text: scoring.PersonKey{9, 1, 2, 3}.String()}
+	}
+	pt := holdingPart(t)
+	pt.hold(&kafka.Message{Offset: 0}, &scoring.Event{Kind: scoring.KindTick, At: t0 + 10*3600})
+	pt.hold(&kafka.Message{Offset: 1}, exposure(scoring.ExposureClose, "exp-close"))
+	fetchedRelease(pt, 2, -1)
+	for i := 1; i < settleFetches; i++ {
+		fetchedRelease(pt, 2, -1)
+	}
+	// An answer of hop 2 arrives (another partition's close contact's
+	// contact) in the fetch that completes hop 1's quiet.
+	pt.hold(&kafka.Message{Offset: 2}, exposure(scoring.ExposureSecondary, "exp-secondary"))
+	if fetchedRelease(pt, 3, -1); len(pt.held) != 1 || pt.held[0].ev.ID != "exp-secondary" {
+		t.Fatalf("held %+v: want the close contact applied, the secondary contact held", pt.held)
+	}
+	for i := 1; i < settleFetches; i++ {
+		if fetchedRelease(pt, 3, -1); len(pt.held) != 1 {
+			t.Fatalf("after %d quiet fetches the secondary contact is applied, want %d", i, settleFetches)
+		}
+	}
+	if next := fetchedRelease(pt, 3, -1); next != 3 || len(pt.held) != 0 {
+		t.Errorf("commit %d, %d held: want the secondary contact applied once its hop is quiet", next, len(pt.held))
 	}
 }

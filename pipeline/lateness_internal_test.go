@@ -23,7 +23,7 @@ func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
 	checkin(1, t0+2*3600, 5) // 10:00
 	checkin(2, t0+1*3600, 6) // 09:00
 	checkin(3, t0+4*3600, 7) // 12:00: the clock; the watermark is 11:00
-	if next := pt.release(8, 0, 0); next != 7 {
+	if next := fetchedRelease(pt, 8, 0); next != 7 {
 		t.Errorf("commit offset %d, want 7: the message of the event still held", next)
 	}
 	if len(pt.updates) != 2 || pt.updates[0].Person != person(2) || pt.updates[1].Person != person(1) ||
@@ -37,13 +37,13 @@ func TestRelease_AppliesUpToTheWatermarkInTimeOrder(t *testing.T) {
 		t.Errorf("timers fire up to %v, want the watermark", got)
 	}
 	pt.updates = pt.updates[:0]
-	if next := pt.release(-1, 1, 7); next != 8 || len(pt.held) != 0 || len(pt.updates) != 1 || pt.updates[0].Person != person(3) {
+	if next := fetchedRelease(pt, -1, 7); next != 8 || len(pt.held) != 0 || len(pt.updates) != 1 || pt.updates[0].Person != person(3) {
 		t.Errorf("quiet: commit %d, held %d, updates %+v: want everything applied and commit 8", next, len(pt.held), pt.updates)
 	}
 	if got := pt.settled(); got != t0+4*3600 {
 		t.Errorf("quiet: timers fire up to %v, want the clock", got)
 	}
-	if next := pt.release(-1, 1, 8); next != -1 {
+	if next := fetchedRelease(pt, -1, 8); next != -1 {
 		t.Errorf("nothing new read: commit %d, want none", next)
 	}
 }
@@ -59,4 +59,10 @@ func holdingPart(t *testing.T) *part {
 	o := &Options{Clock: ClockEvent, Lateness: time.Hour, Policy: pol, Partitions: 1}
 	o.setDefaults()
 	return &part{s: &score{o: o}, eng: o.newEngine()}
+}
+
+// fetchedRelease counts a fetch, then releases, as the score loop does.
+func fetchedRelease(pt *part, next, committed int64) int64 {
+	pt.fetched()
+	return pt.release(next, committed)
 }

@@ -66,25 +66,26 @@ func (s *score) run(ctx context.Context) error {
 
 // part is the state of one owned partition.
 type part struct {
-	s       *score
-	p       int
-	eng     *scoring.Engine
-	clock   scoring.Time // event clock: highest occurred_at seen
-	wall    scoring.Time // last wall-clock reading in range (ClockWall)
-	wallErr error        // a wall-clock reading out of range: fails the batch
-	areasAt int          // designations of the hub applied so far
-	skipTo  int64        // offsets below this are already reflected in restored state
-	held    []heldEvent  // events waiting for the watermark (Options.Lateness; lateness.go)
-	readTo  int64        // the offset after the last message read, while events are held
-	quiet   bool         // the last fetch brought no input (lateness.go)
-	idle    int          // fetches in a row without input, while events are held
-	updates []scoring.Update
-	evs     []scoring.Event
-	out     []kafka.Message
-	places  [][]scoring.Event // presences, marks and designations per hc.presence partition
-	stateB  []kafka.Message
-	dead    []kafka.Message
-	audit   []kafka.Message // override audit entries (override_score.go)
+	s        *score
+	p        int
+	eng      *scoring.Engine
+	clock    scoring.Time // event clock: highest occurred_at seen
+	wall     scoring.Time // last wall-clock reading in range (ClockWall)
+	wallErr  error        // a wall-clock reading out of range: fails the batch
+	areasAt  int          // designations of the hub applied so far
+	skipTo   int64        // offsets below this are already reflected in restored state
+	held     []heldEvent  // events waiting for the watermark (Options.Lateness; lateness.go)
+	readTo   int64        // the offset after the last message read, while events are held
+	quiet    bool         // the last fetch brought no input (lateness.go)
+	arrived  uint8        // the earliest hop held since the last fetch (lateness.go)
+	quietFor [hops]int    // per hop, fetches in a row without input of it or before it
+	updates  []scoring.Update
+	evs      []scoring.Event
+	out      []kafka.Message
+	places   [][]scoring.Event // presences, marks and designations per hc.presence partition
+	stateB   []kafka.Message
+	dead     []kafka.Message
+	audit    []kafka.Message // override audit entries (override_score.go)
 }
 
 func (s *score) partition(ctx context.Context, c kafka.Claim) error {
@@ -164,12 +165,8 @@ func (s *score) partition(ctx context.Context, c kafka.Claim) error {
 			// Apply what the watermark passed (all of it when no input
 			// came), and commit up to the first message with an event
 			// still held (lateness.go).
-			if len(msgs) == 0 {
-				pt.idle++
-			} else {
-				pt.idle = 0
-			}
-			next = pt.release(next, pt.idle, committed)
+			pt.fetched()
+			next = pt.release(next, committed)
 		}
 		pt.updates = pt.eng.Advance(pt.settled(), pt.updates)
 		if pt.wallErr != nil {
