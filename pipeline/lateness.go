@@ -43,7 +43,9 @@ import (
 // An exposure the watermark has not passed waits for the quiet of its hop:
 // settleFetches fetches in a row that brought nothing of its hop or an
 // earlier one (upstream input is hop 0), and, for a secondary contact (hop
-// 2), no exposure of hop 1 held either, since those are what it answers. So
+// 2), as many since exposures of hop 1 were last applied by their quiet
+// here, since those are what it answers (and no sooner than an earlier key
+// allows: what is held is applied in key order). So
 // one hop's exposures are applied together, in key order, not in their order
 // of arrival, and an answer of the next hop arriving meanwhile does not put
 // off the hop before it (which would split the next hop's answers over two
@@ -146,18 +148,18 @@ func (pt *part) fetched() {
 		}
 	}
 	pt.arrived = hops
+	pt.hop1Ago++
 }
 
-// releasable reports whether held event h may be applied now (see above);
-// hop1 is whether an exposure of hop 1 is held.
-func (pt *part) releasable(h *heldEvent, hop1 bool) bool {
+// releasable reports whether held event h may be applied now (see above).
+func (pt *part) releasable(h *heldEvent) bool {
 	switch {
 	case h.key <= pt.watermark():
 		return true
 	case h.hop == 0:
 		return pt.quiet && h.key <= pt.clock
-	case h.hop == 2 && hop1:
-		return false
+	case h.hop == 2 && pt.hop1Ago < settleFetches:
+		return false // the answers to the contacts of hop 1 applied may still come
 	}
 	return pt.quietFor[h.hop] >= settleFetches
 }
@@ -179,16 +181,11 @@ func (pt *part) release(next int64, committed int64) int64 {
 		}
 		return inTime(&a.ev, &b.ev)
 	})
-	hop1 := false
-	for i := range pt.held {
-		if h := &pt.held[i]; h.hop == 1 && h.key > pt.watermark() {
-			hop1 = true
-			break
-		}
-	}
 	n := 0
-	for n < len(pt.held) && pt.releasable(&pt.held[n], hop1) {
-		n++
+	for ; n < len(pt.held) && pt.releasable(&pt.held[n]); n++ {
+		if h := &pt.held[n]; h.hop == 1 && h.key > pt.watermark() {
+			pt.hop1Ago = 0
+		}
 	}
 	limit := pt.watermark()
 	if pt.quiet {

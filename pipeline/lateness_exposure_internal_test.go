@@ -133,3 +133,28 @@ func TestRelease_SecondaryContactsWaitForTheirHop(t *testing.T) {
 		t.Errorf("commit %d, %d held: want the secondary contact applied once its hop is quiet", next, len(pt.held))
 	}
 }
+
+// A secondary contact keyed before a contact of hop 1 (of a case reported
+// later) does not keep it, nor itself, held for good: once quiet, both are
+// applied in key order.
+func TestRelease_ASecondaryKeyedFirstDoesNotBlockHopOne(t *testing.T) {
+	t0 := scoring.MustTime("2020-03-01T08:00:00Z")
+	exposed := scoring.PersonKey{7, 1, 2, 3}
+	pt := holdingPart(t)
+	pt.hold(&kafka.Message{Offset: 0}, &scoring.Event{Kind: scoring.KindTick, At: t0 + 4*3600})
+	secondary := scoring.Event{Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureSecondary), Person: exposed, At: t0 + 3600,
+		End: t0 + 2*3600, Place: "v:V1", ID: "exp-secondary", Source: "tracing", Version: 1 << 16, Text: scoring.PersonKey{9}.String()}
+	closeEv := scoring.Event{Kind: scoring.KindExposure, Sub: uint8(scoring.ExposureClose), Person: exposed, At: t0 + 9*3600,
+		End: t0 + 10*3600, Place: "v:V2", ID: "exp-close", Source: "tracing", Version: 2 << 16, Text: scoring.PersonKey{8}.String()}
+	pt.hold(&kafka.Message{Offset: 1}, &secondary) // key 12:00, past the watermark (11:00)
+	pt.hold(&kafka.Message{Offset: 2}, &closeEv)   // key 19:00
+	for i := 0; i < 4*settleFetches && len(pt.held) > 0; i++ {
+		fetchedRelease(pt, 3, -1)
+	}
+	if len(pt.held) != 0 {
+		t.Fatalf("%d exposures still held after %d quiet fetches", len(pt.held), 4*settleFetches)
+	}
+	if len(pt.updates) == 0 || pt.updates[len(pt.updates)-1].Level != 2 {
+		t.Errorf("updates %+v: want the close contact last", pt.updates)
+	}
+}

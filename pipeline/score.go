@@ -79,6 +79,7 @@ type part struct {
 	quiet    bool         // the last fetch brought no input (lateness.go)
 	arrived  uint8        // the earliest hop held since the last fetch (lateness.go)
 	quietFor [hops]int    // per hop, fetches in a row without input of it or before it
+	hop1Ago  int          // fetches since exposures of hop 1 were applied by their quiet
 	updates  []scoring.Update
 	evs      []scoring.Event
 	out      []kafka.Message
