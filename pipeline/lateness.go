@@ -123,13 +123,17 @@ func (pt *part) watermark() scoring.Time {
 	return pt.clock - late
 }
 
+// quiet reports whether the last fetch brought no upstream input.
+func (pt *part) quiet() bool { return pt.quietFor[0] > 0 }
+
 // settled is the time the partition's timers may fire up to: the watermark
-// while events can still be held, else now.
+// while upstream input comes; when quiet, now, but no later than the first
+// event still held.
 func (pt *part) settled() scoring.Time {
 	switch {
 	case !pt.holding():
 		return pt.now()
-	case !pt.quiet:
+	case !pt.quiet():
 		return pt.watermark()
 	case len(pt.held) > 0: // sorted by release: the first is the earliest
 		return min(pt.now(), max(pt.held[0].key, pt.watermark()))
@@ -157,7 +161,7 @@ func (pt *part) releasable(h *heldEvent) bool {
 	case h.key <= pt.watermark():
 		return true
 	case h.hop == 0:
-		return pt.quiet && h.key <= pt.clock
+		return pt.quiet() && h.key <= pt.clock
 	case h.hop == 2 && pt.hop1Ago < settleFetches:
 		return false // the answers to the contacts of hop 1 applied may still come
 	}
@@ -171,7 +175,6 @@ func (pt *part) releasable(h *heldEvent) bool {
 // offset to commit: the first message with an event still held, or the end
 // of what was read; -1 if that is not past committed.
 func (pt *part) release(next int64, committed int64) int64 {
-	pt.quiet = pt.quietFor[0] > 0
 	if next >= 0 {
 		pt.readTo = max(pt.readTo, next)
 	}
@@ -188,7 +191,7 @@ func (pt *part) release(next int64, committed int64) int64 {
 		}
 	}
 	limit := pt.watermark()
-	if pt.quiet {
+	if pt.quiet() {
 		limit = pt.clock
 	}
 	latest := latestVersions(pt.held[:n])

@@ -76,7 +76,6 @@ type part struct {
 	skipTo   int64        // offsets below this are already reflected in restored state
 	held     []heldEvent  // events waiting for the watermark (Options.Lateness; lateness.go)
 	readTo   int64        // the offset after the last message read, while events are held
-	quiet    bool         // the last fetch brought no input (lateness.go)
 	arrived  uint8        // the earliest hop held since the last fetch (lateness.go)
 	quietFor [hops]int    // per hop, fetches in a row without input of it or before it
 	hop1Ago  int          // fetches since exposures of hop 1 were applied by their quiet
