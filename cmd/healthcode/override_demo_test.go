@@ -21,7 +21,7 @@ func TestRunSimulate_OverrideBurstRaisesOneAlert(t *testing.T) {
 	o.Database += "_demo"
 	t.Cleanup(func() { clickhouse.DropDatabase(context.Background(), o) })
 	out, err := run(t, runCmd, "--simulate", "--people", "3000", "--days", "3", "--checkins-per-day", "1", "--data-dir", t.TempDir(),
-		"--clickhouse", o.Addr, "--clickhouse-db", o.Database, "--pseudonym-key", "demo-test-key")
+		"--clickhouse", o.Addr, "--clickhouse-db", o.Database, "--pseudonym-key", "demo-test-key", "--broker-port", "0")
 	if err != nil {
 		t.Fatalf("run --simulate: %v\n%s", err, out)
 	}
