@@ -15,7 +15,9 @@ import (
 // below end has been passed to fn: how a partition's state is restored (a
 // changelog, or the input of an index) before new input. A tail below end
 // that holds no message any more (compacted away, or control records) does
-// not hold it up. It returns fn's error, or ctx's, wrapped.
+// not hold it up. A broker that cannot be reached is waited for, with a
+// warning; it returns fn's error, ctx's, or a Kafka error that will not pass,
+// wrapped.
 func (c *Client) Replay(ctx context.Context, topic string, p int, end int64, fn func(*Message) error) error {
 	if end <= 0 {
 		return nil
@@ -29,21 +31,77 @@ func (c *Client) Replay(ctx context.Context, topic string, p int, end int64, fn 
 
 // Follow reads partition p of topic from its first retained offset and keeps
 // following it, calling fn for each message, until ctx is done (then it
-// returns nil) or fn or the reader fails (then it returns the error).
+// returns nil) or fn fails or the reader meets an error that will not pass
+// (then it returns the error). A broker that cannot be reached, as while it
+// restarts, is waited for, with a warning, as Replay does.
 // caughtUp, if not nil, is called once, from Follow's goroutine, when every
 // message the partition held when Follow started has been passed to fn (at
 // once if it held none): the point where a follower of reference data is
 // ready.
 func (c *Client) Follow(ctx context.Context, topic string, p int, caughtUp func(), fn func(*Message) error) error {
-	ends, err := c.EndOffsets(ctx, topic, p)
-	if err != nil {
-		return ignoreDone(ctx, fmt.Errorf("follow %s/%d: %w", topic, p, err))
+	r := c.newRetrier(topic, p)
+	var ends map[int]int64
+	for {
+		var err error
+		if ends, err = c.EndOffsets(ctx, topic, p); err == nil {
+			break
+		}
+		if err = r.wait(ctx, "end offset", err); err != nil {
+			return ignoreDone(ctx, fmt.Errorf("follow %s/%d: %w", topic, p, err))
+		}
 	}
 	if caughtUp == nil {
 		caughtUp = func() {}
 	}
 	return ignoreDone(ctx, c.read(ctx, topic, p, ends[p], caughtUp, fn))
 }
+
+// retrier waits out a read's failures that may pass (the broker restarting,
+// a leader moving), as the group reader does: a follower of reference data
+// that gave up would take its process down with it.
+type retrier struct {
+	c        *Client
+	topic    string
+	p        int
+	backoff  time.Duration
+	throttle *throttle
+}
+
+func (c *Client) newRetrier(topic string, p int) *retrier {
+	return &retrier{c: c, topic: topic, p: p, backoff: c.cfg.RetryBackoff, throttle: &throttle{period: 10 * time.Second}}
+}
+
+// maxReadBackoff bounds the wait between a reader's retries: kafka-go's
+// reader backs off on its own too, and a restarted broker should be read
+// again within seconds.
+const maxReadBackoff = 2 * time.Second
+
+// wait logs err (throttled) and waits before the next attempt. It returns
+// err itself if it will not pass (a Kafka error the protocol calls
+// permanent, such as a failed authorisation), and ctx's error once ctx ends.
+func (r *retrier) wait(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) && !kerr.Temporary() {
+		return err
+	}
+	if ok, dropped := r.throttle.allow(time.Now()); ok {
+		r.c.cfg.Logger.Warn("kafka: read failed; retrying", slog.String("topic", r.topic), slog.Int("partition", r.p),
+			slog.String("step", what), slog.Any("error", err), slog.Duration("backoff", r.backoff), slog.Int("suppressed", dropped))
+	}
+	select {
+	case <-time.After(r.backoff):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.backoff = min(2*r.backoff, maxReadBackoff)
+	return nil
+}
+
+// ok resets the backoff after a success.
+func (r *retrier) ok() { r.backoff = r.c.cfg.RetryBackoff }
 
 func ignoreDone(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
@@ -81,6 +139,7 @@ func (c *Client) read(ctx context.Context, topic string, p int, end int64, caugh
 	idle := 4 * c.cfg.FetchMaxWait
 	next := int64(FirstOffset) // offset after the last message delivered
 	checks := &throttle{period: 30 * time.Second}
+	retry := c.newRetrier(topic, p)
 	for {
 		fctx, cancel := ctx, context.CancelFunc(func() {})
 		if !caught {
@@ -89,8 +148,16 @@ func (c *Client) read(ctx context.Context, topic string, p int, end int64, caugh
 		m, err := fetch(fctx, r)
 		cancel()
 		if err != nil {
-			if ctx.Err() != nil || caught || !errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() != nil {
 				return err
+			}
+			if caught || !errors.Is(err, context.DeadlineExceeded) {
+				// kafka-go's reader reports a failed connection and goes
+				// on trying by itself, from where it was.
+				if err := retry.wait(ctx, "fetch", err); err != nil {
+					return err
+				}
+				continue
 			}
 			left, err := c.readableIn(ctx, topic, p, next, end)
 			if err != nil {
@@ -108,6 +175,7 @@ func (c *Client) read(ctx context.Context, topic string, p int, end int64, caugh
 		if !caught && m.Offset >= end && reached() {
 			return nil
 		}
+		retry.ok()
 		if err := fn(&m); err != nil {
 			return err
 		}

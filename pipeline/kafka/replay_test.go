@@ -2,10 +2,13 @@ package kafka
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"healthcode/pipeline/broker"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -123,5 +126,73 @@ func deleteRecords(t *testing.T, brokers []string, topic string, partition int32
 				t.Fatalf("delete records of %s/%d: %v", rt.Topic, rp.Partition, err)
 			}
 		}
+	}
+}
+
+// TestFollow_WaitsOutABrokerRestart: a follower whose broker goes away for
+// longer than kafka-go's reader retries on its own (it then reports the
+// failed connection) waits for it, and reads on from where it was once the
+// broker is back on the same port and data. Returning the error instead
+// stopped `healthcode run` (its policy hub) in the chaos smoke.
+func TestFollow_WaitsOutABrokerRestart(t *testing.T) {
+	dir := t.TempDir()
+	e, err := broker.Start(broker.Options{DataDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := e.Addrs()[0]
+	_, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
+	c := testClient(t, e)
+	ctx := testContext(t, 60*time.Second)
+	if err := c.EnsureTopics(ctx, TopicSpec{Name: "ref", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	produceTo(t, c, "ref", []string{"a"})
+
+	var seen atomic.Int64
+	caught := make(chan struct{})
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Follow(fctx, "ref", 0, func() { close(caught) }, func(m *Message) error {
+			if got, want := string(m.Value), []string{"a", "b"}[min(seen.Load(), 1)]; got != want {
+				t.Errorf("message %d is %q, want %q", seen.Load(), got, want)
+			}
+			seen.Add(1)
+			return nil
+		})
+	}()
+	select {
+	case <-caught:
+	case err := <-done:
+		t.Fatalf("follow returned before catching up: %v", err)
+	}
+
+	e.Close()
+	select { // long enough for the reader's own retries to give up
+	case err := <-done:
+		t.Fatalf("follow returned while the broker was down: %v", err)
+	case <-time.After(4 * time.Second):
+	}
+	e, err = broker.Start(broker.Options{DataDir: dir, Port: port, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("restart on port %d: %v", port, err)
+	}
+	t.Cleanup(e.Close)
+	produceTo(t, c, "ref", []string{"b"})
+	for seen.Load() < 2 && ctx.Err() == nil {
+		select {
+		case err := <-done:
+			t.Fatalf("follow returned after the restart: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow: %v", err)
+	}
+	if n := seen.Load(); n != 2 {
+		t.Errorf("followed %d messages, want 2", n)
 	}
 }
