@@ -129,6 +129,7 @@ type peerResult struct {
 	Threads       int     `json:"threads"`
 	BatchMessages int     `json:"batch_messages"`
 	MaxInFlight   int     `json:"max_in_flight"`
+	InsertTimeout string  `json:"insert_timeout"`
 }
 
 // Peer measures what a centre without healthcode would build for ingest
@@ -236,7 +237,11 @@ func Peer(ctx context.Context, o *Options, r *Report) (err error) {
 		return fmt.Errorf("peer: %w", err)
 	}
 	if peerRows != uint64(res.Rows) {
-		return fmt.Errorf("peer: the peer counted %d rows, ClickHouse holds %d", res.Rows, peerRows)
+		why := "rows were lost"
+		if peerRows > uint64(res.Rows) {
+			why = "an INSERT was written twice: one the peer gave up on (its -insert-timeout) still committed, and its retry wrote the rows again"
+		}
+		return fmt.Errorf("peer: the peer counted %d rows, ClickHouse holds %d: %s", res.Rows, peerRows, why)
 	}
 	onlyPeer, onlyHC, err := compareKeys(ctx, pc, peerDB.Database, hcDB.Database)
 	if err != nil {
@@ -259,9 +264,9 @@ func Peer(ctx context.Context, o *Options, r *Report) (err error) {
 			Note: fmt.Sprintf("Benthos v4.60.0 (bench/peer/benthos, its own module): one kcat subprocess input per upstream topic "+
 				"(kcat -C -o beginning -e), %d pipeline threads of Bloblang (decode, validate, HMAC-SHA256 pseudonymise), "+
 				"http_client output to ClickHouse's HTTP interface at %s (INSERT INTO %s.events FORMAT JSONEachRow, batches of %d messages "+
-				"or 500 ms, %d in flight); %d messages in %.2fs from starting the stream until it ended with every batch written "+
+				"or 500 ms, %d in flight, each given %s before it is retried); %d messages in %.2fs from starting the stream until it ended with every batch written "+
 				"(%.2fs for the whole process, with its start); %d rows, %d dead letters",
-				res.Threads, po.HTTP, peerDB.Database, res.BatchMessages, res.MaxInFlight, n, res.Seconds, wall.Seconds(), res.Rows, res.DeadLetters)},
+				res.Threads, po.HTTP, peerDB.Database, res.BatchMessages, res.MaxInFlight, res.InsertTimeout, n, res.Seconds, wall.Seconds(), res.Rows, res.DeadLetters)},
 		Figure{Key: "peer_benthos_ratio", Value: ratio, Unit: "× peer", Baseline: "parity with the peer", BaselineValue: 1,
 			Goal: ">= 3", Note: "healthcode_ingest_sink_events_per_sec / peer_benthos_events_per_sec, both measured in this run on the same messages"},
 		Figure{Key: "peer_benthos_rows", Value: float64(peerRows), Unit: "rows",

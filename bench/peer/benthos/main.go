@@ -70,6 +70,7 @@ type options struct {
 	batch      int           // messages per INSERT
 	linger     time.Duration // how long a batch waits to fill
 	inFlight   int           // concurrent INSERTs
+	insertWait time.Duration // how long one INSERT may take before it is retried
 	timeout    time.Duration // give up after
 	cpuProfile string        // file for a CPU profile of the run, "" for none
 }
@@ -88,6 +89,8 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 50000, "messages per ClickHouse INSERT (healthcode's sink batch is 50000 rows)")
 	flag.DurationVar(&o.linger, "linger", 500*time.Millisecond, "how long an INSERT batch waits to fill (healthcode's sink linger is 500ms)")
 	flag.IntVar(&o.inFlight, "max-in-flight", 2, "concurrent INSERTs")
+	flag.DurationVar(&o.insertWait, "insert-timeout", 5*time.Minute, "how long one INSERT may take before the http_client output gives up and retries it; "+
+		"an INSERT given up on may still commit, so its retry writes the rows twice (clickhouse-go's read timeout, which healthcode's sink has, is 5m too)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
@@ -108,6 +111,7 @@ type result struct {
 	Threads       int     `json:"threads"`
 	BatchMessages int     `json:"batch_messages"`
 	MaxInFlight   int     `json:"max_in_flight"`
+	InsertTimeout string  `json:"insert_timeout"`
 }
 
 func run(o options, log *slog.Logger) error {
@@ -160,7 +164,7 @@ func run(o options, log *slog.Logger) error {
 		return fmt.Errorf("run: stopped before the topics were exhausted: %w", ctx.Err())
 	}
 	res := result{Messages: c.messages.Load(), Rows: c.rows.Load(), DeadLetters: c.dead.Load(), Seconds: took.Seconds(),
-		Threads: o.threads, BatchMessages: o.batch, MaxInFlight: o.inFlight}
+		Threads: o.threads, BatchMessages: o.batch, MaxInFlight: o.inFlight, InsertTimeout: o.insertWait.String()}
 	res.EventsPerSec = float64(res.Messages) / took.Seconds()
 	out, err := json.Marshal(res)
 	if err != nil {
@@ -174,6 +178,9 @@ func run(o options, log *slog.Logger) error {
 func config(o options) (string, error) {
 	if o.threads < 1 || o.batch < 1 || o.inFlight < 1 {
 		return "", fmt.Errorf("threads %d, batch %d, max-in-flight %d: want each at least 1", o.threads, o.batch, o.inFlight)
+	}
+	if o.insertWait <= 0 {
+		return "", fmt.Errorf("insert-timeout %s: want a positive duration", o.insertWait)
 	}
 	var inputs []any
 	for _, s := range streams {
@@ -197,6 +204,10 @@ func config(o options) (string, error) {
 		"verb":          "POST",
 		"headers":       map[string]any{"Content-Type": "text/plain"},
 		"max_in_flight": o.inFlight,
+		// Benthos's default is 5s: under load an INSERT outlived it, was
+		// retried while the first still committed, and ClickHouse held
+		// rows twice (6365 against the 6097 counted).
+		"timeout": o.insertWait.String(),
 		"batching": map[string]any{
 			"count": o.batch, "period": o.linger.String(),
 			"processors": []any{map[string]any{"archive": map[string]any{"format": "lines"}}},

@@ -142,7 +142,7 @@ func TestConfig_Builds(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf, err := config(options{brokers: "127.0.0.1:1", topicPref: "src.", clickhouse: "http://127.0.0.1:1", user: "default",
-		database: "d", table: "events", deadLetter: t.TempDir() + "/dl", kcat: "kcat", threads: 2, batch: 10, linger: time.Second, inFlight: 1})
+		database: "d", table: "events", deadLetter: t.TempDir() + "/dl", kcat: "kcat", threads: 2, batch: 10, linger: time.Second, inFlight: 1, insertWait: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestConfig_Builds(t *testing.T) {
 	if _, err := b.Build(); err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	for _, want := range []string{"src.flights", "src.area-risk", "INSERT+INTO+d.events+FORMAT+JSONEachRow"} {
+	for _, want := range []string{"src.flights", "src.area-risk", "INSERT+INTO+d.events+FORMAT+JSONEachRow", `"timeout":"5m0s"`} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q", want)
 		}
