@@ -176,12 +176,8 @@ func TestCluster_RetriedBlockDeduplicated(t *testing.T) {
 	if n := count(t, c, "SELECT count() FROM events FINAL"); n != 1000 {
 		t.Errorf("with FINAL: %d rows, want 1000", n)
 	}
-	if err := c.Conn().Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE `%s`.events_local ON CLUSTER %s FINAL", c.Options().Database, c.Options().Cluster)); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, c, "SELECT count() FROM events"); n != 1000 {
-		t.Errorf("after OPTIMIZE FINAL: %d rows, want 1000", n)
-	}
+	optimizeFinal(t, c, fmt.Sprintf("OPTIMIZE TABLE `%s`.events_local ON CLUSTER %s FINAL", c.Options().Database, c.Options().Cluster),
+		"SELECT count() FROM events", 1000)
 }
 
 // openCluster opens a Client on a fresh database of the test cluster.

@@ -120,12 +120,7 @@ func TestWriteEvents_DuplicatesMerge(t *testing.T) {
 	if n := count(t, c, "SELECT count() FROM events FINAL"); n != 1000 {
 		t.Errorf("with FINAL: %d rows, want 1000", n)
 	}
-	if err := c.Conn().Exec(ctx, "OPTIMIZE TABLE events FINAL"); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, c, "SELECT count() FROM events"); n != 1000 {
-		t.Errorf("after OPTIMIZE FINAL: %d rows, want 1000", n)
-	}
+	optimizeFinal(t, c, "OPTIMIZE TABLE events FINAL", "SELECT count() FROM events", 1000)
 	rows, err := c.EventsByID(ctx, evs[0].Person, []string{evs[0].ID})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("EventsByID of a duplicated event = %d rows, %v; want 1", len(rows), err)
